@@ -1,0 +1,23 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import selectors
+from .serializers import CreditAccountSerializer
+
+
+def parse_id(raw: str) -> int:
+    """Ids are opaque strings; ours are positive integers. Anything else is simply not found."""
+    if not raw.isdigit() or len(raw) > 18:
+        raise NotFound()
+    return int(raw)
+
+
+class CreditAccountDetailView(APIView):
+    @extend_schema(responses={200: CreditAccountSerializer}, operation_id="accounts_retrieve")
+    def get(self, request, account_id: str):
+        account = selectors.credit_account_get(parse_id(account_id))
+        if account is None:
+            raise NotFound()
+        return Response(CreditAccountSerializer(account).data)

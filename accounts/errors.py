@@ -1,0 +1,48 @@
+"""The one family of business errors. Services raise these; the API turns each into the
+error shape of API.md, the admin into a message. ``code`` is the stable snake_case code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApplicationError(Exception):
+    status_code = 422
+    code = "business_rule_violation"
+
+    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.message = str(message)
+        if code:
+            self.code = code
+        self.details = details or {}
+
+
+class ValidationFailed(ApplicationError):
+    """Input that is well-formed but invalid for the domain (400)."""
+
+    status_code = 400
+    code = "invalid_request"
+
+
+class NotFound(ApplicationError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(ApplicationError):
+    """Wrong state, duplicate, idempotency (409)."""
+
+    status_code = 409
+    code = "conflict"
+
+
+class BusinessRuleRefused(ApplicationError):
+    """A business rule refused the request (422)."""
+
+    status_code = 422
+
+
+class PermissionRefused(ApplicationError):
+    status_code = 403
+    code = "permission_denied"

@@ -1,0 +1,59 @@
+"""Delivery of the outbox: render a notification in the customer's language and hand it to
+the configured channel, at most once per row."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+
+from .models import Notification, NotificationStatus
+
+logger = logging.getLogger("tally.notifications")
+
+
+def render(notification: Notification) -> str:
+    """The customer-facing text of a notification (rendered in the customer's language)."""
+    p = notification.params
+    with translation.override(notification.customer.language or settings.LANGUAGE_CODE):
+        kind = notification.kind
+        if kind == "application_result":
+            reasons = "; ".join(_(r["message"]) for r in p.get("reasons", []))
+            if p.get("status") == "approved":
+                return _("Your credit line is active with a limit of %(limit)s CNY.") % {"limit": p["credit_limit"]}
+            if p.get("status") == "in_review":
+                return _("Your application is being reviewed by our team. We will tell you the result soon.")
+            if p.get("status") == "pending_retry":
+                return _("We could not finish checking your application yet; we will retry automatically.")
+            return _("Your application was not approved: %(reasons)s") % {"reasons": reasons}
+        return _("You have a new message from Tally (%(kind)s).") % {"kind": kind}
+
+
+def deliver(notification_id: int) -> str:
+    """Claim the row (pending → sending, committed), send, then mark sent.
+
+    A crash after the claim leaves it in ``sending``: it is never sent twice (at most once).
+    """
+    with transaction.atomic():
+        claimed = (Notification.objects.select_for_update(skip_locked=True)
+                   .filter(pk=notification_id, status=NotificationStatus.PENDING)
+                   .update(status=NotificationStatus.SENDING))
+    if not claimed:
+        return "skipped"
+    notification = Notification.objects.select_related("customer").get(pk=notification_id)
+    channel = import_string(settings.TALLY_NOTIFICATION_CHANNEL)()
+    text = render(notification)
+    try:
+        channel.send(notification, text)
+    except Exception as exc:  # a channel failure is recorded, never retried blind
+        logger.exception("notification %s failed", notification_id)
+        Notification.objects.filter(pk=notification_id).update(
+            status=NotificationStatus.FAILED, error=str(exc)[:2000], rendered=text, channel=channel.name)
+        return "failed"
+    Notification.objects.filter(pk=notification_id).update(
+        status=NotificationStatus.SENT, rendered=text, channel=channel.name, sent_at=timezone.now())
+    return "sent"

@@ -1,0 +1,80 @@
+"""One error shape for the whole API: ``{"error": {"code", "message", "details"}}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions
+from rest_framework.response import Response
+
+from accounts.errors import ApplicationError
+
+logger = logging.getLogger("tally.api")
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested validation errors → ``{"customer.id_number": ["..."]}``."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = key if key != "non_field_errors" else "non_field_errors"
+            flat.update(flatten_errors(value, f"{prefix}.{name}" if prefix else str(name)))
+    elif isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            flat[prefix or "non_field_errors"] = [str(item) for item in detail]
+        else:
+            for index, item in enumerate(detail):
+                flat.update(flatten_errors(item, f"{prefix}[{index}]"))
+    else:
+        flat[prefix or "non_field_errors"] = [str(detail)]
+    return flat
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, ApplicationError):
+        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+    if isinstance(exc, exceptions.ValidationError):
+        details = flatten_errors(exc.detail)
+        fields = ", ".join(sorted(details))
+        return Response(error_body("invalid_request", f"Invalid input: {fields}.", details), status=400)
+    if isinstance(exc, exceptions.ParseError):
+        return Response(error_body("malformed_request", str(exc.detail)), status=400)
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        return Response(error_body("unsupported_media_type", str(exc.detail)), status=415)
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        response = Response(error_body("not_authenticated", str(exc.detail)), status=401)
+        response["WWW-Authenticate"] = "Token"
+        return response
+    if isinstance(exc, exceptions.PermissionDenied | PermissionDenied):
+        return Response(error_body("permission_denied", "You do not have permission to do this."), status=403)
+    if isinstance(exc, exceptions.NotFound | Http404):
+        return Response(error_body("not_found", "Not found."), status=404)
+    if isinstance(exc, exceptions.MethodNotAllowed):
+        return Response(error_body("method_not_allowed", str(exc.detail)), status=405)
+    if isinstance(exc, exceptions.NotAcceptable):
+        return Response(error_body("not_acceptable", str(exc.detail)), status=406)
+    if isinstance(exc, exceptions.Throttled):
+        return Response(error_body("throttled", str(exc.detail)), status=429)
+    if isinstance(exc, exceptions.APIException):
+        return Response(error_body("error", str(exc.detail)), status=exc.status_code)
+    logger.exception("unhandled API error", exc_info=exc)
+    return Response(error_body("internal_error", "An internal error occurred; nothing was changed."), status=500)
+
+
+def json_404(request, exception=None):
+    return JsonResponse(error_body("not_found", "Not found."), status=404)
+
+
+def json_500(request):
+    return JsonResponse(error_body("internal_error", "An internal error occurred."), status=500)
+
+
+def json_400(request, exception=None):
+    return JsonResponse(error_body("bad_request", "Bad request."), status=400)

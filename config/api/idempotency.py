@@ -1,0 +1,90 @@
+"""``Idempotency-Key`` for every POST (API.md):
+
+- same key, same body → the first response replayed (status and body) with
+  ``Idempotent-Replayed: true``;
+- same key, different body → 409 ``idempotency_key_reused``;
+- same key while the first request is still running → 409 ``request_in_progress``.
+
+The key is claimed in its own committed transaction (a unique row per client and key)
+before the view runs, so two concurrent requests cannot both run. A 5xx answer releases
+the key (the request may be retried); every other answer is stored and kept ≥ 24 h.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
+from rest_framework.views import APIView
+
+from accounts.models import IdempotencyRecord
+
+from .errors import error_body
+
+HEADER = "Idempotency-Key"
+
+
+def _request_fingerprint(request) -> str:
+    body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), cls=JSONEncoder)
+    raw = f"{request.method}\n{request.path}\n{body}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class IdempotentAPIView(APIView):
+    """Base view: subclasses implement ``create(request, *args, **kwargs)`` for POST."""
+
+    def post(self, request, *args, **kwargs):
+        request.data  # noqa: B018 - parse first: malformed JSON is a 400 that claims no key
+        key = request.headers.get(HEADER)
+        if key is None:
+            return self.create(request, *args, **kwargs)
+        if not (1 <= len(key) <= 255):
+            return Response(error_body("invalid_idempotency_key", "Idempotency-Key must be 1–255 characters.",
+                                       {"Idempotency-Key": ["1 to 255 characters"]}), status=400)
+        fingerprint = _request_fingerprint(request)
+        client = request.user
+        now = timezone.now()
+        lease = timedelta(seconds=settings.IDEMPOTENCY_IN_PROGRESS_LEASE_SECONDS)
+        try:
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(
+                    client=client, key=key, method=request.method, path=request.path[:255],
+                    request_hash=fingerprint, locked_until=now + lease)
+        except IntegrityError:
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.select_for_update().get(client=client, key=key)
+                if record.request_hash != fingerprint:
+                    return Response(error_body("idempotency_key_reused",
+                                               "This Idempotency-Key was used with a different request.",
+                                               {"Idempotency-Key": ["reused with a different body"]}), status=409)
+                if record.completed:
+                    response = Response(record.response_body, status=record.response_status)
+                    response["Idempotent-Replayed"] = "true"
+                    return response
+                if record.locked_until > now:
+                    return Response(error_body("request_in_progress",
+                                               "A request with this Idempotency-Key is still being processed."),
+                                    status=409)
+                # The first attempt died without answering: this one takes over the key.
+                record.locked_until = now + lease
+                record.save(update_fields=["locked_until"])
+        try:
+            response = self.create(request, *args, **kwargs)
+        except Exception as exc:
+            response = self.handle_exception(exc)
+        if response.status_code >= 500:
+            IdempotencyRecord.objects.filter(pk=record.pk, completed=False).delete()
+            return response
+        body = json.loads(json.dumps(response.data, cls=JSONEncoder))
+        IdempotencyRecord.objects.filter(pk=record.pk).update(
+            completed=True, response_status=response.status_code, response_body=body)
+        return response
+
+    def create(self, request, *args, **kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError

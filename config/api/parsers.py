@@ -1,0 +1,18 @@
+from django.conf import settings
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
+
+
+class BoundedJSONParser(JSONParser):
+    """JSON with a hard size bound (reads at most the limit + 1 byte)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        import io
+
+        limit = settings.API_MAX_BODY_BYTES
+        if stream is None:
+            raise ParseError("The request body is empty.")
+        raw = stream.read(limit + 1)
+        if len(raw) > limit:
+            raise ParseError(f"The request body is larger than {limit} bytes.")
+        return super().parse(io.BytesIO(raw), media_type, parser_context)

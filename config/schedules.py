@@ -1,0 +1,44 @@
+"""Beat schedules, defined in code. ``manage.py install_schedules`` writes them into
+django-celery-beat's tables idempotently (run at start-up by ``make run`` / the Procfile);
+operations staff may then disable or re-time them in the admin without a deploy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    task: str
+    every_seconds: int | None = None
+    crontab: str | None = None  # "minute hour day_of_month month_of_year day_of_week"
+    description: str = ""
+
+
+SCHEDULES: tuple[Schedule, ...] = (
+    Schedule(
+        name="risk: retry identity checks",
+        task="risk.tasks.retry_pending_applications",
+        every_seconds=60,
+        description="Re-runs the identity check of applications in pending_retry whose time has come.",
+    ),
+    Schedule(
+        name="risk: expire idle review claims",
+        task="risk.tasks.expire_idle_review_claims",
+        every_seconds=300,
+        description="Returns review cases claimed but idle for 30 minutes to the queue.",
+    ),
+    Schedule(
+        name="accounts: deliver pending notifications",
+        task="accounts.tasks.deliver_pending_notifications",
+        every_seconds=60,
+        description="Sweeps the notification outbox for anything not yet handed to a worker.",
+    ),
+    Schedule(
+        name="api: purge expired idempotency keys",
+        task="accounts.tasks.purge_idempotency_records",
+        crontab="15 3 * * *",
+        description="Deletes stored idempotent responses older than the retention window.",
+    ),
+)

@@ -1,0 +1,11 @@
+"""Developer settings: DEBUG on, embedded services when DATABASE_URL / CELERY_BROKER_URL are unset."""
+
+from config import devservices
+
+from .base import *  # noqa: F403
+from .base import database_config
+
+DEBUG = True
+TALLY_ENVIRONMENT = "local"
+DATABASES = {"default": database_config(devservices.database_url())}
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"

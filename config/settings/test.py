@@ -1,0 +1,17 @@
+"""Test settings: real PostgreSQL (DATABASE_URL or the embedded one), eager Celery by default."""
+
+from config import devservices
+
+from .base import *  # noqa: F403
+from .base import database_config
+
+TALLY_ENVIRONMENT = "test"
+DATABASES = {"default": database_config(devservices.database_url())}
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES["default"]["TEST"] = {"NAME": "test_tally"}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+TALLY_PII_ENCRYPTION_KEY = "mN3-1y6ZzA0Jc1Cq3ZbQ0v8mP8XH2o6wq3dJ9Qj3b2Y="
+TALLY_PII_HASH_KEY = "test-pii-hash-key"

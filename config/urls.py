@@ -1,0 +1,40 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+api_v1 = [
+    path("", include("risk.api.urls")),
+    path("", include("accounts.api.urls")),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+]
+
+handler404 = "config.urls.handler_404"
+handler500 = "config.urls.handler_500"
+
+
+def handler_404(request, exception=None):
+    from django.views.defaults import page_not_found
+
+    from config.api.errors import json_404
+
+    if request.path.startswith("/api/"):
+        return json_404(request, exception)
+    return page_not_found(request, exception)
+
+
+def handler_500(request):
+    from django.views.defaults import server_error
+
+    from config.api.errors import json_500
+
+    if request.path.startswith("/api/"):
+        return json_500(request)
+    return server_error(request)

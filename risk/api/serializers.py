@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from config.api.fields import MoneyField, StrictCharField, StrictIntegerField
+
+from ..models import Application, ApplicationKind
+from ..reasons import customer_message
+
+STORE_STATUSES = ("normal", "stolen", "deregistered", "restricted")
+
+
+class CustomerInSerializer(serializers.Serializer):
+    external_id = StrictCharField(max_length=64)
+    name = StrictCharField(max_length=100)
+    id_number = StrictCharField(max_length=18, min_length=1)
+    phone = serializers.RegexField(r"^\+?\d{5,20}$", max_length=20,
+                                   error_messages={"invalid": "Must be a phone number (digits only)."})
+    store_status = serializers.ChoiceField(choices=STORE_STATUSES)
+    store_since = serializers.DateField(input_formats=["%Y-%m-%d"])
+    orders_12m = StrictIntegerField(min_value=0, max_value=1_000_000)
+    spend_12m = MoneyField()
+    return_rate = serializers.DecimalField(max_digits=5, decimal_places=4, min_value=Decimal("0"),
+                                           max_value=Decimal("1"), coerce_to_string=True)
+
+    def validate_phone(self, value: str) -> str:
+        if not isinstance(self.initial_data.get("phone"), str):
+            raise serializers.ValidationError("Must be a string.")
+        return value
+
+
+class ApplicationInSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ApplicationKind.choices)
+    customer = CustomerInSerializer()
+    repayment_card_token = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
+
+
+class ReasonSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.SerializerMethodField()
+
+    def get_message(self, obj) -> str:
+        return customer_message(obj)
+
+
+class CustomerOutSerializer(serializers.Serializer):
+    external_id = serializers.CharField(source="customer.external_id")
+    name = serializers.CharField()
+    id_number = serializers.CharField(source="id_number_masked")
+    phone = serializers.CharField()
+    store_status = serializers.CharField()
+    store_since = serializers.DateField()
+    orders_12m = serializers.IntegerField()
+    spend_12m = MoneyField()
+    return_rate = serializers.DecimalField(max_digits=5, decimal_places=4)
+
+
+class ApplicationOutSerializer(serializers.ModelSerializer):
+    id = serializers.CharField()
+    reasons = ReasonSerializer(many=True)
+    credit_limit = MoneyField(required=False, allow_null=True)
+    policy_version = serializers.IntegerField(source="policy.version")
+    account_id = serializers.SerializerMethodField()
+    customer = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Application
+        fields = ["id", "kind", "status", "score", "reasons", "credit_limit", "policy_version", "account_id",
+                  "customer", "created_at", "decided_at"]
+
+    def get_account_id(self, obj: Application) -> str | None:
+        return str(obj.account_id) if obj.account_id else None
+
+    def get_customer(self, obj: Application) -> dict:
+        return CustomerOutSerializer(obj).data
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if instance.status != "approved":
+            data.pop("credit_limit", None)
+            data.pop("account_id", None)
+        return data

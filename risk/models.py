@@ -1,0 +1,227 @@
+"""Scoring policies (versioned data), credit applications and manual-review cases."""
+
+from __future__ import annotations
+
+import pgtrigger
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
+
+from accounts.models import MONEY
+
+from .policy import PolicyParams
+
+
+class PolicyStatus(models.TextChoices):
+    DRAFT = "draft", _("draft")
+    ACTIVE = "active", _("active")
+    RETIRED = "retired", _("retired")
+
+
+class ScoringPolicy(FSMModelMixin, models.Model):
+    """One version of the scoring policy. Only drafts are editable; exactly one is active."""
+
+    version = models.PositiveIntegerField(_("version"), unique=True)
+    status = FSMField(_("status"), max_length=10, choices=PolicyStatus.choices, default=PolicyStatus.DRAFT,
+                      protected=True)
+    params = models.JSONField(_("parameters"))
+    notes = models.TextField(_("notes"), blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    activated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    activated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("scoring policy")
+        verbose_name_plural = _("scoring policies")
+        ordering = ["-version"]
+        permissions = [
+            ("edit_policy", _("Can edit draft scoring policies")),
+            ("activate_policy", _("Can activate a scoring policy version")),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["status"], condition=Q(status="active"), name="one_active_policy"),
+        ]
+        triggers = [
+            # The database itself refuses edits to the parameters of a non-draft version.
+            pgtrigger.Protect(
+                name="only_drafts_editable",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Q(old__status__in=["active", "retired"])
+                & pgtrigger.Q(old__params__df=pgtrigger.F("new__params")),
+            ),
+            pgtrigger.Protect(name="policies_never_deleted_unless_draft", operation=pgtrigger.Delete,
+                              condition=pgtrigger.Q(old__status__in=["active", "retired"])),
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.version} ({self.status})"
+
+    @property
+    def parsed(self) -> PolicyParams:
+        return PolicyParams.from_json(self.params)
+
+    @transition(field=status, source=PolicyStatus.DRAFT, target=PolicyStatus.ACTIVE)
+    def activate(self) -> None:
+        pass
+
+    @transition(field=status, source=PolicyStatus.ACTIVE, target=PolicyStatus.RETIRED)
+    def retire(self) -> None:
+        pass
+
+
+class ApplicationKind(models.TextChoices):
+    ACTIVATION = "activation", _("activation")
+    REOPEN = "reopen", _("reopen")
+
+
+class ApplicationStatus(models.TextChoices):
+    RECEIVED = "received", _("received")
+    PENDING_RETRY = "pending_retry", _("pending retry")
+    IN_REVIEW = "in_review", _("in review")
+    APPROVED = "approved", _("approved")
+    REJECTED = "rejected", _("rejected")
+
+
+class Application(FSMModelMixin, models.Model):
+    """A credit application with a snapshot of the store profile it was decided on."""
+
+    customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="applications")
+    kind = models.CharField(_("kind"), max_length=12, choices=ApplicationKind.choices)
+    status = FSMField(_("status"), max_length=16, choices=ApplicationStatus.choices,
+                      default=ApplicationStatus.RECEIVED, protected=True, db_index=True)
+    # snapshot of the profile as submitted
+    name = models.CharField(_("name"), max_length=100)
+    id_number_hash = models.CharField(max_length=64, db_index=True)
+    id_number_masked = models.CharField(_("ID number"), max_length=18)
+    phone = models.CharField(_("phone"), max_length=20)
+    store_status = models.CharField(_("store account status"), max_length=16)
+    store_since = models.DateField(_("store customer since"))
+    orders_12m = models.PositiveIntegerField(_("orders in 12 months"))
+    spend_12m = models.DecimalField(_("spend in 12 months"), **MONEY)
+    return_rate = models.DecimalField(_("return rate"), max_digits=5, decimal_places=4)
+    repayment_card_token = models.CharField(_("repayment card token"), max_length=64, blank=True)
+    # decision
+    score = models.IntegerField(_("score"), null=True, blank=True)
+    score_breakdown = models.JSONField(_("score breakdown"), default=dict, blank=True)
+    flags = models.JSONField(_("review flags"), default=list, blank=True)
+    reasons = models.JSONField(_("reasons"), default=list, blank=True)
+    proposed_limit = models.DecimalField(_("proposed limit"), null=True, blank=True, **MONEY)
+    credit_limit = models.DecimalField(_("approved limit"), null=True, blank=True, **MONEY)
+    policy = models.ForeignKey(ScoringPolicy, on_delete=models.PROTECT, related_name="applications",
+                               verbose_name=_("policy version"))
+    account = models.ForeignKey("accounts.CreditAccount", null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="applications")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+", verbose_name=_("decided by"))
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    identity_attempts = models.PositiveSmallIntegerField(default=0)
+    next_identity_retry_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    business_date = models.DateField(_("business date"))
+    created_at = models.DateTimeField(_("submitted at"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("application")
+        ordering = ["-created_at", "-id"]
+        permissions = [("decide_application", _("Can decide credit applications in review"))]
+        indexes = [models.Index(fields=["customer", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind} {self.status}"
+
+    @transition(field=status, source=[ApplicationStatus.RECEIVED, ApplicationStatus.PENDING_RETRY,
+                                      ApplicationStatus.IN_REVIEW], target=ApplicationStatus.APPROVED)
+    def approve(self) -> None:
+        pass
+
+    @transition(field=status, source=[ApplicationStatus.RECEIVED, ApplicationStatus.PENDING_RETRY,
+                                      ApplicationStatus.IN_REVIEW], target=ApplicationStatus.REJECTED)
+    def reject(self) -> None:
+        pass
+
+    @transition(field=status, source=[ApplicationStatus.RECEIVED, ApplicationStatus.PENDING_RETRY],
+                target=ApplicationStatus.IN_REVIEW)
+    def send_to_review(self) -> None:
+        pass
+
+    @transition(field=status, source=[ApplicationStatus.RECEIVED, ApplicationStatus.PENDING_RETRY],
+                target=ApplicationStatus.PENDING_RETRY)
+    def wait_for_identity_provider(self) -> None:
+        pass
+
+
+class ReviewStatus(models.TextChoices):
+    OPEN = "open", _("open")
+    CLAIMED = "claimed", _("claimed")
+    AWAITING_CONFIRMATION = "awaiting_confirmation", _("awaiting risk-manager confirmation")
+    ESCALATED = "escalated", _("escalated")
+    DECIDED = "decided", _("decided")
+
+
+class ReviewCase(FSMModelMixin, models.Model):
+    """A flagged application in the manual-review queue (DOMAIN.md §3)."""
+
+    application = models.OneToOneField(Application, on_delete=models.PROTECT, related_name="review_case")
+    status = FSMField(_("status"), max_length=24, choices=ReviewStatus.choices, default=ReviewStatus.OPEN,
+                      protected=True, db_index=True)
+    due_at = models.DateTimeField(_("due"), db_index=True)
+    claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+", verbose_name=_("claimed by"))
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    escalated = models.BooleanField(_("escalated"), default=False)
+    escalation_note = models.TextField(blank=True)
+    proposed_limit = models.DecimalField(_("proposed limit"), null=True, blank=True, **MONEY)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    proposal_note = models.TextField(blank=True)
+    decision = models.CharField(_("decision"), max_length=16, blank=True)
+    decision_reason_code = models.CharField(max_length=40, blank=True)
+    decision_note = models.TextField(_("decision note"), blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+", verbose_name=_("decided by"))
+    decided_at = models.DateTimeField(null=True, blank=True)
+    deadline_breached = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("review case")
+        ordering = ["due_at", "id"]
+        permissions = [("confirm_high_limit", _("Can confirm limits above the high-limit threshold"))]
+        indexes = [models.Index(fields=["status", "due_at"])]
+
+    def __str__(self) -> str:
+        return f"Case #{self.pk} ({self.status})"
+
+    @transition(field=status, source=[ReviewStatus.OPEN, ReviewStatus.CLAIMED, ReviewStatus.ESCALATED,
+                                      ReviewStatus.AWAITING_CONFIRMATION], target=ReviewStatus.CLAIMED)
+    def claim(self) -> None:
+        pass
+
+    @transition(field=status, source=ReviewStatus.CLAIMED,
+                target=RETURN_VALUE(ReviewStatus.OPEN, ReviewStatus.ESCALATED, ReviewStatus.AWAITING_CONFIRMATION))
+    def release(self) -> str:
+        """Back to the queue in the state it was claimed from."""
+        if self.proposed_limit is not None:
+            return ReviewStatus.AWAITING_CONFIRMATION
+        if self.escalated:
+            return ReviewStatus.ESCALATED
+        return ReviewStatus.OPEN
+
+    @transition(field=status, source=ReviewStatus.CLAIMED, target=ReviewStatus.ESCALATED)
+    def escalate(self) -> None:
+        pass
+
+    @transition(field=status, source=ReviewStatus.CLAIMED, target=ReviewStatus.AWAITING_CONFIRMATION)
+    def propose_high_limit(self) -> None:
+        pass
+
+    @transition(field=status, source=[ReviewStatus.CLAIMED, ReviewStatus.AWAITING_CONFIRMATION],
+                target=ReviewStatus.DECIDED)
+    def decide(self) -> None:
+        pass

@@ -1,0 +1,63 @@
+"""Reads of the risk domain."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.errors import ApplicationError
+from accounts.models import Customer
+
+from .models import Application, PolicyStatus, ReviewCase, ReviewStatus, ScoringPolicy
+from .scorecard import RepaymentHistory
+
+
+class NoActivePolicy(ApplicationError):
+    status_code = 503
+    code = "no_active_policy"
+
+
+def active_policy() -> ScoringPolicy:
+    policy = ScoringPolicy.objects.filter(status=PolicyStatus.ACTIVE).first()
+    if policy is None:
+        raise NoActivePolicy("No scoring policy is active.")
+    return policy
+
+
+def repayment_history_for(customer: Customer, *, until: date | None,
+                          lookback_days: int | None) -> RepaymentHistory | None:
+    """The customer's repayment record with Tally, for the scorecard and reopen checks.
+
+    Installments are booked by the installments app; until a customer has had an
+    installment due, there is no history ("none").
+    """
+    from django.apps import apps
+
+    if not apps.is_installed("installments") or not hasattr(apps.get_app_config("installments"),
+                                                                "repayment_history"):
+        return None
+    start = (until - timedelta(days=lookback_days)) if (until and lookback_days) else None
+    return apps.get_app_config("installments").repayment_history(customer.pk, start=start, end=until)
+
+
+def customer_applications(customer_id: int) -> QuerySet[Application]:
+    return (Application.objects.filter(customer_id=customer_id).select_related("policy", "decided_by")
+            .order_by("-created_at"))
+
+
+def review_queue(*, user, view: str | None = None) -> QuerySet[ReviewCase]:
+    """The queue list with its filters: unclaimed, mine, due_soon, overdue."""
+    now = timezone.now()
+    qs = (ReviewCase.objects.exclude(status=ReviewStatus.DECIDED)
+          .select_related("application", "application__customer", "claimed_by").order_by("due_at", "id"))
+    if view == "unclaimed":
+        qs = qs.exclude(status=ReviewStatus.CLAIMED)
+    elif view == "mine":
+        qs = qs.filter(claimed_by=user, status=ReviewStatus.CLAIMED)
+    elif view == "due_soon":
+        qs = qs.filter(due_at__gte=now, due_at__lt=now + timedelta(hours=4))
+    elif view == "overdue":
+        qs = qs.filter(due_at__lt=now)
+    return qs
