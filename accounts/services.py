@@ -81,19 +81,20 @@ def id_number_reveal(*, customer: Customer, acting_user: AbstractBaseUser, purpo
 
 def customer_upsert(*, external_id: str, name: str, id_number: str, phone: str, store_status: str,
                     store_since: date, orders_12m: int, spend_12m: Decimal, return_rate: Decimal) -> Customer:
-    """Create or update the customer by ``external_id`` (call inside a transaction)."""
-    customer = Customer.objects.select_for_update().filter(external_id=external_id).first()
-    if customer is None:
-        customer = Customer(external_id=external_id)
-    customer.name = name
-    customer.set_id_number(id_number)
-    customer.phone = phone
-    customer.store_status = store_status
-    customer.store_since = store_since
-    customer.orders_12m = orders_12m
-    customer.spend_12m = spend_12m
-    customer.return_rate = return_rate
-    customer.save()
+    """Create or update the customer by ``external_id`` (joins the caller's transaction)."""
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().filter(external_id=external_id).first()
+        if customer is None:
+            customer = Customer(external_id=external_id)
+        customer.name = name
+        customer.set_id_number(id_number)
+        customer.phone = phone
+        customer.store_status = store_status
+        customer.store_since = store_since
+        customer.orders_12m = orders_12m
+        customer.spend_12m = spend_12m
+        customer.return_rate = return_rate
+        customer.save()
     return customer
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from config.api.fields import MoneyField, StrictCharField, StrictIntegerField
@@ -16,19 +17,14 @@ class CustomerInSerializer(serializers.Serializer):
     external_id = StrictCharField(max_length=64)
     name = StrictCharField(max_length=100)
     id_number = StrictCharField(max_length=18, min_length=1)
-    phone = serializers.RegexField(r"^\+?\d{5,20}$", max_length=20,
-                                   error_messages={"invalid": "Must be a phone number (digits only)."})
+    phone = StrictCharField(max_length=20, validators=[
+        RegexValidator(r"^\+?\d{5,19}$", message="Must be a phone number (digits only).")])
     store_status = serializers.ChoiceField(choices=STORE_STATUSES)
     store_since = serializers.DateField(input_formats=["%Y-%m-%d"])
     orders_12m = StrictIntegerField(min_value=0, max_value=1_000_000)
     spend_12m = MoneyField()
     return_rate = serializers.DecimalField(max_digits=5, decimal_places=4, min_value=Decimal("0"),
                                            max_value=Decimal("1"), coerce_to_string=True)
-
-    def validate_phone(self, value: str) -> str:
-        if not isinstance(self.initial_data.get("phone"), str):
-            raise serializers.ValidationError("Must be a string.")
-        return value
 
 
 class ApplicationInSerializer(serializers.Serializer):

@@ -1,0 +1,13 @@
+import pytest
+
+
+@pytest.mark.django_db
+def test_openapi_schema_and_docs_are_served(client):
+    schema = client.get("/api/schema/")
+    assert schema.status_code == 200
+    text = schema.content.decode()
+    assert "/api/v1/applications" in text and "/api/v1/accounts/{account_id}" in text
+    assert "tokenAuth" in text
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200
+    assert b"swagger" in docs.content.lower()
