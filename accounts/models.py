@@ -195,6 +195,9 @@ class AccountStatusChange(models.Model):
         ordering = ["-created_at", "-id"]
         triggers = [pgtrigger.Protect(name="status_change_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
 
+    def __str__(self) -> str:
+        return f"{self.from_status or '-'} → {self.to_status} ({self.reason_code})"
+
 
 class LimitChange(models.Model):
     account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="limit_changes")
@@ -211,6 +214,9 @@ class LimitChange(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         triggers = [pgtrigger.Protect(name="limit_change_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
+
+    def __str__(self) -> str:
+        return f"{self.old_limit} → {self.new_limit} ({self.reason_code})"
 
 
 class AuditEvent(models.Model):
@@ -304,6 +310,9 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["client", "key"], name="idempotency_key_per_client")]
+
+    def __str__(self) -> str:
+        return f"{self.client_id}:{self.key}"
 
 
 class StaffProfile(models.Model):

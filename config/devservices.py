@@ -33,6 +33,7 @@ def _quiet_runtime_dir() -> None:
     if "XDG_RUNTIME_DIR" not in os.environ:
         runtime = LOCAL_DIR / "run"
         runtime.mkdir(parents=True, exist_ok=True)
+        runtime.chmod(0o700)
         os.environ["XDG_RUNTIME_DIR"] = str(runtime)
 
 
@@ -47,9 +48,7 @@ def ensure_embedded_database() -> str:
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     server = pgserver.get_server(PGDATA, cleanup_mode=None)
     info = server.get_postmaster_info()
-    exists = server.psql(
-        f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DB_NAME}';"
-    )
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DB_NAME}';")  # noqa: S608 - constant
     if "(1 row)" not in exists:
         server.psql(f"CREATE DATABASE {EMBEDDED_DB_NAME};")
     host = quote(str(info.socket_dir), safe="")

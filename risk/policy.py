@@ -84,7 +84,7 @@ class PolicyParams:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PolicyParams:
         """Parse stored JSON; unknown keys are refused, missing keys take the defaults."""
-        known = {f for f in cls.__dataclass_fields__}
+        known = set(cls.__dataclass_fields__)
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown policy parameters: {', '.join(sorted(unknown))}")

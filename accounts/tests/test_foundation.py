@@ -124,9 +124,9 @@ def test_database_refuses_a_negative_available_limit(account):
 
 def test_audit_rows_are_append_only(account):
     event = AuditEvent.objects.filter(object_id=str(account.pk)).first()
-    with pytest.raises(Exception, match="audit_append_only|Cannot"), transaction.atomic():
+    with pytest.raises(Exception, match=r"audit_append_only|Cannot"), transaction.atomic():
         AuditEvent.objects.filter(pk=event.pk).update(reason="tampered")
-    with pytest.raises(Exception, match="audit_append_only|Cannot"), transaction.atomic():
+    with pytest.raises(Exception, match=r"audit_append_only|Cannot"), transaction.atomic():
         AuditEvent.objects.filter(pk=event.pk).delete()
     assert AuditEvent.objects.get(pk=event.pk).reason == event.reason
 

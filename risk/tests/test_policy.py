@@ -20,7 +20,7 @@ def test_version_1_is_active_with_the_defaults():
 
 
 def test_database_refuses_editing_an_active_policy():
-    with pytest.raises(Exception, match="only_drafts_editable|Cannot update"), transaction.atomic():
+    with pytest.raises(Exception, match=r"only_drafts_editable|Cannot update"), transaction.atomic():
         ScoringPolicy.objects.filter(version=1).update(params={"base_score": 1000})
     assert ScoringPolicy.objects.get(version=1).parsed == DEFAULT_POLICY
 
