@@ -8,4 +8,5 @@ from .base import database_config
 DEBUG = True
 TALLY_ENVIRONMENT = "local"
 DATABASES = {"default": database_config(devservices.database_url())}
+CELERY_BROKER_URL = devservices.broker_url()
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
