@@ -27,3 +27,13 @@ class CreditAccountSerializer(serializers.ModelSerializer):
         fields = ["id", "customer_external_id", "status", "credit_limit", "available_limit", "held_amount",
                   "outstanding", "credit_balance", "days_past_due", "bucket", "billing_day", "auto_debit",
                   "opened_on"]
+
+
+class LimitChangeSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    old_limit = MoneyField()
+    new_limit = MoneyField()
+    reason_code = serializers.CharField()
+    business_date = serializers.DateField()
+    policy_version = serializers.IntegerField(source="policy_version.version")
+    created_at = serializers.DateTimeField()

@@ -1,10 +1,11 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import NotFound
+from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import selectors
-from .serializers import CreditAccountSerializer
+from .serializers import CreditAccountSerializer, LimitChangeSerializer
 
 
 def parse_id(raw: str) -> int:
@@ -21,3 +22,13 @@ class CreditAccountDetailView(APIView):
         if account is None:
             raise NotFound()
         return Response(CreditAccountSerializer(account).data)
+
+
+class LimitChangeListView(ListAPIView):
+    serializer_class = LimitChangeSerializer
+
+    def get_queryset(self):
+        account = selectors.credit_account_get(parse_id(self.kwargs["account_id"]))
+        if account is None:
+            raise NotFound()
+        return account.limit_changes.select_related("policy_version").order_by("-created_at", "-id")

@@ -1,0 +1,113 @@
+"""The ledger service: the only code that writes journal entries and lines (DOMAIN.md §11).
+
+Callers lock the credit account row first (``lock_credit_account``) inside their
+transaction; ``post_entry`` then writes a balanced, append-only entry and moves the account
+row's balances and ``available_limit`` in the same transaction. The database checks the
+balance again at commit (deferred constraint trigger) and refuses UPDATE/DELETE of lines.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
+
+from .errors import NotFound
+from .models import CUSTOMER_BOOKS, Book, CreditAccount, JournalEntry, JournalLine
+from .money import ZERO, to_money
+
+_BALANCE_FIELDS = {
+    Book.PRINCIPAL_RECEIVABLE: "principal_outstanding",
+    Book.FEE_RECEIVABLE: "fees_outstanding",
+    Book.PENALTY_RECEIVABLE: "penalties_outstanding",
+}
+
+
+class UnbalancedEntry(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Leg:
+    book: str
+    amount: Decimal  # > 0 debit, < 0 credit
+    installment_id: int | None = None
+
+
+def lock_credit_account(account_id: int) -> CreditAccount:
+    """Lock and return the account row (call inside ``transaction.atomic``)."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("lock_credit_account must run inside a transaction")
+    account = CreditAccount.objects.select_for_update().filter(pk=account_id).first()
+    if account is None:
+        raise NotFound("No such credit account.")
+    return account
+
+
+def available_limit_for(account: CreditAccount) -> Decimal:
+    """DOMAIN.md §4: max(0, credit limit − outstanding principal − restoration holds)."""
+    return max(ZERO, account.credit_limit - account.principal_outstanding - account.held_amount)
+
+
+def post_entry(*, account: CreditAccount | None, key: str, kind: str, legs: list[Leg], business_date,
+               description: str = "", acting_user: AbstractBaseUser | None = None,
+               reverses: JournalEntry | None = None) -> tuple[JournalEntry, bool]:
+    """Post one balanced entry. The same ``key`` twice posts once: returns (entry, created)."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("post_entry must run inside the caller's transaction")
+    existing = JournalEntry.objects.filter(idempotency_key=key).first()
+    if existing is not None:
+        return existing, False
+    if len(legs) < 2:
+        raise UnbalancedEntry("an entry needs at least two legs")
+    total = ZERO
+    for leg in legs:
+        amount = to_money(leg.amount)
+        if amount == 0:
+            raise UnbalancedEntry("a leg of 0.00 is not posted")
+        if leg.book not in Book.values:
+            raise UnbalancedEntry(f"unknown book {leg.book}")
+        if leg.book in CUSTOMER_BOOKS and account is None:
+            raise UnbalancedEntry(f"{leg.book} needs a credit account")
+        total += amount
+    if total != 0:
+        raise UnbalancedEntry(f"entry {key} does not balance: {total}")
+    entry = JournalEntry.objects.create(
+        idempotency_key=key, kind=kind, business_date=business_date, credit_account=account,
+        description=description[:255], reverses=reverses,
+        actor=acting_user if getattr(acting_user, "pk", None) else None)
+    JournalLine.objects.bulk_create([
+        JournalLine(entry=entry, book=leg.book, amount=leg.amount, installment_id=leg.installment_id,
+                    credit_account=account if leg.book in CUSTOMER_BOOKS else None, business_date=business_date)
+        for leg in legs
+    ])
+    if account is not None:
+        _apply_to_account(account, legs)
+    return entry, True
+
+
+def _apply_to_account(account: CreditAccount, legs: list[Leg]) -> None:
+    deltas: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for leg in legs:
+        if leg.book in _BALANCE_FIELDS:
+            deltas[_BALANCE_FIELDS[leg.book]] += leg.amount
+        elif leg.book == Book.CUSTOMER_CREDIT:
+            deltas["credit_balance"] -= leg.amount  # a liability: credits raise it
+    if not deltas:
+        return
+    for field, delta in deltas.items():
+        setattr(account, field, getattr(account, field) + delta)
+    account.available_limit = available_limit_for(account)
+    account.save(update_fields=[*deltas, "available_limit", "updated_at"])
+
+
+def reverse_entry(*, entry: JournalEntry, account: CreditAccount | None, key: str, kind: str, business_date,
+                  description: str, acting_user: AbstractBaseUser | None) -> tuple[JournalEntry, bool]:
+    """A correction: a new entry with every leg negated."""
+    legs = [Leg(book=line.book, amount=-line.amount, installment_id=line.installment_id)
+            for line in entry.lines.all()]
+    return post_entry(account=account, key=key, kind=kind, legs=legs, business_date=business_date,
+                      description=description, acting_user=acting_user, reverses=entry)

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.api.views import parse_id
+from accounts.selectors import credit_account_get
+from accounts.services import business_date_get
+from config.api.idempotency import IdempotentAPIView
+
+from .. import selectors, services
+from ..models import Purchase
+from .serializers import (
+    BillPlanInSerializer,
+    InstallmentSerializer,
+    PayoffQuoteSerializer,
+    PlanSerializer,
+    PurchaseInSerializer,
+    RefundInSerializer,
+    RefundOutSerializer,
+    ScheduleItemSerializer,
+    StatementSerializer,
+)
+
+IDEMPOTENCY = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)
+
+
+def _account_or_404(raw_id: str):
+    account = credit_account_get(parse_id(raw_id))
+    if account is None:
+        raise NotFound()
+    return account
+
+
+def purchase_body(purchase: Purchase) -> dict:
+    return {"id": str(purchase.pk), "merchant_order_id": purchase.merchant_order_id,
+            "amount": f"{purchase.amount:.2f}", "business_date": purchase.business_date.isoformat(),
+            "installments": ScheduleItemSerializer(purchase.installments.order_by("seq"), many=True).data}
+
+
+class PurchaseCreateView(IdempotentAPIView):
+    @extend_schema(request=PurchaseInSerializer, responses={201: None}, parameters=[IDEMPOTENCY],
+                   operation_id="purchases_create")
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+    def create(self, request, account_id: str):
+        account_pk = parse_id(account_id)
+        serializer = PurchaseInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        purchase, created = services.purchase_create(account_id=account_pk, merchant_order_id=data["merchant_order_id"],
+                                                     amount=data["amount"], periods=data["installments"])
+        body = purchase_body(purchase)
+        body["available_limit"] = f"{credit_account_get(account_pk).available_limit:.2f}"
+        return Response(body, status=201 if created else 200)
+
+
+class RefundCreateView(IdempotentAPIView):
+    @extend_schema(request=RefundInSerializer, responses={201: RefundOutSerializer}, parameters=[IDEMPOTENCY],
+                   operation_id="refunds_create")
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+    def create(self, request, purchase_id: str):
+        purchase_pk = parse_id(purchase_id)
+        serializer = RefundInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = services.refund_create(purchase_id=purchase_pk, **serializer.validated_data)
+        body = RefundOutSerializer(result.refund).data
+        body["available_limit"] = f"{result.available_limit:.2f}"
+        return Response(body, status=201 if result.created else 200)
+
+
+class BillPlanCreateView(IdempotentAPIView):
+    @extend_schema(request=BillPlanInSerializer, responses={201: PlanSerializer}, parameters=[IDEMPOTENCY],
+                   operation_id="statement_installment_plan_create")
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+    def create(self, request, statement_id: str):
+        statement_pk = parse_id(statement_id)
+        serializer = BillPlanInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        plan = services.bill_installment_create(statement_id=statement_pk,
+                                                periods=serializer.validated_data["installments"])
+        return Response(PlanSerializer(plan).data, status=201)
+
+
+class InstallmentListView(ListAPIView):
+    serializer_class = InstallmentSerializer
+
+    @extend_schema(parameters=[OpenApiParameter("status", str, enum=list(selectors.INSTALLMENT_FILTERS))],
+                   operation_id="installments_list")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        account = _account_or_404(self.kwargs["account_id"])
+        status = self.request.query_params.get("status")
+        if status is not None and status not in selectors.INSTALLMENT_FILTERS:
+            raise ValidationError({"status": [f"choose one of {', '.join(selectors.INSTALLMENT_FILTERS)}"]})
+        return selectors.installments_for(account.pk, status=status, business_date=self._business_date)
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context["business_date"] = self._business_date
+        return context
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self._business_date = business_date_get()
+
+
+class StatementListView(ListAPIView):
+    serializer_class = StatementSerializer
+
+    def get_queryset(self):
+        return selectors.statements_for(_account_or_404(self.kwargs["account_id"]).pk)
+
+
+class PayoffQuoteView(APIView):
+    @extend_schema(responses={200: PayoffQuoteSerializer}, operation_id="payoff_quote")
+    def get(self, request, account_id: str):
+        account = _account_or_404(account_id)
+        quote = selectors.payoff_quote(account)
+        quote["as_of"] = business_date_get()
+        return Response(PayoffQuoteSerializer(quote).data)
