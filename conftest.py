@@ -32,6 +32,39 @@ def applicant_payload(**overrides) -> dict:
     return {"kind": kind, "customer": customer, "repayment_card_token": card}
 
 
+def ensure_reference_data() -> None:
+    """What the data migrations create (policy v1, staff groups). A transactional test flushes
+    every table afterwards, so later tests recreate them when missing."""
+    import importlib
+
+    from django.contrib.auth.models import Permission
+
+    from risk.models import ScoringPolicy
+    from risk.policy import DEFAULT_POLICY
+
+    if not ScoringPolicy.objects.filter(status="active").exists():
+        ScoringPolicy.objects.create(version=1, status="active", params=DEFAULT_POLICY.to_json())
+    module = importlib.import_module("accounts.migrations.0003_staff_groups")
+    groups = {name: perms + module.LATER_GRANTS.get(name, []) for name, perms in module.GROUPS.items()}
+    if Group.objects.count() < len(groups):
+        for name, perms in groups.items():
+            group, _ = Group.objects.get_or_create(name=name)
+            for label in perms:
+                app_label, codename = label.split(".")
+                group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+
+
+@pytest.fixture(autouse=True)
+def _reference_data(request):
+    marker = request.node.get_closest_marker("django_db")
+    fixtures = set(request.fixturenames)
+    if marker is None and not fixtures & {"db", "transactional_db"}:
+        return
+    transactional = "transactional_db" in fixtures or bool(marker and marker.kwargs.get("transaction"))
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    ensure_reference_data()
+
+
 @pytest.fixture
 def business_date(db):
     business_date_set(new_date=BUSINESS_DATE, acting_user=None, reason="test")

@@ -170,3 +170,181 @@ class Statement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.statement_date} {self.total_due}"
+
+
+class Penalty(models.Model):
+    """A late-payment penalty posted for one business day (DOMAIN.md §7)."""
+
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="penalties")
+    business_date = models.DateField()
+    overdue_principal = models.DecimalField(**MONEY)
+    rate = models.DecimalField(max_digits=7, decimal_places=5)
+    amount = models.DecimalField(**MONEY)
+    amount_paid = _money()
+    amount_waived = _money()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("penalty")
+        verbose_name_plural = _("penalties")
+        ordering = ["business_date", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "business_date"], name="one_penalty_per_account_day"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="penalty_positive"),
+            models.CheckConstraint(condition=Q(amount_paid__gte=0, amount_waived__gte=0)
+                                   & Q(amount_paid__lte=F("amount") - F("amount_waived")),
+                                   name="penalty_not_overpaid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.business_date} {self.amount}"
+
+    @property
+    def unpaid(self):
+        return self.amount - self.amount_paid - self.amount_waived
+
+
+class RepaymentSource(models.TextChoices):
+    MANUAL = "manual", _("paid by the customer")
+    AUTO_DEBIT = "auto_debit", _("auto-debit")
+    CREDIT_BALANCE = "credit_balance", _("credit balance")
+
+
+class Repayment(models.Model):
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="repayments")
+    reference = models.CharField(_("reference"), max_length=100)
+    source = models.CharField(max_length=16, choices=RepaymentSource.choices)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    penalty_paid = models.DecimalField(**MONEY)
+    fee_paid = models.DecimalField(**MONEY)
+    principal_paid = models.DecimalField(**MONEY)
+    limit_restored = models.DecimalField(_("limit restored"), **MONEY)
+    held_amount = models.DecimalField(_("held"), **MONEY)
+    hold_release_at = models.DateTimeField(_("hold released at"), null=True, blank=True)
+    available_limit_after = models.DecimalField(_("available limit after"), **MONEY)
+    payment_attempt = models.OneToOneField("PaymentAttempt", null=True, blank=True, on_delete=models.PROTECT,
+                                           related_name="repayment")
+    business_date = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("repayment")
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "reference"], name="repayment_reference_unique_per_account"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="repayment_positive"),
+            models.CheckConstraint(condition=Q(amount=F("penalty_paid") + F("fee_paid") + F("principal_paid")),
+                                   name="repayment_fully_allocated"),
+            models.CheckConstraint(condition=Q(principal_paid=F("limit_restored") + F("held_amount")),
+                                   name="repayment_principal_restored_or_held"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.amount}"
+
+
+class RepaymentAllocation(models.Model):
+    repayment = models.ForeignKey(Repayment, on_delete=models.PROTECT, related_name="allocations")
+    installment = models.ForeignKey(Installment, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="allocations")
+    penalty = models.ForeignKey(Penalty, null=True, blank=True, on_delete=models.PROTECT, related_name="allocations")
+    penalty_amount = _money()
+    fee_amount = _money()
+    principal_amount = _money()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.installment_id or self.penalty_id}: {self.penalty_amount}/{self.fee_amount}/{self.principal_amount}"
+
+
+class RestorationHold(models.Model):
+    """Principal repaid but not yet given back as available limit (policy hold)."""
+
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="restoration_holds")
+    repayment = models.OneToOneField(Repayment, on_delete=models.PROTECT, related_name="hold")
+    amount = models.DecimalField(**MONEY)
+    reason_code = models.CharField(max_length=40)
+    release_at = models.DateTimeField(db_index=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("restoration hold")
+        ordering = ["release_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.amount} until {self.release_at}"
+
+
+class RestorationAlert(models.Model):
+    """A successful repayment that neither restored nor held its principal — must never happen."""
+
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="+")
+    repayment = models.ForeignKey(Repayment, null=True, on_delete=models.PROTECT, related_name="+")
+    detail = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = _("restoration alert")
+
+    def __str__(self) -> str:
+        return self.detail[:60]
+
+
+class AttemptStatus(models.TextChoices):
+    SUBMITTED = "submitted", _("submitted")
+    SUCCEEDED = "succeeded", _("succeeded")
+    DECLINED = "declined", _("declined")
+    HARD_DECLINED = "hard_declined", _("hard declined")
+    UNKNOWN = "unknown", _("unknown")
+    NOT_CHARGED = "not_charged", _("not charged")
+
+
+class PaymentAttempt(models.Model):
+    """An auto-debit attempt, committed before the gateway is called (Kill Bill style)."""
+
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="payment_attempts")
+    business_date = models.DateField(db_index=True)
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    card_token = models.CharField(max_length=64)
+    amount = models.DecimalField(**MONEY)
+    status = models.CharField(max_length=16, choices=AttemptStatus.choices, default=AttemptStatus.SUBMITTED,
+                              db_index=True)
+    decline_code = models.CharField(max_length=40, blank=True)
+    gateway_reference = models.CharField(max_length=100, blank=True)
+    series_start = models.DateField()
+    retry_number = models.PositiveSmallIntegerField(default=0)
+    retry_on = models.DateField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("payment attempt")
+        ordering = ["-business_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "business_date"], name="one_attempt_per_account_day"),
+            models.UniqueConstraint(fields=["account"], condition=Q(status__in=["submitted", "unknown"]),
+                                    name="one_unresolved_attempt_per_account"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.idempotency_key} {self.status}"
+
+
+class SandboxGatewayCharge(models.Model):
+    """The sandbox gateway's own books ("the bank"): what it really charged."""
+
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    card_token = models.CharField(max_length=64)
+    amount = models.DecimalField(**MONEY)
+    outcome = models.CharField(max_length=16)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("sandbox gateway charge")
+
+    def __str__(self) -> str:
+        return f"{self.idempotency_key} {self.outcome}"

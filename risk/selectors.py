@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.errors import ApplicationError
@@ -53,7 +53,8 @@ def review_queue(*, user, view: str | None = None) -> QuerySet[ReviewCase]:
     qs = (ReviewCase.objects.exclude(status=ReviewStatus.DECIDED)
           .select_related("application", "application__customer", "claimed_by").order_by("due_at", "id"))
     if view == "unclaimed":
-        qs = qs.exclude(status=ReviewStatus.CLAIMED)
+        idle_before = now - timedelta(minutes=active_policy().parsed.review_claim_idle_minutes)
+        qs = qs.filter(~Q(status=ReviewStatus.CLAIMED) | Q(last_activity_at__lt=idle_before))
     elif view == "mine":
         qs = qs.filter(claimed_by=user, status=ReviewStatus.CLAIMED)
     elif view == "due_soon":

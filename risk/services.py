@@ -82,6 +82,9 @@ def _application_receive(*, kind: str, applicant: ApplicantData, card_token: str
                                details={"account_id": str(account.pk), "status": account.status})
             raise BusinessRuleRefused("The customer has no closed credit account to reopen.",
                                       code="no_closed_account")
+        if existing is not None and Application.objects.filter(customer=existing, status__in=[
+                ApplicationStatus.RECEIVED, ApplicationStatus.PENDING_RETRY, ApplicationStatus.IN_REVIEW]).exists():
+            raise Conflict("The customer has an application that is still being decided.", code="application_pending")
         customer = _customer_upsert(applicant)
         policy = active_policy()
         params = policy.parsed
@@ -340,24 +343,27 @@ def review_case_claim_next(*, acting_user: AbstractBaseUser) -> ReviewCase | Non
 
 
 def _locked_case_held_by(case_id: int, acting_user: AbstractBaseUser) -> ReviewCase:
-    case = (ReviewCase.objects.select_for_update().select_related("application", "application__policy",
-                                                                   "application__customer")
+    case = (ReviewCase.objects.select_for_update(of=("self", "application"))
+            .select_related("application", "application__policy", "application__customer")
             .filter(pk=case_id).first())
     if case is None:
         raise NotFound("No such review case.")
-    params = case.application.policy.parsed
-    idle_before = timezone.now() - timedelta(minutes=params.review_claim_idle_minutes)
+    idle_minutes = active_policy().parsed.review_claim_idle_minutes
+    idle_before = timezone.now() - timedelta(minutes=idle_minutes)
     if case.status != ReviewStatus.CLAIMED or case.claimed_by_id != acting_user.pk:
         raise Conflict("Claim this case before deciding it.", code="case_not_claimed")
     if case.last_activity_at is None or case.last_activity_at < idle_before:
-        raise Conflict("Your claim expired after 30 minutes idle; claim the case again.", code="claim_expired")
+        raise Conflict(f"Your claim expired after {idle_minutes} minutes idle; claim the case again.",
+                       code="claim_expired")
     return case
 
 
 def review_case_touch(*, case_id: int, acting_user: AbstractBaseUser) -> None:
     """Record reviewer activity on a held case (keeps the claim alive)."""
-    ReviewCase.objects.filter(pk=case_id, claimed_by=acting_user, status=ReviewStatus.CLAIMED).update(
-        last_activity_at=timezone.now())
+    now = timezone.now()
+    idle_before = now - timedelta(minutes=active_policy().parsed.review_claim_idle_minutes)
+    ReviewCase.objects.filter(pk=case_id, claimed_by=acting_user, status=ReviewStatus.CLAIMED,
+                              last_activity_at__gte=idle_before).update(last_activity_at=now)
 
 
 def review_case_release(*, case_id: int, acting_user: AbstractBaseUser) -> ReviewCase:
@@ -423,6 +429,9 @@ def review_case_approve(*, case_id: int, credit_limit: Decimal, note: str,
                 return case
             if case.proposed_by_id == acting_user.pk:
                 raise PermissionRefused("A second risk manager must confirm a limit you proposed.")
+        account = CreditAccount.objects.filter(customer_id=application.customer_id).first()
+        if account is not None and account.status != AccountStatus.CLOSED:
+            raise Conflict("The customer already has a credit account that is not closed.", code="account_exists")
         case.decide()
         case.decision = "approved"
         case.decision_reason_code = "REVIEW_APPROVED"
@@ -496,14 +505,26 @@ def review_cases_flag_breaches(*, now: datetime | None = None) -> int:
 # --- scoring policies ---------------------------------------------------------------------
 
 
+def _locked_policy(policy_id: int) -> ScoringPolicy:
+    policy = ScoringPolicy.objects.select_for_update().filter(pk=policy_id).first()
+    if policy is None:
+        raise NotFound("No such policy version.")
+    return policy
+
+
 def policy_draft_create(*, acting_user: AbstractBaseUser, based_on: ScoringPolicy | None = None,
                         notes: str = "") -> ScoringPolicy:
     _require(acting_user, "risk.edit_policy", "You may not edit scoring policies.")
     with transaction.atomic():
         source = based_on or active_policy()
         latest = ScoringPolicy.objects.select_for_update().order_by("-version").first()
-        draft = ScoringPolicy.objects.create(version=(latest.version if latest else 0) + 1,
-                                             params=source.params, notes=notes, created_by=acting_user)
+        try:
+            with transaction.atomic():
+                draft = ScoringPolicy.objects.create(version=(latest.version if latest else 0) + 1,
+                                                     params=source.params, notes=notes, created_by=acting_user)
+        except IntegrityError as exc:
+            raise Conflict("Another draft was created at the same moment; try again.",
+                           code="policy_version_taken") from exc
         account_services.audit_record(acting_user=acting_user, action="policy.draft_created", obj=draft,
                                       after={"version": draft.version, "based_on": source.version}, reason=notes)
     return draft
@@ -517,7 +538,7 @@ def policy_draft_update(*, policy_id: int, params: dict[str, Any], notes: str,
     except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
         raise ValidationFailed(f"Invalid policy parameters: {exc}", details={"params": [str(exc)]}) from exc
     with transaction.atomic():
-        policy = ScoringPolicy.objects.select_for_update().get(pk=policy_id)
+        policy = _locked_policy(policy_id)
         if policy.status != PolicyStatus.DRAFT:
             raise Conflict("Only a draft policy can be edited.", code="policy_not_draft")
         before = policy.params
@@ -535,10 +556,13 @@ def policy_activate(*, policy_id: int, acting_user: AbstractBaseUser, reason_tex
     if not reason_text.strip():
         raise ValidationFailed("Say why this version is activated.", details={"reason": ["required"]})
     with transaction.atomic():
-        policy = ScoringPolicy.objects.select_for_update().get(pk=policy_id)
+        policy = _locked_policy(policy_id)
         if policy.status != PolicyStatus.DRAFT:
             raise Conflict("Only a draft policy can be activated.", code="policy_not_draft")
-        PolicyParams.from_json(policy.params)
+        try:
+            PolicyParams.from_json(policy.params)
+        except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
+            raise ValidationFailed(f"Invalid policy parameters: {exc}", details={"params": [str(exc)]}) from exc
         current = ScoringPolicy.objects.select_for_update().filter(status=PolicyStatus.ACTIVE).first()
         if current is not None:
             current.retire()

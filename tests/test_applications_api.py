@@ -284,3 +284,13 @@ def test_unknown_ids_are_404_in_the_error_shape(api, path):
     response = api.get(path)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_second_application_while_one_is_in_review_is_409_and_changes_nothing(api):
+    first = post(api, applicant_payload(**BORDERLINE)).json()
+    assert first["status"] == "in_review"
+    before = counts()
+    response = post(api, applicant_payload())
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "application_pending"
+    assert counts() == before

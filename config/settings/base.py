@@ -140,6 +140,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ApplicationKindEnum": "risk.models.ApplicationKind",
+        "PlanKindEnum": "installments.models.PlanKind",
+    },
 }
 
 # --- Celery ----------------------------------------------------------------------------
@@ -157,6 +161,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # --- Tally -----------------------------------------------------------------------------
 TALLY_ENVIRONMENT = "base"
 TALLY_IDENTITY_PROVIDER = "risk.identity.SandboxIdentityProvider"
+TALLY_PAYMENT_GATEWAY = "installments.gateway.SandboxGateway"
 TALLY_NOTIFICATION_CHANNEL = "accounts.channels.LogChannel"
 # Keys for personal data: a Fernet key (urlsafe base64, 32 bytes) for ID numbers and a
 # separate key for the keyed hash used to look them up. Derived from SECRET_KEY in
