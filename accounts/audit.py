@@ -92,6 +92,55 @@ def ledger_lines_match_installment_payments() -> list[str]:
     return [f"installment {r[0]}: {r[2]} principal collected against {r[1]} owed" for r in rows]
 
 
+def dues_collected_once() -> list[str]:
+    """Every succeeded attempt booked exactly one repayment of its amount (or less, with the
+    rest as credit), no attempt key charged twice at the gateway, and nothing booked for an
+    attempt that did not succeed."""
+    rows = _rows("""
+        SELECT p.id, p.status, p.amount, COUNT(r.id), COALESCE(SUM(r.amount), 0)
+        FROM installments_paymentattempt p LEFT JOIN installments_repayment r ON r.payment_attempt_id = p.id
+        GROUP BY p.id
+        HAVING (p.status = 'succeeded' AND (COUNT(r.id) > 1 OR COALESCE(SUM(r.amount), 0) > p.amount))
+            OR (p.status <> 'succeeded' AND COUNT(r.id) > 0)
+        ORDER BY p.id LIMIT 1000""")
+    found = [f"attempt {r[0]} ({r[1]}, {r[2]}): {r[3]} repayment(s) of {r[4]}" for r in rows]
+    rows = _rows("""
+        SELECT reference, account_id, COUNT(*) FROM installments_repayment
+        WHERE payment_attempt_id IS NOT NULL GROUP BY reference, account_id HAVING COUNT(*) > 1 LIMIT 1000""")
+    found += [f"auto-debit {r[0]} booked {r[2]} times" for r in rows]
+    return found
+
+
+def repayments_restored_or_held() -> list[str]:
+    rows = _rows("""
+        SELECT r.id, r.reference, r.principal_paid, r.limit_restored, r.held_amount
+        FROM installments_repayment r
+        WHERE r.principal_paid <> r.limit_restored + r.held_amount
+           OR (r.held_amount > 0 AND NOT EXISTS (
+                SELECT 1 FROM installments_restorationhold h WHERE h.repayment_id = r.id AND h.amount = r.held_amount))
+        ORDER BY r.id LIMIT 1000""")
+    found = [f"repayment {r[0]} ({r[1]}): principal {r[2]} but restored {r[3]} + held {r[4]}" for r in rows]
+    rows = _rows("""
+        SELECT a.id, a.held_amount, COALESCE(SUM(h.amount) FILTER (WHERE h.released_at IS NULL), 0)
+        FROM accounts_creditaccount a LEFT JOIN installments_restorationhold h ON h.account_id = a.id
+        GROUP BY a.id HAVING a.held_amount <> COALESCE(SUM(h.amount) FILTER (WHERE h.released_at IS NULL), 0)
+        LIMIT 1000""")
+    found += [f"account {r[0]}: held {r[1]} but open holds total {r[2]}" for r in rows]
+    rows = _rows("SELECT id, detail FROM installments_restorationalert WHERE NOT resolved LIMIT 1000")
+    found += [f"restoration alert {r[0]}: {r[1]}" for r in rows]
+    return found
+
+
+def penalties_match() -> list[str]:
+    rows = _rows("""
+        WITH open_p AS (SELECT account_id AS id, SUM(amount - amount_paid - amount_waived) AS unpaid
+                        FROM installments_penalty GROUP BY account_id)
+        SELECT a.id, a.penalties_outstanding, COALESCE(p.unpaid, 0)
+        FROM accounts_creditaccount a LEFT JOIN open_p p ON p.id = a.id
+        WHERE a.penalties_outstanding <> COALESCE(p.unpaid, 0) LIMIT 1000""")
+    return [f"account {r[0]}: penalties {r[1]} but penalty rows owe {r[2]}" for r in rows]
+
+
 CHECKS: list[tuple[str, Callable[[], list[str]]]] = [
     ("every entry balances", unbalanced_entries),
     ("account balances equal the ledger", account_balances_match_ledger),
@@ -99,6 +148,9 @@ CHECKS: list[tuple[str, Callable[[], list[str]]]] = [
     ("available limit obeys DOMAIN.md §4", available_limit_rule),
     ("no installment paid more than it owes", installments_not_overpaid),
     ("nothing collected twice", ledger_lines_match_installment_payments),
+    ("dues collected once per attempt", dues_collected_once),
+    ("every repayment restored or held its principal", repayments_restored_or_held),
+    ("penalties equal the penalty rows", penalties_match),
 ]
 
 

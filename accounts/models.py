@@ -105,6 +105,7 @@ class CreditAccount(FSMModelMixin, models.Model):
     closed_reason = models.CharField(_("closure reason"), max_length=32, blank=True)
     written_off_on = models.DateField(_("written off on"), null=True, blank=True)
     last_limit_increase_on = models.DateField(null=True, blank=True)
+    last_overdue_on = models.DateField(_("last day overdue"), null=True, blank=True)
     policy_version = models.ForeignKey("risk.ScoringPolicy", on_delete=models.PROTECT,
                                        related_name="+", verbose_name=_("policy version"))
     created_at = models.DateTimeField(auto_now_add=True)
@@ -419,3 +420,53 @@ class JournalLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.book} {self.amount}"
+
+
+# --- nightly close of business runs (DOMAIN.md §2) ----------------------------------------------
+
+
+class CobRun(models.Model):
+    business_date = models.DateField(_("business date"), unique=True)
+    status = models.CharField(_("status"), max_length=12, default="running")  # running | completed
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        verbose_name = _("close of business run")
+        ordering = ["-business_date"]
+
+    def __str__(self) -> str:
+        return f"{self.business_date} {self.status}"
+
+
+class CobStepRun(models.Model):
+    run = models.ForeignKey(CobRun, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField()
+    step = models.CharField(max_length=40)
+    status = models.CharField(max_length=12, default="running")
+    accounts = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)
+    detail = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.run.business_date} {self.position}. {self.step}"
+
+
+class CobFailure(models.Model):
+    step_run = models.ForeignKey(CobStepRun, on_delete=models.CASCADE, related_name="failure_rows")
+    account = models.ForeignKey(CreditAccount, null=True, on_delete=models.SET_NULL, related_name="cob_failures")
+    error = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.step_run}: {self.account_id}"

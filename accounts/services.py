@@ -98,7 +98,7 @@ def customer_upsert(*, external_id: str, name: str, id_number: str, phone: str, 
     return customer
 
 
-def _record_status(account: CreditAccount, *, from_status: str, reason_code: str, note: str,
+def record_status_change(account: CreditAccount, *, from_status: str, reason_code: str, note: str,
                    acting_user: AbstractBaseUser | None) -> None:
     AccountStatusChange.objects.create(
         account=account, from_status=from_status, to_status=account.status, reason_code=reason_code,
@@ -109,7 +109,7 @@ def _record_status(account: CreditAccount, *, from_status: str, reason_code: str
                  reason=f"{reason_code} {note}".strip())
 
 
-def _record_limit(account: CreditAccount, *, old_limit: Decimal, reason_code: str, note: str,
+def record_limit_change(account: CreditAccount, *, old_limit: Decimal, reason_code: str, note: str,
                   policy_version_id: int, acting_user: AbstractBaseUser | None) -> None:
     LimitChange.objects.create(
         account=account, old_limit=old_limit, new_limit=account.credit_limit, reason_code=reason_code,
@@ -136,8 +136,8 @@ def credit_account_open(*, customer: Customer, credit_limit: Decimal, card_token
             policy_version_id=policy_version_id,
         )
         account.save()
-        _record_status(account, from_status="", reason_code=reason_code, note="", acting_user=acting_user)
-        _record_limit(account, old_limit=Decimal("0.00"), reason_code=reason_code, note="",
+        record_status_change(account, from_status="", reason_code=reason_code, note="", acting_user=acting_user)
+        record_limit_change(account, old_limit=Decimal("0.00"), reason_code=reason_code, note="",
                       policy_version_id=policy_version_id, acting_user=acting_user)
         return account
     old_status, old_limit = account.status, account.credit_limit
@@ -151,8 +151,8 @@ def credit_account_open(*, customer: Customer, credit_limit: Decimal, card_token
     account.paused_by_customer = False
     account.policy_version_id = policy_version_id
     account.save()
-    _record_status(account, from_status=old_status, reason_code=reason_code, note="", acting_user=acting_user)
-    _record_limit(account, old_limit=old_limit, reason_code=reason_code, note="",
+    record_status_change(account, from_status=old_status, reason_code=reason_code, note="", acting_user=acting_user)
+    record_limit_change(account, old_limit=old_limit, reason_code=reason_code, note="",
                   policy_version_id=policy_version_id, acting_user=acting_user)
     return account
 

@@ -36,6 +36,24 @@ SCHEDULES: tuple[Schedule, ...] = (
         description="Sweeps the notification outbox for anything not yet handed to a worker.",
     ),
     Schedule(
+        name="cob: close business days",
+        task="accounts.tasks.close_business_days",
+        crontab="30 0 * * *",
+        description="Closes every business date earlier than today (00:30 Asia/Shanghai), catching up missed days.",
+    ),
+    Schedule(
+        name="cob: catch-up check",
+        task="accounts.tasks.close_business_days",
+        every_seconds=3600,
+        description="Hourly safety net: a missed or failed night is caught up without waiting a day.",
+    ),
+    Schedule(
+        name="repayments: release restoration holds",
+        task="accounts.tasks.release_restoration_holds",
+        every_seconds=300,
+        description="Gives back available limit held after repayments once the hold's time has come.",
+    ),
+    Schedule(
         name="api: purge expired idempotency keys",
         task="accounts.tasks.purge_idempotency_records",
         crontab="15 3 * * *",

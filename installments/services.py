@@ -223,15 +223,25 @@ def statement_issue(*, account_id: int, statement_date: date) -> Statement:
     return statement
 
 
+def accounts_to_bill(business_date: date) -> list[int]:
+    """Open accounts whose billing day is ``business_date`` and that owe something."""
+    return list(CreditAccount.objects.filter(billing_day=business_date.day).exclude(status=AccountStatus.CLOSED)
+                .filter(installments__state=InstallmentState.OPEN).distinct().order_by("id")
+                .values_list("id", flat=True))
+
+
 def statements_issue_for(*, business_date: date) -> int:
-    """Issue statements of every open account whose billing day is ``business_date``."""
-    ids = (CreditAccount.objects.filter(billing_day=business_date.day)
-           .exclude(status=AccountStatus.CLOSED).values_list("id", flat=True))
-    count = 0
-    for account_id in ids.iterator():
+    """Issue the statements of ``business_date`` (the nightly close calls this step)."""
+    ids = accounts_to_bill(business_date)
+    for account_id in ids:
         statement_issue(account_id=account_id, statement_date=business_date)
-        count += 1
-    return count
+    return len(ids)
+
+
+def accounts_with_fees_due(business_date: date) -> list[int]:
+    return list(Installment.objects.filter(due_date=business_date, fee_posted=False, state=InstallmentState.OPEN,
+                                           fee__gt=0).values_list("account_id", flat=True).distinct()
+                .order_by("account_id"))
 
 
 def bill_installment_create(*, statement_id: int, periods: int) -> InstallmentPlan:

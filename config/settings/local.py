@@ -9,4 +9,5 @@ DEBUG = True
 TALLY_ENVIRONMENT = "local"
 DATABASES = {"default": database_config(devservices.database_url())}
 CELERY_BROKER_URL = devservices.broker_url()
+CELERY_RESULT_BACKEND = CELERY_BROKER_URL
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"

@@ -14,6 +14,7 @@ for required in (
     "TALLY_PII_ENCRYPTION_KEY",
     "TALLY_PII_HASH_KEY",
     "TALLY_IDENTITY_PROVIDER",
+    "TALLY_PAYMENT_GATEWAY",
 ):
     if not env(required):
         raise ImproperlyConfigured(f"{required} must be set in production")
@@ -34,3 +35,4 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 # Sandbox adapters are the default only outside production: name the real one explicitly.
 TALLY_IDENTITY_PROVIDER = env("TALLY_IDENTITY_PROVIDER")
+TALLY_PAYMENT_GATEWAY = env("TALLY_PAYMENT_GATEWAY")

@@ -8,6 +8,7 @@ from .base import database_config
 TALLY_ENVIRONMENT = "test"
 DATABASES = {"default": database_config(devservices.database_url())}
 CELERY_BROKER_URL = devservices.broker_url()
+CELERY_RESULT_BACKEND = CELERY_BROKER_URL
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASES["default"]["TEST"] = {"NAME": "test_tally"}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

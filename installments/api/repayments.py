@@ -1,0 +1,73 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+
+from accounts.api.views import parse_id
+from config.api.fields import MoneyField, StrictCharField
+from config.api.idempotency import IdempotentAPIView
+
+from .. import repayments
+from ..models import PaymentAttempt, Repayment
+from .views import IDEMPOTENCY, _account_or_404
+
+
+class RepaymentInSerializer(serializers.Serializer):
+    reference = StrictCharField(max_length=100, min_length=1)
+    amount = MoneyField(positive=True)
+
+
+class AllocationSerializer(serializers.Serializer):
+    installment_id = serializers.SerializerMethodField()
+    penalty = MoneyField(source="penalty_amount")
+    fee = MoneyField(source="fee_amount")
+    principal = MoneyField(source="principal_amount")
+
+    def get_installment_id(self, obj) -> str | None:
+        return str(obj.installment_id) if obj.installment_id else None
+
+
+class RepaymentOutSerializer(serializers.ModelSerializer):
+    id = serializers.CharField()
+    amount = MoneyField()
+    allocations = AllocationSerializer(many=True)
+    limit_restored = MoneyField()
+    held_amount = MoneyField()
+    available_limit = MoneyField(source="available_limit_after")
+
+    class Meta:
+        model = Repayment
+        fields = ["id", "reference", "source", "amount", "allocations", "limit_restored", "held_amount",
+                  "hold_release_at", "available_limit", "business_date"]
+
+
+class RepaymentCreateView(IdempotentAPIView):
+    @extend_schema(request=RepaymentInSerializer, responses={201: RepaymentOutSerializer}, parameters=[IDEMPOTENCY],
+                   operation_id="repayments_create")
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+    def create(self, request, account_id: str):
+        account_pk = parse_id(account_id)
+        serializer = RepaymentInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = repayments.repayment_create(account_id=account_pk, **serializer.validated_data)
+        repayment = Repayment.objects.prefetch_related("allocations").get(pk=result.repayment.pk)
+        return Response(RepaymentOutSerializer(repayment).data, status=201 if result.created else 200)
+
+
+class PaymentAttemptSerializer(serializers.ModelSerializer):
+    id = serializers.CharField()
+    amount = MoneyField()
+
+    class Meta:
+        model = PaymentAttempt
+        fields = ["id", "business_date", "amount", "status", "decline_code", "retry_on"]
+
+
+class PaymentAttemptListView(ListAPIView):
+    serializer_class = PaymentAttemptSerializer
+
+    def get_queryset(self):
+        return PaymentAttempt.objects.filter(account_id=_account_or_404(self.kwargs["account_id"]).pk).order_by(
+            "-business_date", "-id")
