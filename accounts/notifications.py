@@ -30,6 +30,30 @@ def render(notification: Notification) -> str:
             if p.get("status") == "pending_retry":
                 return _("We could not finish checking your application yet; we will retry automatically.")
             return _("Your application was not approved: %(reasons)s") % {"reasons": reasons}
+        if kind == "limit_restored":
+            if p.get("available_limit"):
+                return _("We received your payment. %(restored)s CNY of your limit is back; available now: "
+                         "%(available)s CNY.") % {"restored": p.get("restored", ""), "available": p["available_limit"]}
+            return _("%(restored)s CNY of your limit is available again.") % {"restored": p.get("restored", "")}
+        if kind == "limit_held":
+            return _("We received your payment. %(held)s CNY of your limit will be available again at "
+                     "%(release_at)s; available now: %(available)s CNY.") % {
+                "held": p.get("held", ""), "release_at": p.get("release_at", ""),
+                "available": p.get("available_limit", "")}
+        if kind == "debit_failed":
+            if p.get("card_closed"):
+                return _("We could not collect %(amount)s CNY: your repayment card is closed. Please add a new "
+                         "card.") % {"amount": p.get("amount", "")}
+            if p.get("retry_on"):
+                return _("We could not collect %(amount)s CNY. We will try again on %(retry_on)s.") % {
+                    "amount": p.get("amount", ""), "retry_on": p["retry_on"]}
+            return _("We could not collect %(amount)s CNY. Please repay in the app.") % {"amount": p.get("amount", "")}
+        if kind == "overdue_warning":
+            return _("Your payment is %(days)s days overdue; your credit line is paused until it is paid. "
+                     "Late fees apply.") % {"days": p.get("days_past_due", "")}
+        if kind == "limit_changed":
+            return _("Your credit limit changed from %(old)s to %(new)s CNY.") % {
+                "old": p.get("old_limit", ""), "new": p.get("new_limit", "")}
         return _("You have a new message from Tally (%(kind)s).") % {"kind": kind}
 
 

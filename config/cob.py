@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -115,8 +116,9 @@ def _dispatch(step: Step, business_date: date, ids: list[int], step_run_id: int,
         from accounts.tasks import cob_chunk
 
         result = group(cob_chunk.s(step.name, business_date.isoformat(), chunk, step_run_id)
-                       for chunk in chunks).apply_async()
-        totals = result.get(disable_sync_subtasks=False, propagate=True)
+                       for chunk in chunks).apply_async(queue=settings.TALLY_COB_CHUNK_QUEUE)
+        totals = result.get(disable_sync_subtasks=False, propagate=True,
+                            timeout=settings.TALLY_COB_STEP_TIMEOUT_SECONDS)
     return sum(t[0] for t in totals), sum(t[1] for t in totals)
 
 

@@ -178,3 +178,23 @@ def test_customer_id_number_is_encrypted(customer):
     row = Customer.objects.values("id_number_encrypted", "id_number_masked").get(pk=customer.pk)
     assert "11010519491231002X" not in row["id_number_encrypted"]
     assert row["id_number_masked"] == "110***********002X"
+
+
+@pytest.mark.parametrize(("kind", "params", "text"), [
+    ("limit_restored", {"restored": "100.00", "available_limit": "900.00"},
+     "We received your payment. 100.00 CNY of your limit is back; available now: 900.00 CNY."),
+    ("limit_held", {"held": "50.00", "release_at": "2026-11-23T10:00:00+08:00", "available_limit": "700.00"},
+     "We received your payment. 50.00 CNY of your limit will be available again at 2026-11-23T10:00:00+08:00; "
+     "available now: 700.00 CNY."),
+    ("debit_failed", {"amount": "101.80", "retry_on": "2026-12-21", "card_closed": False},
+     "We could not collect 101.80 CNY. We will try again on 2026-12-21."),
+    ("debit_failed", {"amount": "101.80", "retry_on": "", "card_closed": True},
+     "We could not collect 101.80 CNY: your repayment card is closed. Please add a new card."),
+    ("overdue_warning", {"days_past_due": 4},
+     "Your payment is 4 days overdue; your credit line is paused until it is paid. Late fees apply."),
+    ("limit_changed", {"old_limit": "1000.00", "new_limit": "1200.00"},
+     "Your credit limit changed from 1000.00 to 1200.00 CNY."),
+])
+def test_every_notification_kind_renders(customer, kind, params, text):
+    customer.language = "en"
+    assert notifications.render(Notification(customer=customer, kind=kind, params=params)) == text

@@ -150,6 +150,8 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND") or CELERY_BROKER_URL
 CELERY_RESULT_EXPIRES = 3600
+# A killed worker's unacknowledged chunk goes back to the queue after this long.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(env("CELERY_VISIBILITY_TIMEOUT", "900") or 900)}
 CELERY_TASK_ROUTES = {"accounts.tasks.close_business_days": {"queue": "cob"}}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -163,7 +165,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # --- Tally -----------------------------------------------------------------------------
 TALLY_ENVIRONMENT = "base"
 TALLY_IDENTITY_PROVIDER = "risk.identity.SandboxIdentityProvider"
-TALLY_PAYMENT_GATEWAY = "installments.gateway.SandboxGateway"
+TALLY_PAYMENT_GATEWAY = env("TALLY_PAYMENT_GATEWAY", "installments.gateway.SandboxGateway")
+# Close of business fan-out: the queue of chunk tasks (None: the default queue) and how long
+# the driver waits for one step's chunks before giving up (the day is then run again).
+TALLY_COB_CHUNK_QUEUE = env("TALLY_COB_CHUNK_QUEUE") or None
+TALLY_COB_STEP_TIMEOUT_SECONDS = int(env("TALLY_COB_STEP_TIMEOUT_SECONDS", "21600") or 21600)
 TALLY_NOTIFICATION_CHANNEL = "accounts.channels.LogChannel"
 # Keys for personal data: a Fernet key (urlsafe base64, 32 bytes) for ID numbers and a
 # separate key for the keyed hash used to look them up. Derived from SECRET_KEY in
