@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -8,6 +9,10 @@ api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("installments.api.urls")),
 ]
+
+admin.site.site_header = _("Tally back office")
+admin.site.site_title = _("Tally")
+admin.site.index_title = _("Back office")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
