@@ -66,22 +66,11 @@ def allocate(amount: Decimal, *, penalties: list[OpenPenalty], installments: lis
         if take > 0:
             result.append(Allocation(installment_id=None, penalty_id=p.id, penalty=take))
             left -= take
-    ordered = sorted(installments, key=lambda i: (i.due_date, i.id))
-    due = [i for i in ordered if i.due_date <= as_of]
-    future = [i for i in ordered if i.due_date > as_of]
-    for inst in due:
+    # Oldest due date first: due installments come before not-yet-due ones (prepayment),
+    # fee before principal; a not-yet-due fee is unposted (fee_unpaid 0) and so never charged.
+    for inst in sorted(installments, key=lambda i: (i.due_date, i.id)):
         if left == 0:
             break
-        fee = min(left, inst.fee_unpaid)
-        left -= fee
-        principal = min(left, inst.principal_unpaid)
-        left -= principal
-        if fee or principal:
-            result.append(Allocation(installment_id=inst.id, penalty_id=None, fee=fee, principal=principal))
-    for inst in future:
-        if left == 0:
-            break
-        # a future installment's fee is not posted yet: only posted fees are owed
         fee = min(left, inst.fee_unpaid)
         left -= fee
         principal = min(left, inst.principal_unpaid)

@@ -87,6 +87,7 @@ def _book_repayment(account: CreditAccount, *, amount: Decimal, reference: str, 
                     attempt: PaymentAttempt | None = None, acting_user: AbstractBaseUser | None = None) -> Repayment:
     """Allocate and book one repayment on a locked account (inside the caller's transaction)."""
     today = account_services.business_date_get()
+    _post_fees_due_by(account, today)
     penalties, installments = _open_items(account, lock=True)
     open_penalties, open_installments = _as_allocation_input(penalties, installments)
     payoff = allocation.payoff_total(open_penalties, open_installments)
@@ -154,6 +155,20 @@ def _book_repayment(account: CreditAccount, *, amount: Decimal, reference: str, 
                 "release_at": release_at.isoformat() if release_at else "",
                 "available_limit": f"{account.available_limit:.2f}"})
     return repayment
+
+
+def _post_fees_due_by(account: CreditAccount, today: date) -> None:
+    """A fee is owed from its due date: a repayment made during the due date (before that
+    night's close posts it) posts it first, so paying on the due date never skips the fee."""
+    from .services import fees_post_due
+
+    due_dates = (Installment.objects.filter(account=account, state=InstallmentState.OPEN, fee_posted=False,
+                                            fee__gt=0, due_date__lte=today)
+                 .values_list("due_date", flat=True).distinct())
+    for due_date in sorted(due_dates):
+        fees_post_due(account_id=account.pk, business_date=due_date)
+    if due_dates:
+        account.refresh_from_db()
 
 
 def _check_restoration(account: CreditAccount, repayment: Repayment, *, principal_before: Decimal,

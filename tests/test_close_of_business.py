@@ -312,10 +312,13 @@ def test_a_failing_account_is_recorded_and_the_day_goes_on(db, monkeypatch):
 
     monkeypatch.setattr(services, "fees_post_due", failing)
     output = close_until(date(2026, 12, 21))
-    assert "failures=1" in output
-    failure = CobFailure.objects.get()
-    assert failure.account_id == bad.pk and "disk on fire" in failure.error
-    assert failure.step_run.step == "post_fees"
+    # the bad account fails in every step that posts its fees (post_fees, and auto_debit which
+    # posts a due fee before collecting); the good account is untouched by that
+    assert "failures=2" in output
+    failures = list(CobFailure.objects.order_by("id"))
+    assert {f.account_id for f in failures} == {bad.pk}
+    assert [f.step_run.step for f in failures] == ["post_fees", "auto_debit"]
+    assert all("disk on fire" in f.error for f in failures)
     assert Installment.objects.get(account=good, seq=1).state == "paid"
     assert business_date_get() == date(2026, 12, 21)
 
@@ -376,3 +379,19 @@ def test_audit_ledger_catches_a_double_collection(db):
     assert counts["nothing collected twice"] == 1
     assert f"installment {first.pk}: 200.00 principal collected against 100.00 owed" in "\n".join(violations)
     assert counts["account balances equal the ledger"] == 1
+
+
+def test_repaying_on_the_due_date_before_the_close_still_pays_the_fee(api):
+    account = open_account("tok_ok")
+    buy(account)
+    close_until(date(2026, 12, 20))  # business day 20 December, its close not run yet
+    body = api.post(f"/api/v1/accounts/{account.pk}/repayments", {"reference": "on-time", "amount": "101.80"},
+                    format="json").json()
+    assert [(a["fee"], a["principal"]) for a in body["allocations"]] == [("1.80", "100.00")]
+    first = Installment.objects.get(account=account, seq=1)
+    assert (first.state, first.fee_paid, first.fee_posted) == ("paid", Decimal("1.80"), True)
+    close_until(date(2026, 12, 21))
+    assert not PaymentAttempt.objects.exists()
+    account.refresh_from_db()
+    assert account.fees_outstanding == 0 and account.principal_outstanding == Decimal("200.00")
+    assert_ledger_ok()
