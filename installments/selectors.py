@@ -40,3 +40,30 @@ def payoff_quote(account: CreditAccount) -> dict:
     return {"principal": account.principal_outstanding, "fees": account.fees_outstanding,
             "penalties": account.penalties_outstanding, "total": total, "credit_balance": account.credit_balance,
             "amount_to_pay": max(total - account.credit_balance, total * 0)}
+
+
+def repayment_history(customer_id: int, *, start: date | None, end: date | None):
+    """Installments that fell due in [start, end] (end defaults to the business date):
+    how many, how many were paid on time, and the worst lateness in days (an unpaid one
+    counts as late until ``end``). None when nothing ever fell due."""
+    from django.db.models import Count, F, Max, Q
+    from django.db.models.functions import Coalesce
+
+    from accounts.services import business_date_get
+    from risk.scorecard import RepaymentHistory
+
+    end = end or business_date_get()
+    qs = Installment.objects.filter(account__customer_id=customer_id, due_date__lt=end).exclude(
+        state=InstallmentState.CANCELLED)
+    if start is not None:
+        qs = qs.filter(due_date__gte=start)
+    row = qs.aggregate(
+        due=Count("id"),
+        on_time=Count("id", filter=Q(state=InstallmentState.PAID, paid_on__lte=F("due_date"))),
+        worst=Max(Coalesce("paid_on", end) - F("due_date")),
+    )
+    if not row["due"]:
+        return None
+    worst = row["worst"]
+    return RepaymentHistory(installments_due=row["due"], installments_on_time=row["on_time"],
+                            max_days_late=max(0, worst.days) if worst is not None else 0)

@@ -30,14 +30,11 @@ def repayment_history_for(customer: Customer, *, until: date | None,
                           lookback_days: int | None) -> RepaymentHistory | None:
     """The customer's repayment record with Tally, for the scorecard and reopen checks.
 
-    Installments are booked by the installments app; until a customer has had an
-    installment due, there is no history ("none").
+    Installments are booked by the installments app, read through its app-config hook so
+    that risk does not import installments; until an installment fell due there is none.
     """
     from django.apps import apps
 
-    if not apps.is_installed("installments") or not hasattr(apps.get_app_config("installments"),
-                                                                "repayment_history"):
-        return None
     start = (until - timedelta(days=lookback_days)) if (until and lookback_days) else None
     return apps.get_app_config("installments").repayment_history(customer.pk, start=start, end=until)
 

@@ -395,3 +395,17 @@ def test_repaying_on_the_due_date_before_the_close_still_pays_the_fee(api):
     account.refresh_from_db()
     assert account.fees_outstanding == 0 and account.principal_outstanding == Decimal("200.00")
     assert_ledger_ok()
+
+
+def test_repayment_history_feeds_the_scorecard(db):
+    from risk.selectors import repayment_history_for
+
+    on_time = open_account("tok_ok", n=1)
+    late = open_account("tok_insufficient_funds", n=2)
+    buy(on_time, order="a")
+    buy(late, order="b")
+    close_until(date(2027, 1, 25))
+    good = repayment_history_for(on_time.customer, until=None, lookback_days=None)
+    assert (good.installments_due, good.installments_on_time, good.max_days_late) == (2, 2, 0)
+    bad = repayment_history_for(late.customer, until=None, lookback_days=None)
+    assert (bad.installments_due, bad.installments_on_time, bad.max_days_late) == (2, 0, 36)
