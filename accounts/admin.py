@@ -1,20 +1,33 @@
-"""Back office for customers, credit accounts and the audit trail.
+"""Back office for customers, credit accounts, the ledger, close-of-business runs and the
+audit trail.
 
 Nothing here edits money fields, ledger rows or audit rows: those models are read-only for
-everyone. Personal data is shown masked; the full ID number only through
-``accounts.services.id_number_reveal`` (permission-checked and logged)."""
+everyone, superusers included. Personal data is shown masked; the full ID number only through
+``accounts.services.id_number_reveal`` (permission-checked and logged).
+
+Dependencies point to ``accounts`` (STYLE.md), so this module imports no other app: apps that
+own an account's purchases, repayments and so on add their blocks to the credit account page
+and their pages under its URL with ``CreditAccountAdmin.add_page_section`` / ``add_page``."""
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.http import urlencode
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
@@ -27,8 +40,13 @@ from .models import (
     ApiClient,
     AuditEvent,
     BusinessCalendar,
+    CobFailure,
+    CobRun,
+    CobStepRun,
     CreditAccount,
     Customer,
+    JournalEntry,
+    JournalLine,
     LimitChange,
     Notification,
     StaffProfile,
@@ -170,32 +188,153 @@ class LimitChangeInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("actor", "policy_version")
 
 
+def _account_link(account_id: int | None) -> str:
+    """``#id`` linking to the credit account page (no query)."""
+    if account_id is None:
+        return "-"
+    return format_html('<a href="{}">#{}</a>', reverse("admin:accounts_creditaccount_change", args=[account_id]),
+                       account_id)
+
+
+class AccountIdSearchMixin:
+    """Search: the entry of ``search_fields`` equal to ``account_id_lookup`` finds, for a
+    term of digits, the rows of the credit account with that id (an indexed equality, never
+    a text match on the id); every other entry is matched case-insensitively as text."""
+
+    account_id_lookup = "account_id"
+
+    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        condition = Q()
+        for field in self.get_search_fields(request):
+            if field != self.account_id_lookup:
+                condition |= Q(**{f"{field}__icontains": term})
+            elif term.isdigit() and len(term) <= 18:
+                condition |= Q(**{field: int(term)})
+        return (queryset.filter(condition) if condition else queryset.none()), False
+
+
+LEDGER_LINES_SHOWN = 200  # the account page shows the latest lines; the ledger list has them all
+
+
+@dataclass(frozen=True)
+class AccountPageSection:
+    """A block another app adds to the credit account page: ``template`` is rendered with
+    ``section`` = ``context(request, account, business_date)``. Its queries must not grow
+    with the account's rows (prefetch), so the page's query count stays pinned."""
+
+    template: str
+    context: Callable[[HttpRequest, CreditAccount, date], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class AccountPage:
+    """A page another app serves under the credit accounts' admin URL, to staff who may view
+    credit accounts: ``view(model_admin, request)``. With a ``title`` it is linked from the
+    account list."""
+
+    route: str
+    name: str
+    view: Callable[..., HttpResponse]
+    title: Any = ""
+
+
 @admin.register(CreditAccount)
-class CreditAccountAdmin(ReadOnlyAdmin):
+class CreditAccountAdmin(AccountIdSearchMixin, ReadOnlyAdmin):
+    """The credit account page: balances; the blocks the owning apps add (plans and their
+    schedules, statements, repayments, holds, payment attempts, penalties); the status and
+    limit history; the latest ledger lines. Read-only for everyone: no field is a form field."""
+
+    change_form_template = "admin/accounts/creditaccount/change_form.html"
+    change_list_template = "admin/accounts/creditaccount/change_list.html"
+    account_id_lookup = "pk"
     list_display = ("id", "customer_external_id", "status", "credit_limit", "available_limit",
                     "principal_outstanding", "days_past_due", "opened_on")
     list_filter = ("status",)
     list_select_related = ("customer",)
-    search_fields = ("customer__external_id",)
+    search_fields = ("pk", "customer__external_id")
+    search_help_text = _("Credit account id or store customer id")
     show_full_result_count = False
     fieldsets = (
         (None, {"fields": ("customer", "status", "policy_version", "opened_on", "reopened_on", "closed_on",
                            "closed_reason", "written_off_on", "paused_by_customer")}),
         (_("Limit and balances"), {"fields": ("credit_limit", "available_limit", "held_amount",
                                               "principal_outstanding", "fees_outstanding",
-                                              "penalties_outstanding", "credit_balance", "days_past_due",
-                                              "bucket", "last_limit_increase_on")}),
+                                              "penalties_outstanding", "outstanding_total", "credit_balance",
+                                              "days_past_due", "bucket", "last_limit_increase_on")}),
         (_("Repayment"), {"fields": ("billing_day", "repayment_card_token", "auto_debit")}),
     )
     readonly_fields = ("customer", "status", "policy_version", "opened_on", "reopened_on", "closed_on",
                        "closed_reason", "written_off_on", "paused_by_customer", "credit_limit", "available_limit",
                        "held_amount", "principal_outstanding", "fees_outstanding", "penalties_outstanding",
-                       "credit_balance", "days_past_due", "bucket", "last_limit_increase_on", "billing_day",
-                       "repayment_card_token", "auto_debit")
+                       "outstanding_total", "credit_balance", "days_past_due", "bucket", "last_limit_increase_on",
+                       "billing_day", "repayment_card_token", "auto_debit")
     inlines = (AccountStatusChangeInline, LimitChangeInline)
+
+    def __init__(self, model, admin_site):
+        super().__init__(model, admin_site)
+        self.page_sections: list[AccountPageSection] = []
+        self.pages: list[AccountPage] = []
+
+    # --- what other apps contribute (they depend on accounts, never the reverse) ---
+
+    def add_page_section(self, *, template: str,
+                         context: Callable[[HttpRequest, CreditAccount, date], dict[str, Any]]) -> None:
+        self.page_sections.append(AccountPageSection(template=template, context=context))
+
+    def add_page(self, *, route: str, name: str, view: Callable[..., HttpResponse], title: Any = "") -> None:
+        self.pages.append(AccountPage(route=route, name=name, view=view, title=title))
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            *(path(page.route, self.admin_site.admin_view(self._page_view(page)),
+                   name="{}_{}_{}".format(*info, page.name)) for page in self.pages),
+            *super().get_urls(),
+        ]
+
+    def _page_view(self, page: AccountPage) -> Callable[..., HttpResponse]:
+        def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not self.has_view_permission(request):
+                raise PermissionDenied
+            return page.view(self, request, *args, **kwargs)
+
+        return view
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        info = self.opts.app_label, self.opts.model_name
+        extra_context = {**(extra_context or {}), "account_pages": [
+            {"title": page.title, "url": reverse("admin:{}_{}_{}".format(*info, page.name),
+                                                 current_app=self.admin_site.name)}
+            for page in self.pages if page.title]}
+        return super().changelist_view(request, extra_context=extra_context)
+
+    # --- the account page ---
 
     def get_queryset(self, request: HttpRequest):
         return super().get_queryset(request).select_related("customer", "policy_version")
+
+    def render_change_form(self, request: HttpRequest, context: dict, add: bool = False, change: bool = False,
+                           form_url: str = "", obj: CreditAccount | None = None):
+        if obj is not None:
+            today = services.business_date_get()
+            lines = list(JournalLine.objects.filter(credit_account=obj).select_related("entry")
+                         .order_by("-id")[:LEDGER_LINES_SHOWN + 1])
+            context = {
+                **context,
+                "business_date": today,
+                "account_sections": [{"template": section.template, "section": section.context(request, obj, today)}
+                                     for section in self.page_sections],
+                "ledger_lines": lines[:LEDGER_LINES_SHOWN],
+                "ledger_more": len(lines) > LEDGER_LINES_SHOWN,
+                "ledger_lines_shown": LEDGER_LINES_SHOWN,
+                "ledger_url": "{}?{}".format(
+                    reverse("admin:accounts_journalline_changelist", current_app=self.admin_site.name),
+                    urlencode({"credit_account__id__exact": obj.pk})),
+            }
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
     @admin.display(description=_("customer"), ordering="customer__external_id")
     def customer_external_id(self, account: CreditAccount) -> str:
@@ -204,6 +343,175 @@ class CreditAccountAdmin(ReadOnlyAdmin):
     @admin.display(description=_("delinquency bucket"))
     def bucket(self, account: CreditAccount) -> str:
         return account.bucket
+
+    @admin.display(description=_("outstanding total"))
+    def outstanding_total(self, account: CreditAccount):
+        return account.outstanding_total
+
+
+# --- the ledger (read-only for everyone, superusers included) ----------------------------------
+
+
+def _may_view_ledger(request: HttpRequest, model_name: str) -> bool:
+    """The model's own view permission, or the credit accounts' (the account page shows its
+    ledger lines)."""
+    user = request.user
+    return user.has_perm(f"accounts.view_{model_name}") or user.has_perm("accounts.view_creditaccount")
+
+
+class JournalLineInline(ReadOnlyInline):
+    model = JournalLine
+    fields = ("id", "book", "account", "amount", "installment_id", "business_date")
+    verbose_name = _("line")
+    verbose_name_plural = _("lines")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
+        return self.fields
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _may_view_ledger(request, "journalline")
+
+    @admin.display(description=_("credit account"))
+    def account(self, line: JournalLine) -> str:
+        return _account_link(line.credit_account_id)
+
+
+@admin.register(JournalEntry)
+class JournalEntryAdmin(AccountIdSearchMixin, ReadOnlyAdmin):
+    account_id_lookup = "credit_account_id"
+    list_display = ("id", "business_date", "kind", "idempotency_key", "account", "description", "reverses_id",
+                    "created_at")
+    list_filter = ("kind", "business_date")
+    search_fields = ("credit_account_id", "idempotency_key")
+    search_help_text = _("Credit account id or idempotency key")
+    ordering = ("-id",)
+    show_full_result_count = False
+    fields = ("idempotency_key", "kind", "business_date", "account", "description", "reverses", "actor",
+              "created_at")
+    readonly_fields = fields
+    inlines = (JournalLineInline,)
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).select_related("reverses", "actor")
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _may_view_ledger(request, "journalentry")
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
+
+    @admin.display(description=_("credit account"), ordering="credit_account_id")
+    def account(self, entry: JournalEntry) -> str:
+        return _account_link(entry.credit_account_id)
+
+
+@admin.register(JournalLine)
+class JournalLineAdmin(AccountIdSearchMixin, ReadOnlyAdmin):
+    account_id_lookup = "credit_account_id"
+    list_display = ("id", "business_date", "entry_kind", "entry_key", "book", "account", "amount",
+                    "installment_id")
+    list_filter = ("book", "entry__kind", "business_date")
+    list_select_related = ("entry",)
+    search_fields = ("credit_account_id", "entry__idempotency_key")
+    search_help_text = _("Credit account id or idempotency key of the entry")
+    ordering = ("-id",)
+    show_full_result_count = False
+    fields = ("entry", "entry_kind", "book", "account", "amount", "installment_id", "business_date", "created_at")
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).select_related("entry")
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _may_view_ledger(request, "journalline")
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
+
+    @admin.display(description=_("entry kind"), ordering="entry__kind")
+    def entry_kind(self, line: JournalLine) -> str:
+        return line.entry.kind
+
+    @admin.display(description=_("idempotency key"), ordering="entry__idempotency_key")
+    def entry_key(self, line: JournalLine) -> str:
+        return line.entry.idempotency_key
+
+    @admin.display(description=_("credit account"), ordering="credit_account_id")
+    def account(self, line: JournalLine) -> str:
+        return _account_link(line.credit_account_id)
+
+
+# --- close-of-business runs ------------------------------------------------------------------
+
+COB_FAILURES_SHOWN = 200
+
+
+def _may_view_cob_runs(request: HttpRequest) -> bool:
+    user = request.user
+    return user.is_active and user.is_staff and user.has_perm("accounts.view_cobrun")
+
+
+def _duration(started_at, finished_at) -> str:
+    if started_at is None or finished_at is None:
+        return "-"
+    seconds = (finished_at - started_at).total_seconds()
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}"
+
+
+@admin.register(CobRun)
+class CobRunAdmin(ReadOnlyAdmin):
+    """The nightly runs: each run's steps and the accounts that failed in them."""
+
+    change_form_template = "admin/accounts/cobrun/change_form.html"
+    list_display = ("business_date", "status", "attempts", "started_at", "finished_at", "duration",
+                    "total_failures")
+    list_filter = ("status",)
+    ordering = ("-business_date",)
+    show_full_result_count = False
+    fields = ("business_date", "status", "attempts", "started_at", "finished_at", "duration", "total_failures")
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).annotate(failure_count=Coalesce(Sum("steps__failures"), 0))
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _may_view_cob_runs(request)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        """Listed on the index and in the sidebar only with the permission: a group check here
+        would cost a query on every admin page. Group members open ``/admin/accounts/cobrun/``."""
+        user = request.user
+        return user.is_active and user.is_staff and user.has_perm("accounts.view_cobrun")
+
+    @admin.display(description=_("failures"), ordering="failure_count")
+    def total_failures(self, run: CobRun) -> int:
+        return run.failure_count
+
+    @admin.display(description=_("duration"))
+    def duration(self, run: CobRun) -> str:
+        return _duration(run.started_at, run.finished_at)
+
+    def render_change_form(self, request: HttpRequest, context: dict, add: bool = False, change: bool = False,
+                           form_url: str = "", obj: CobRun | None = None):
+        if obj is not None:
+            steps = list(CobStepRun.objects.filter(run=obj).order_by("position", "id"))
+            failures = list(CobFailure.objects.filter(step_run__run=obj).select_related("step_run")
+                            .order_by("-id")[:COB_FAILURES_SHOWN + 1])
+            context = {
+                **context,
+                "steps": [{"step": step, "duration": _duration(step.started_at, step.finished_at),
+                           "detail": json.dumps(step.detail, sort_keys=True) if step.detail else ""}
+                          for step in steps],
+                "failures": [{"failure": failure, "summary": failure.error.strip().splitlines()[0]
+                              if failure.error.strip() else ""} for failure in failures[:COB_FAILURES_SHOWN]],
+                "failures_more": len(failures) > COB_FAILURES_SHOWN,
+                "can_view_accounts": request.user.has_perm("accounts.view_creditaccount"),
+            }
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
 
 # --- audit trail, outbox, service clients, calendar ------------------------------------------

@@ -127,6 +127,8 @@ class CreditAccount(FSMModelMixin, models.Model):
             models.CheckConstraint(condition=Q(billing_day__gte=1, billing_day__lte=28),
                                    name="billing_day_1_to_28"),
         ]
+        indexes = [models.Index(fields=["-days_past_due", "id"], condition=Q(days_past_due__gt=0),
+                                name="collections_queue")]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.customer.external_id}"

@@ -273,6 +273,7 @@ class RestorationHold(models.Model):
     class Meta:
         verbose_name = _("restoration hold")
         ordering = ["release_at", "id"]
+        permissions = [("release_restorationhold", _("Can release a restoration hold early"))]
 
     def __str__(self) -> str:
         return f"{self.amount} until {self.release_at}"

@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts import services as account_services
-from accounts.errors import BusinessRuleRefused, Conflict
+from accounts.errors import BusinessRuleRefused, Conflict, PermissionRefused
 from accounts.ledger import Leg, available_limit_for, lock_credit_account, post_entry
 from accounts.models import AccountStatus, Book, CreditAccount
 from accounts.money import ZERO, round_half_up, to_money
@@ -234,29 +234,39 @@ def credit_balance_apply(account: CreditAccount, *, today: date) -> Repayment | 
 
 
 def holds_release(*, account_id: int, until: datetime, acting_user: AbstractBaseUser | None = None,
-                  hold_id: int | None = None) -> Decimal:
-    """Release holds of one account due by ``until`` (or one hold now, by an agent)."""
+                  hold_id: int | None = None, reason: str = "") -> Decimal:
+    """Release holds of one account due by ``until`` (the nightly close and the sweep), or
+    one hold now (``hold_id``: a member of staff with ``installments.release_restorationhold``)."""
+    if hold_id is not None and not (acting_user is not None
+                                    and acting_user.has_perm("installments.release_restorationhold")):
+        raise PermissionRefused("You may not release restoration holds early.")
     with transaction.atomic():
         account = lock_credit_account(account_id)
         holds = RestorationHold.objects.select_for_update().filter(account=account, released_at__isnull=True)
         holds = holds.filter(pk=hold_id) if hold_id else holds.filter(release_at__lte=until)
         released = ZERO
+        released_holds = []
         for hold in holds:
             hold.released_at = timezone.now()
             hold.released_by = acting_user if getattr(acting_user, "pk", None) else None
             hold.save(update_fields=["released_at", "released_by"])
             released += hold.amount
-            account_services.notification_enqueue(
-                customer=account.customer, account=account, kind="limit_restored",
-                event_key=f"hold-released:{hold.pk}",
-                params={"restored": f"{hold.amount:.2f}", "held": "0.00", "release_at": "",
-                        "available_limit": ""})
+            released_holds.append(hold)
         if released:
+            held_before = account.held_amount
             account.held_amount -= released
             account.available_limit = available_limit_for(account)
             account.save(update_fields=["held_amount", "available_limit", "updated_at"])
             account_services.audit_record(acting_user=acting_user, action="restoration_hold.released", obj=account,
-                                          after={"released": str(released)})
+                                          before={"held_amount": str(held_before)},
+                                          after={"released": str(released), "held_amount": str(account.held_amount)},
+                                          reason=reason or ("early release" if hold_id else "hold time reached"))
+            for hold in released_holds:
+                account_services.notification_enqueue(
+                    customer=account.customer, account=account, kind="limit_restored",
+                    event_key=f"hold-released:{hold.pk}",
+                    params={"restored": f"{hold.amount:.2f}", "held": "0.00", "release_at": "",
+                            "available_limit": f"{account.available_limit:.2f}"})
     return released
 
 

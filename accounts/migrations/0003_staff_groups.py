@@ -32,7 +32,12 @@ GROUPS = {
 
 
 # Later grants (0005) are listed here too so tests that recreate groups match a migrated database.
-LATER_GRANTS = {"CS agent": ["risk.view_reviewcase"], "CS supervisor": ["risk.view_reviewcase"]}
+LATER_GRANTS = {
+    "CS agent": ["risk.view_reviewcase"],
+    "CS supervisor": ["risk.view_reviewcase", "installments.release_restorationhold"],
+    "Operations": ["accounts.view_cobrun"],
+    "Risk manager": ["accounts.view_cobrun", "installments.release_restorationhold"],
+}
 
 
 def create_groups(apps, schema_editor):
