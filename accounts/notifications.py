@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from django.apps import apps
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone, translation
@@ -54,6 +55,11 @@ def render(notification: Notification) -> str:
         if kind == "limit_changed":
             return _("Your credit limit changed from %(old)s to %(new)s CNY.") % {
                 "old": p.get("old_limit", ""), "new": p.get("new_limit", "")}
+        for app_config in apps.get_app_configs():
+            hook = getattr(app_config, "render_notification", None)
+            text = hook(kind, p) if hook else None
+            if text is not None:
+                return text
         return _("You have a new message from Tally (%(kind)s).") % {"kind": kind}
 
 

@@ -73,12 +73,11 @@ def _steps() -> list[Step]:
 
 
 def _escalate_complaints(day: date) -> dict:
-    try:
-        from complaints import services as complaint_services
-    except ImportError:  # pragma: no cover - complaints arrive with their own capability
-        return {}
-    escalate = getattr(complaint_services, "complaints_escalate_breaches", None)
-    return {"complaints": escalate(now=_end_of(day))} if escalate else {}
+    """Escalate missed complaint deadlines, auto-close resolved complaints and move closure
+    requests on, as of the end of the business day (the frequent sweep does the same)."""
+    from complaints.services import complaints_sweep
+
+    return {"complaints": complaints_sweep(now=_end_of(day))}
 
 
 def step_by_name(name: str) -> Step:

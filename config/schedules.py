@@ -54,6 +54,13 @@ SCHEDULES: tuple[Schedule, ...] = (
         description="Gives back available limit held after repayments once the hold's time has come.",
     ),
     Schedule(
+        name="complaints: escalate breaches, auto-close, move closure requests",
+        task="complaints.tasks.sweep_complaints_and_closures",
+        every_seconds=300,
+        description="Escalates missed complaint deadlines, closes complaints resolved 7 days ago and moves "
+                    "closure requests whose balance is paid (or whose 30 days ran out).",
+    ),
+    Schedule(
         name="api: purge expired idempotency keys",
         task="accounts.tasks.purge_idempotency_records",
         crontab="15 3 * * *",

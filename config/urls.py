@@ -8,6 +8,7 @@ api_v1 = [
     path("", include("risk.api.urls")),
     path("", include("accounts.api.urls")),
     path("", include("installments.api.urls")),
+    path("", include("complaints.api.urls")),
 ]
 
 admin.site.site_header = _("Tally back office")

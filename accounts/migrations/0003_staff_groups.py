@@ -32,11 +32,17 @@ GROUPS = {
 
 
 # Later grants (0005) are listed here too so tests that recreate groups match a migrated database.
+_CS_COMPLAINTS = [
+    "complaints.view_complaint", "complaints.change_complaint", "complaints.handle_complaint",
+    "complaints.view_closurerequest", "complaints.handle_closure",
+]
 LATER_GRANTS = {
-    "CS agent": ["risk.view_reviewcase"],
-    "CS supervisor": ["risk.view_reviewcase", "installments.release_restorationhold"],
+    "CS agent": ["risk.view_reviewcase", *_CS_COMPLAINTS],
+    "CS supervisor": ["risk.view_reviewcase", "installments.release_restorationhold", *_CS_COMPLAINTS,
+                      "complaints.reassign_complaint", "complaints.extend_deadline", "complaints.approve_waiver"],
     "Operations": ["accounts.view_cobrun"],
-    "Risk manager": ["accounts.view_cobrun", "installments.release_restorationhold"],
+    "Risk manager": ["accounts.view_cobrun", "installments.release_restorationhold",
+                     "complaints.view_closurerequest", "complaints.handle_closure"],
 }
 
 

@@ -1,0 +1,111 @@
+"""Reads of complaints and closure requests: the queues of the back office."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, F, Q, QuerySet
+from django.utils import timezone
+
+from . import deadlines
+from .models import (
+    OPEN_CLOSURE_STATUSES,
+    OPEN_COMPLAINT_STATUSES,
+    ClosureRequest,
+    Complaint,
+    ComplaintStatus,
+)
+
+QUEUE_VIEWS = ("mine", "unassigned", "escalated", "breached", "due_soon")
+
+
+def complaint_get(complaint_id: int) -> Complaint | None:
+    return Complaint.objects.select_related("customer", "account", "assigned_to").filter(pk=complaint_id).first()
+
+
+def closure_request_get(request_id: int) -> ClosureRequest | None:
+    return ClosureRequest.objects.select_related("account", "account__customer").filter(pk=request_id).first()
+
+
+def _due_soon_q(now: datetime) -> Q:
+    return (Q(acknowledged_at__isnull=True, next_due_at__gte=now,
+              next_due_at__lt=now + deadlines.ACKNOWLEDGE_DUE_SOON)
+            | Q(acknowledged_at__isnull=False, next_due_at__gte=now,
+                next_due_at__lt=now + deadlines.RESPONSE_DUE_SOON))
+
+
+def complaint_queue(*, user: AbstractBaseUser | None = None, view: str | None = None,
+                    now: datetime | None = None) -> QuerySet[Complaint]:
+    """Complaints not closed, by their next regulatory deadline (answered ones last), with
+    the queue views: mine, unassigned, escalated, breached, due soon."""
+    now = now or timezone.now()
+    qs = (Complaint.objects.exclude(status=ComplaintStatus.CLOSED)
+          .select_related("customer", "account", "assigned_to")
+          .order_by(F("next_due_at").asc(nulls_last=True), "id"))
+    if view == "mine":
+        qs = qs.filter(assigned_to=user)
+    elif view == "unassigned":
+        qs = qs.filter(assigned_to__isnull=True)
+    elif view == "escalated":
+        qs = qs.filter(escalated=True)
+    elif view == "breached":
+        qs = qs.filter(next_due_at__lt=now)
+    elif view == "due_soon":
+        qs = qs.filter(_due_soon_q(now))
+    return qs
+
+
+def complaint_badge(complaint: Complaint, *, now: datetime | None = None) -> str | None:
+    """``breached`` / ``due_soon`` for the next deadline still to meet."""
+    return deadlines.deadline_badge(complaint.next_due_at, now=now or timezone.now(),
+                                    acknowledging=complaint.acknowledged_at is None)
+
+
+@dataclass(frozen=True)
+class AgentWorkload:
+    agent_id: int | None
+    username: str
+    open: int
+    awaiting_customer: int
+    breached: int
+    due_soon: int
+    escalated: int
+
+
+def breached_complaints(*, now: datetime | None = None) -> QuerySet[Complaint]:
+    """What supervisors must look at: open complaints past a deadline or escalated, and
+    resolved ones whose answer came late (until they close)."""
+    now = now or timezone.now()
+    return (Complaint.objects.exclude(status=ComplaintStatus.CLOSED)
+            .filter(Q(next_due_at__lt=now) | Q(acknowledge_breached=True) | Q(response_breached=True))
+            .select_related("customer", "assigned_to").order_by(F("next_due_at").asc(nulls_last=True), "id"))
+
+
+def workload_per_agent(*, now: datetime | None = None) -> list[AgentWorkload]:
+    """Open complaints per assignee (unassigned as its own row), busiest first."""
+    now = now or timezone.now()
+    rows = (Complaint.objects.filter(status__in=OPEN_COMPLAINT_STATUSES)
+            .values("assigned_to", "assigned_to__username")
+            .annotate(open=Count("id"),
+                      awaiting=Count("id", filter=Q(status=ComplaintStatus.AWAITING_CUSTOMER)),
+                      breached=Count("id", filter=Q(next_due_at__lt=now)),
+                      due_soon=Count("id", filter=_due_soon_q(now)),
+                      escalated=Count("id", filter=Q(escalated=True)))
+            .order_by("-open", "assigned_to__username"))
+    return [AgentWorkload(agent_id=r["assigned_to"], username=r["assigned_to__username"] or "",
+                          open=r["open"], awaiting_customer=r["awaiting"], breached=r["breached"],
+                          due_soon=r["due_soon"], escalated=r["escalated"]) for r in rows]
+
+
+def closure_queue(*, status: str | None = None) -> QuerySet[ClosureRequest]:
+    """Closure requests, open ones first (oldest first), then the decided ones newest first."""
+    qs = ClosureRequest.objects.select_related("account", "account__customer", "identity_verified_by")
+    if status:
+        return qs.filter(status=status).order_by("-created_at", "-id")
+    return qs.filter(status__in=OPEN_CLOSURE_STATUSES).order_by("created_at", "id")
+
+
+def closure_requests_of(account_id: int) -> QuerySet[ClosureRequest]:
+    return ClosureRequest.objects.filter(account_id=account_id).order_by("-created_at", "-id")
