@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
+from django.utils import timezone
 
+from .bulk import update_rows
 from .errors import NotFound
 from .models import CUSTOMER_BOOKS, Book, CreditAccount, JournalEntry, JournalLine
 from .money import ZERO, to_money
@@ -52,15 +55,7 @@ def available_limit_for(account: CreditAccount) -> Decimal:
     return max(ZERO, account.credit_limit - account.principal_outstanding - account.held_amount)
 
 
-def post_entry(*, account: CreditAccount | None, key: str, kind: str, legs: list[Leg], business_date,
-               description: str = "", acting_user: AbstractBaseUser | None = None,
-               reverses: JournalEntry | None = None) -> tuple[JournalEntry, bool]:
-    """Post one balanced entry. The same ``key`` twice posts once: returns (entry, created)."""
-    if not connection.in_atomic_block:
-        raise RuntimeError("post_entry must run inside the caller's transaction")
-    existing = JournalEntry.objects.filter(idempotency_key=key).first()
-    if existing is not None:
-        return existing, False
+def _check_legs(key: str, account: CreditAccount | None, legs: list[Leg]) -> None:
     if len(legs) < 2:
         raise UnbalancedEntry("an entry needs at least two legs")
     total = ZERO
@@ -75,21 +70,90 @@ def post_entry(*, account: CreditAccount | None, key: str, kind: str, legs: list
         total += amount
     if total != 0:
         raise UnbalancedEntry(f"entry {key} does not balance: {total}")
+
+
+def _lines(entry: JournalEntry, account: CreditAccount | None, legs: list[Leg], business_date) -> list[JournalLine]:
+    return [JournalLine(entry=entry, book=leg.book, amount=leg.amount, installment_id=leg.installment_id,
+                        credit_account=account if leg.book in CUSTOMER_BOOKS else None, business_date=business_date)
+            for leg in legs]
+
+
+def post_entry(*, account: CreditAccount | None, key: str, kind: str, legs: list[Leg], business_date,
+               description: str = "", acting_user: AbstractBaseUser | None = None,
+               reverses: JournalEntry | None = None) -> tuple[JournalEntry, bool]:
+    """Post one balanced entry. The same ``key`` twice posts once: returns (entry, created)."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("post_entry must run inside the caller's transaction")
+    existing = JournalEntry.objects.filter(idempotency_key=key).first()
+    if existing is not None:
+        return existing, False
+    _check_legs(key, account, legs)
     entry = JournalEntry.objects.create(
         idempotency_key=key, kind=kind, business_date=business_date, credit_account=account,
         description=description[:255], reverses=reverses,
         actor=acting_user if getattr(acting_user, "pk", None) else None)
-    JournalLine.objects.bulk_create([
-        JournalLine(entry=entry, book=leg.book, amount=leg.amount, installment_id=leg.installment_id,
-                    credit_account=account if leg.book in CUSTOMER_BOOKS else None, business_date=business_date)
-        for leg in legs
-    ])
+    JournalLine.objects.bulk_create(_lines(entry, account, legs, business_date))
     if account is not None:
-        _apply_to_account(account, legs)
+        changed = _move_balances(account, legs)
+        if changed:
+            account.save(update_fields=[*changed, "updated_at"])
     return entry, True
 
 
-def _apply_to_account(account: CreditAccount, legs: list[Leg]) -> None:
+@dataclass(frozen=True)
+class EntrySpec:
+    """One entry for ``post_entries``."""
+
+    account: CreditAccount | None
+    key: str
+    kind: str
+    legs: list[Leg]
+    business_date: date
+    description: str = ""
+
+
+def post_entries(entries: list[EntrySpec]) -> set[CreditAccount]:
+    """Post many balanced entries with three statements — the same checks, rows and balance
+    moves as ``post_entry`` for each (a key already posted is skipped). The accounts (locked by
+    the caller) are moved in memory only: the caller saves the returned ones, e.g. with
+    ``save_accounts``, in the same transaction."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("post_entries must run inside the caller's transaction")
+    if not entries:
+        return set()
+    posted = set(JournalEntry.objects.filter(idempotency_key__in=[e.key for e in entries])
+                 .values_list("idempotency_key", flat=True))
+    new = [e for e in entries if e.key not in posted]
+    for spec in new:
+        _check_legs(spec.key, spec.account, spec.legs)
+    rows = JournalEntry.objects.bulk_create([
+        JournalEntry(idempotency_key=spec.key, kind=spec.kind, business_date=spec.business_date,
+                     credit_account=spec.account, description=spec.description[:255]) for spec in new])
+    JournalLine.objects.bulk_create([line for row, spec in zip(rows, new, strict=True)
+                                     for line in _lines(row, spec.account, spec.legs, spec.business_date)])
+    moved: set[CreditAccount] = set()
+    for spec in new:
+        if spec.account is not None and _move_balances(spec.account, spec.legs):
+            moved.add(spec.account)
+    return moved
+
+
+BALANCE_COLUMNS = ["principal_outstanding", "fees_outstanding", "penalties_outstanding", "credit_balance",
+                   "held_amount", "available_limit", "updated_at"]
+
+
+def save_accounts(accounts, fields: list[str] | None = None) -> None:
+    """One UPDATE for many locked accounts whose balances moved in memory."""
+    accounts = list(accounts)
+    if not accounts:
+        return
+    now = timezone.now()
+    for account in accounts:
+        account.updated_at = now
+    update_rows(accounts, fields or BALANCE_COLUMNS)
+
+
+def _move_balances(account: CreditAccount, legs: list[Leg]) -> list[str]:
     deltas: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for leg in legs:
         if leg.book in _BALANCE_FIELDS:
@@ -97,11 +161,11 @@ def _apply_to_account(account: CreditAccount, legs: list[Leg]) -> None:
         elif leg.book == Book.CUSTOMER_CREDIT:
             deltas["credit_balance"] -= leg.amount  # a liability: credits raise it
     if not deltas:
-        return
+        return []
     for field, delta in deltas.items():
         setattr(account, field, getattr(account, field) + delta)
     account.available_limit = available_limit_for(account)
-    account.save(update_fields=[*deltas, "available_limit", "updated_at"])
+    return [*deltas, "available_limit"]
 
 
 def reverse_entry(*, entry: JournalEntry, account: CreditAccount | None, key: str, kind: str, business_date,

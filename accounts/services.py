@@ -177,6 +177,18 @@ def notification_enqueue(*, customer: Customer, kind: str, event_key: str, param
     return notification
 
 
+def notifications_enqueue(notifications: list[Notification]) -> None:
+    """``notification_enqueue`` for many new outbox rows (new event keys): one INSERT and, after
+    commit, one delivery task for all of them."""
+    from . import tasks
+
+    if not notifications:
+        return
+    created = Notification.objects.bulk_create(notifications)
+    ids = [n.pk for n in created]
+    transaction.on_commit(lambda: tasks.deliver_notifications.delay(ids))
+
+
 # --- API clients -------------------------------------------------------------------------
 
 

@@ -12,6 +12,12 @@ def deliver_notification(notification_id: int) -> str:
 
 
 @shared_task(ignore_result=True)
+def deliver_notifications(notification_ids: list[int]) -> int:
+    """Deliver a batch of outbox rows (each at most once, as ``deliver_notification``)."""
+    return sum(notifications.deliver(notification_id) == "sent" for notification_id in notification_ids)
+
+
+@shared_task(ignore_result=True)
 def deliver_pending_notifications() -> int:
     from .models import Notification, NotificationStatus
 

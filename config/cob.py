@@ -37,6 +37,7 @@ class Step:
     select: Callable[[date], list[int]] | None = None  # ids to process one by one
     run_one: Callable[[int, date], object] | None = None
     run_all: Callable[[date], dict] | None = None  # a set-based step
+    run_many: Callable[[list[int], date], list[int]] | None = None  # a chunk at once → ids left to run_one
 
 
 def _end_of(day: date) -> datetime:
@@ -58,9 +59,11 @@ def _steps() -> list[Step]:
         Step("issue_statements", services.accounts_to_bill,
              lambda account_id, d: services.statement_issue(account_id=account_id, statement_date=d)),
         Step("post_fees", services.accounts_with_fees_due,
-             lambda account_id, d: services.fees_post_due(account_id=account_id, business_date=d)),
+             lambda account_id, d: services.fees_post_due(account_id=account_id, business_date=d),
+             run_many=lambda ids, d: _all_done(services.fees_post_due_accounts(account_ids=ids, business_date=d))),
         Step("auto_debit", repayments.accounts_to_debit,
-             lambda account_id, d: repayments.auto_debit_account(account_id=account_id, business_date=d)),
+             lambda account_id, d: repayments.auto_debit_account(account_id=account_id, business_date=d),
+             run_many=lambda ids, d: repayments.auto_debit_accounts(account_ids=ids, business_date=d)),
         Step("release_holds", lambda d: repayments.accounts_with_holds_due(_end_of(d)),
              lambda account_id, d: repayments.holds_release(account_id=account_id, until=_end_of(d))),
         Step("recalculate_limits", run_all=lambda d: limits.limits_recalculate(business_date=d)),
@@ -70,6 +73,11 @@ def _steps() -> list[Step]:
             "review_cases": risk_services.review_cases_flag_breaches(now=_end_of(d)),
             **_escalate_complaints(d)}),
     ]
+
+
+def _all_done(_result) -> list[int]:
+    """``run_many`` of a batch that does every account of its chunk (or raises)."""
+    return []
 
 
 def _escalate_complaints(day: date) -> dict:
@@ -88,9 +96,18 @@ def step_by_name(name: str) -> Step:
 
 
 def run_chunk(step_name: str, business_date: date, ids: list[int], step_run_id: int | None) -> tuple[int, int]:
-    """Process one chunk; a failing account is recorded and the others go on."""
+    """Process one chunk; a failing account is recorded and the others go on. A step with
+    ``run_many`` does the chunk at once; if that fails, the chunk is run one by one (every
+    step is idempotent per account, so whatever the batch did is not done twice)."""
     step = step_by_name(step_name)
     processed = failures = 0
+    if step.run_many is not None and ids:
+        try:
+            leftover = step.run_many(ids, business_date)
+            processed, ids = len(ids) - len(leftover), leftover
+        except Exception:
+            logger.exception("close of business %s step %s: chunk of %s failed; running it one by one",
+                             business_date, step_name, len(ids))
     for item_id in ids:
         try:
             step.run_one(item_id, business_date)

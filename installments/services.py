@@ -13,7 +13,7 @@ from django.db.models import Prefetch
 
 from accounts import services as account_services
 from accounts.errors import BusinessRuleRefused, Conflict, NotFound
-from accounts.ledger import Leg, lock_credit_account, post_entry
+from accounts.ledger import EntrySpec, Leg, lock_credit_account, post_entries, post_entry, save_accounts
 from accounts.models import AccountStatus, Book, CreditAccount
 from accounts.money import ZERO, to_money
 from risk.selectors import active_policy
@@ -192,6 +192,38 @@ def fees_post_due(*, account_id: int, business_date: date) -> Decimal:
             post_entry(account=account, key=f"fees:{account.pk}:{business_date.isoformat()}", kind="fee",
                        business_date=business_date, legs=[*legs, Leg(Book.FEE_INCOME, -total)],
                        description=f"installment fees due {business_date}")
+    return total
+
+
+def fees_post_due_accounts(*, account_ids: list[int], business_date: date) -> Decimal:
+    """``fees_post_due`` for a chunk of accounts (the nightly close): one transaction and a
+    handful of statements for the whole chunk instead of ~8 per account; the same rows."""
+    with transaction.atomic():
+        accounts = {a.pk: a for a in CreditAccount.objects.select_for_update().filter(pk__in=account_ids)
+                    .order_by("pk")}
+        missing = set(account_ids) - set(accounts)
+        if missing:
+            raise NotFound(f"No such credit account: {sorted(missing)[:5]}")
+        due = list(Installment.objects.select_for_update()
+                   .filter(account_id__in=account_ids, due_date=business_date, fee_posted=False,
+                           state=InstallmentState.OPEN, fee__gt=0))
+        legs_by_account: dict[int, list[Leg]] = {}
+        total = ZERO
+        for inst in due:
+            amount = inst.fee - inst.fee_waived
+            inst.fee_posted = True
+            if amount > 0:
+                legs_by_account.setdefault(inst.account_id, []).append(Leg(Book.FEE_RECEIVABLE, amount, inst.pk))
+                total += amount
+        Installment.objects.filter(pk__in=[inst.pk for inst in due]).update(fee_posted=True)
+        entries = []
+        for account_id, legs in sorted(legs_by_account.items()):
+            account_total = sum((leg.amount for leg in legs), ZERO)
+            entries.append(EntrySpec(
+                account=accounts[account_id], key=f"fees:{account_id}:{business_date.isoformat()}", kind="fee",
+                business_date=business_date, legs=[*legs, Leg(Book.FEE_INCOME, -account_total)],
+                description=f"installment fees due {business_date}"))
+        save_accounts(post_entries(entries))
     return total
 
 

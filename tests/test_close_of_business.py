@@ -276,22 +276,19 @@ def test_a_crash_in_the_middle_of_a_day_then_rerun_equals_a_clean_run(db, monkey
 
     from installments.gateway import SandboxGateway
 
-    real_charge = SandboxGateway.charge
-    calls = {"n": 0}
+    real_charge_many = SandboxGateway.charge_many
 
-    def dying_charge(self, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise Killed()  # after the attempt row was committed, before the gateway answered
-        return real_charge(self, **kwargs)
+    def dying_charge_many(self, charges):
+        real_charge_many(self, charges[:1])  # the gateway takes the first charge …
+        raise Killed()  # … and the process dies: every attempt committed, no answer settled
 
-    monkeypatch.setattr(SandboxGateway, "charge", dying_charge)
+    monkeypatch.setattr(SandboxGateway, "charge_many", dying_charge_many)
     with pytest.raises(Killed):
         call_command("close_business_day", stdout=StringIO())
-    assert PaymentAttempt.objects.filter(status="submitted").count() == 1
+    assert PaymentAttempt.objects.filter(status="submitted").count() >= 2
     assert business_date_get() == date(2026, 12, 20)
     cob._unlock()  # a killed process's session lock goes with its connection
-    monkeypatch.setattr(SandboxGateway, "charge", real_charge)
+    monkeypatch.setattr(SandboxGateway, "charge_many", real_charge_many)
     call_command("close_business_day", stdout=StringIO())
     assert _normalized_state() == clean
     assert_ledger_ok()
@@ -311,6 +308,14 @@ def test_a_failing_account_is_recorded_and_the_day_goes_on(db, monkeypatch):
         return real(account_id=account_id, business_date=business_date)
 
     monkeypatch.setattr(services, "fees_post_due", failing)
+    real_many = services.fees_post_due_accounts
+
+    def failing_many(*, account_ids, business_date):
+        if bad.pk in account_ids:
+            raise RuntimeError("disk on fire")  # the chunk is then run one account at a time
+        return real_many(account_ids=account_ids, business_date=business_date)
+
+    monkeypatch.setattr(services, "fees_post_due_accounts", failing_many)
     output = close_until(date(2026, 12, 21))
     # the bad account fails in every step that posts its fees (post_fees, and auto_debit which
     # posts a due fee before collecting); the good account is untouched by that

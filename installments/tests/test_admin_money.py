@@ -370,6 +370,14 @@ def test_cob_run_page_shows_steps_and_failures_to_operations(monkeypatch, agent)
         return real(account_id=account_id, business_date=business_date)
 
     monkeypatch.setattr(services, "fees_post_due", failing)
+    real_many = services.fees_post_due_accounts
+
+    def failing_many(*, account_ids, business_date):
+        if bad.pk in account_ids:
+            raise RuntimeError("disk on fire")  # the chunk is then run one account at a time
+        return real_many(account_ids=account_ids, business_date=business_date)
+
+    monkeypatch.setattr(services, "fees_post_due_accounts", failing_many)
     close_until(date(2026, 12, 21))
     run = CobRun.objects.get(business_date=date(2026, 12, 20))
     failure_rows = CobFailure.objects.filter(step_run__run=run)
