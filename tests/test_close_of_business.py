@@ -15,7 +15,7 @@ from accounts import audit
 from accounts.models import AuditEvent, CobFailure, CreditAccount, JournalLine, LimitChange, Notification
 from accounts.services import business_date_get, credit_account_open, customer_upsert
 from config import cob
-from installments import services
+from installments import repayments, services
 from installments.models import (
     Installment,
     PaymentAttempt,
@@ -414,3 +414,30 @@ def test_repayment_history_feeds_the_scorecard(db):
     assert (good.installments_due, good.installments_on_time, good.max_days_late) == (2, 2, 0)
     bad = repayment_history_for(late.customer, until=None, lookback_days=None)
     assert (bad.installments_due, bad.installments_on_time, bad.max_days_late) == (2, 0, 36)
+
+
+def test_the_batched_close_writes_exactly_what_the_account_by_account_close_writes(db, monkeypatch):
+    """post_fees and auto_debit run a chunk at a time (``Step.run_many``); over three months of
+    successes, declines with retries, penalties, suspension, timeouts and a closed card, the
+    rows they write equal those of the one-account-at-a-time services."""
+    _scenario()
+    refund_target = open_account("tok_ok", n=20)  # a credit balance sends the batch back to run_one
+    purchase = buy(refund_target, amount="200.00", periods=1, order="r-1")
+    repayments.repayment_create(account_id=refund_target.pk, amount=Decimal("200.00"), reference="pre-1")
+    services.refund_create(purchase_id=purchase.pk, amount=Decimal("50.00"), merchant_refund_id="rf-1")
+    savepoint = transaction.savepoint()
+    close_until(date(2027, 3, 1))
+    batched = _normalized_state()
+    transaction.savepoint_rollback(savepoint)
+
+    import dataclasses
+
+    steps = cob._steps
+    monkeypatch.setattr(cob, "_steps", lambda: [dataclasses.replace(s, run_many=None) for s in steps()])
+    assert all(s.run_many is None for s in cob._steps())
+    close_until(date(2027, 3, 1))
+    one_by_one = _normalized_state()
+    assert one_by_one == batched
+    statuses = {status for _, _, status, *_ in batched[1]}
+    assert {"succeeded", "declined", "hard_declined"} <= statuses
+    assert_ledger_ok()
