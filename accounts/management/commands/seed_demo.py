@@ -20,7 +20,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from accounts.models import StaffProfile
+from accounts.models import AccountStatus, CreditAccount, StaffProfile
 from accounts.services import business_date_get
 from risk.models import Application
 from risk.rules import id_check_char
@@ -167,7 +167,8 @@ class Command(BaseCommand):
             raise CommandError("seed_demo is refused under the production settings.")
         created_users = self._seed_staff()
         outcomes = self._seed_applications()
-        if not created_users and not outcomes:
+        activity = self._seed_activity()
+        if not created_users and not outcomes and not activity:
             self.stdout.write("Demo already seeded: nothing to do.")
             return
         if created_users:
@@ -180,6 +181,8 @@ class Command(BaseCommand):
             for external_id, (status, expected) in sorted(surprises.items()):
                 self.stderr.write(f"note: {external_id} ended {status}, expected {expected} "
                                   "(has the active scoring policy changed?)")
+        for line in activity:
+            self.stdout.write(f"  {line}")
         in_review = Application.objects.filter(customer__external_id__startswith="demo-",
                                                status="in_review").count()
         self.stdout.write(f"Review queue: {in_review} demo application(s) in review; "
@@ -221,3 +224,46 @@ class Command(BaseCommand):
             self.stdout.write(f"  {applicant.external_id} {applicant.profile.kind:<24} -> {application.status}"
                               + (f" (score {application.score})" if application.score is not None else ""))
         return outcomes
+
+    def _seed_activity(self) -> list[str]:
+        """Purchases, a repayment, complaints and a closure request on the demo accounts, through
+        the real services, so the agents' queues and the account pages have something to show.
+        Done once: skipped when any demo complaint exists."""
+        from complaints.models import Complaint
+        from complaints.services import closure_request_create, complaint_file
+        from installments.repayments import repayment_create
+        from installments.services import purchase_create
+
+        if Complaint.objects.filter(customer__external_id__startswith="demo-").exists():
+            return []
+        accounts = {a.customer.external_id: a for a in CreditAccount.objects.select_related("customer")
+                    .filter(customer__external_id__startswith="demo-", status=AccountStatus.ACTIVE)}
+        by_kind = {applicant.profile.kind: applicant.external_id for applicant in demo_applicants(today=business_date_get())}
+        done: list[str] = []
+        plan = (("strong-a", "1200.00", 3), ("strong-a", "3600.00", 12), ("strong-b", "899.00", 6),
+                ("strong-c", "450.00", 1), ("strong-h", "600.00", 3), ("strong-i", "1500.00", 6))
+        for n, (kind, amount, periods) in enumerate(plan):
+            account = accounts.get(by_kind[kind])
+            if account is not None:
+                purchase_create(account_id=account.pk, merchant_order_id=f"demo-order-{n + 1}",
+                                amount=Decimal(amount), periods=periods)
+                done.append(f"purchase {amount} in {periods} on {account.customer.external_id}")
+        strong_a = accounts.get(by_kind["strong-a"])
+        if strong_a is not None:
+            result = repayment_create(account_id=strong_a.pk, reference="demo-repayment-1", amount=Decimal("400.00"))
+            done.append(f"repayment 400.00 on {strong_a.customer.external_id} ({result.repayment.limit_restored} restored)")
+            complaint_file(customer_external_id=strong_a.customer.external_id, category="limit_not_restored",
+                           channel="app", description="I repaid 400 yesterday but my available limit looks the same.")
+            done.append("complaint limit_not_restored")
+        complaint_file(customer_external_id=by_kind["thin-a"], category="activation_failed", channel="phone",
+                       description="Why was my credit line application refused?")
+        done.append("complaint activation_failed")
+        if by_kind["strong-i"] in accounts:
+            complaint_file(customer_external_id=by_kind["strong-i"], category="auto_debit_failed", channel="web",
+                           description="The automatic repayment did not go through, what should I do?")
+            done.append("complaint auto_debit_failed")
+        strong_h = accounts.get(by_kind["strong-h"])
+        if strong_h is not None:
+            request = closure_request_create(account_id=strong_h.pk, channel="app", note="Customer wants to close.")
+            done.append(f"closure request on {strong_h.customer.external_id} ({request.status})")
+        return done
