@@ -1,5 +1,7 @@
 """Test settings: real PostgreSQL (DATABASE_URL or the embedded one), eager Celery by default."""
 
+import os
+
 from config import devservices
 
 from .base import *  # noqa: F403
@@ -10,7 +12,8 @@ DATABASES = {"default": database_config(devservices.database_url())}
 CELERY_BROKER_URL = devservices.broker_url()
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL
 DATABASES["default"]["CONN_MAX_AGE"] = 0
-DATABASES["default"]["TEST"] = {"NAME": "test_tally"}
+# TALLY_TEST_DB lets several checkouts or sessions run the suite side by side on one server.
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TALLY_TEST_DB", "test_tally")}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
