@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.utils import timezone
 
 from accounts import audit
 from accounts.models import AuditEvent, CobFailure, CreditAccount, JournalLine, LimitChange, Notification
@@ -211,10 +212,10 @@ def test_restoration_hold_from_policy_is_shown_and_released(api, manager):
     assert api.get(f"/api/v1/accounts/{account.pk}").json()["held_amount"] == "50.00"
     assert_ledger_ok()
     hold = RestorationHold.objects.get()
-    close_until(hold.release_at.date() - timedelta(days=1))  # not yet due: still held
+    close_until(timezone.localdate(hold.release_at) - timedelta(days=1))  # not yet due: still held
     account.refresh_from_db()
     assert account.held_amount == Decimal("50.00")
-    close_until(hold.release_at.date() + timedelta(days=1))
+    close_until(timezone.localdate(hold.release_at) + timedelta(days=1))
     account.refresh_from_db()
     assert account.held_amount == 0 and account.available_limit == Decimal("750.00")
     assert RestorationHold.objects.get().released_at is not None

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import AuditEvent, CobFailure, CobRun, CreditAccount, JournalEntry, JournalLine
 from accounts.services import credit_account_open, customer_upsert
@@ -546,7 +547,7 @@ def _account_of(row) -> int:
 
 def test_hold_released_by_the_close_of_business_shows_on_the_account_page(manager, agent):
     account, hold = _held_account(manager)
-    close_until(hold.release_at.date() + timedelta(days=1))
+    close_until(timezone.localdate(hold.release_at) + timedelta(days=1))
     page = client_for(agent).get(account_url(account))
     [row] = page.context["account_sections"][0]["section"]["repayments"]
     assert row["hold"].released_at is not None
