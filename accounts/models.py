@@ -24,10 +24,11 @@ class BusinessCalendar(models.Model):
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     current_date = models.DateField(_("business date"))
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("business calendar")
+        verbose_name_plural = _("business calendars")
         constraints = [models.CheckConstraint(condition=Q(id=1), name="business_calendar_single_row")]
 
     def __str__(self) -> str:
@@ -40,7 +41,7 @@ class Customer(models.Model):
     external_id = models.CharField(_("store customer id"), max_length=64, unique=True)
     name = models.CharField(_("name"), max_length=100)
     id_number_encrypted = models.TextField(_("ID number (encrypted)"))
-    id_number_hash = models.CharField(max_length=64, db_index=True)
+    id_number_hash = models.CharField(max_length=64, db_index=True, verbose_name=_("id number hash"))
     id_number_masked = models.CharField(_("ID number"), max_length=18)
     phone = models.CharField(_("phone"), max_length=20, db_index=True)
     store_status = models.CharField(_("store account status"), max_length=16)
@@ -48,12 +49,13 @@ class Customer(models.Model):
     orders_12m = models.PositiveIntegerField(_("orders in 12 months"), default=0)
     spend_12m = money_field(verbose_name=_("spend in 12 months"))
     return_rate = models.DecimalField(_("return rate"), max_digits=5, decimal_places=4, default=0)
-    language = models.CharField(max_length=10, default="zh-hans")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    language = models.CharField(max_length=10, default="zh-hans", verbose_name=_("language"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("customer")
+        verbose_name_plural = _("customers")
         permissions = [("view_full_id_number", _("Can view full ID numbers (logged)"))]
 
     def __str__(self) -> str:
@@ -84,7 +86,7 @@ class AccountStatus(models.TextChoices):
 class CreditAccount(FSMModelMixin, models.Model):
     """A customer's revolving credit line (DOMAIN.md §4)."""
 
-    customer = models.OneToOneField(Customer, on_delete=models.PROTECT, related_name="credit_account")
+    customer = models.OneToOneField(Customer, on_delete=models.PROTECT, related_name="credit_account", verbose_name=_("customer"))
     status = FSMField(_("status"), max_length=16, choices=AccountStatus.choices,
                       default=AccountStatus.ACTIVE, protected=True, db_index=True)
     credit_limit = money_field(verbose_name=_("credit limit"))
@@ -104,15 +106,16 @@ class CreditAccount(FSMModelMixin, models.Model):
     closed_on = models.DateField(_("closed on"), null=True, blank=True)
     closed_reason = models.CharField(_("closure reason"), max_length=32, blank=True)
     written_off_on = models.DateField(_("written off on"), null=True, blank=True)
-    last_limit_increase_on = models.DateField(null=True, blank=True)
+    last_limit_increase_on = models.DateField(null=True, blank=True, verbose_name=_("last limit increase on"))
     last_overdue_on = models.DateField(_("last day overdue"), null=True, blank=True)
     policy_version = models.ForeignKey("risk.ScoringPolicy", on_delete=models.PROTECT,
                                        related_name="+", verbose_name=_("policy version"))
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("credit account")
+        verbose_name_plural = _("credit accounts")
         permissions = [
             ("freeze_account", _("Can freeze and unfreeze credit accounts")),
             ("write_off_account", _("Can write off credit accounts")),
@@ -184,17 +187,19 @@ def delinquency_bucket(days_past_due: int) -> str:
 
 
 class AccountStatusChange(models.Model):
-    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="status_changes")
-    from_status = models.CharField(max_length=16, blank=True)
-    to_status = models.CharField(max_length=16)
-    reason_code = models.CharField(max_length=40)
-    note = models.TextField(blank=True)
-    business_date = models.DateField()
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="status_changes", verbose_name=_("account"))
+    from_status = models.CharField(max_length=16, blank=True, verbose_name=_("from status"))
+    to_status = models.CharField(max_length=16, verbose_name=_("to status"))
+    reason_code = models.CharField(max_length=40, verbose_name=_("reason code"))
+    note = models.TextField(blank=True, verbose_name=_("note"))
+    business_date = models.DateField(verbose_name=_("business date"))
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+                              related_name="+", verbose_name=_("actor"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("account status change")
+        verbose_name_plural = _("account status changes")
         ordering = ["-created_at", "-id"]
         triggers = [pgtrigger.Protect(name="status_change_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
 
@@ -203,18 +208,20 @@ class AccountStatusChange(models.Model):
 
 
 class LimitChange(models.Model):
-    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="limit_changes")
-    old_limit = models.DecimalField(**MONEY)
-    new_limit = models.DecimalField(**MONEY)
-    reason_code = models.CharField(max_length=40)
-    note = models.TextField(blank=True)
-    policy_version = models.ForeignKey("risk.ScoringPolicy", on_delete=models.PROTECT, related_name="+")
-    business_date = models.DateField()
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="limit_changes", verbose_name=_("account"))
+    old_limit = models.DecimalField(**MONEY, verbose_name=_("old limit"))
+    new_limit = models.DecimalField(**MONEY, verbose_name=_("new limit"))
+    reason_code = models.CharField(max_length=40, verbose_name=_("reason code"))
+    note = models.TextField(blank=True, verbose_name=_("note"))
+    policy_version = models.ForeignKey("risk.ScoringPolicy", on_delete=models.PROTECT, related_name="+", verbose_name=_("policy version"))
+    business_date = models.DateField(verbose_name=_("business date"))
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+                              related_name="+", verbose_name=_("actor"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("limit change")
+        verbose_name_plural = _("limit changes")
         ordering = ["-created_at", "-id"]
         triggers = [pgtrigger.Protect(name="limit_change_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
 
@@ -227,17 +234,19 @@ class AuditEvent(models.Model):
     transaction as the change. Append-only (the database refuses UPDATE and DELETE)."""
 
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="+")
-    actor_label = models.CharField(max_length=150, blank=True)
-    action = models.CharField(max_length=64, db_index=True)
-    object_type = models.CharField(max_length=64)
-    object_id = models.CharField(max_length=64)
-    before = models.JSONField(default=dict, blank=True)
-    after = models.JSONField(default=dict, blank=True)
-    reason = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+                              related_name="+", verbose_name=_("actor"))
+    actor_label = models.CharField(max_length=150, blank=True, verbose_name=_("actor label"))
+    action = models.CharField(max_length=64, db_index=True, verbose_name=_("action"))
+    object_type = models.CharField(max_length=64, verbose_name=_("object type"))
+    object_id = models.CharField(max_length=64, verbose_name=_("object id"))
+    before = models.JSONField(default=dict, blank=True, verbose_name=_("before"))
+    after = models.JSONField(default=dict, blank=True, verbose_name=_("after"))
+    reason = models.TextField(blank=True, verbose_name=_("reason"))
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["object_type", "object_id", "created_at"])]
         triggers = [pgtrigger.Protect(name="audit_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
@@ -257,21 +266,23 @@ class Notification(models.Model):
     """Outbox row: written in the business transaction, delivered after commit by a Celery
     task at most once per ``event_key``."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="notifications")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="notifications", verbose_name=_("customer"))
     account = models.ForeignKey(CreditAccount, null=True, blank=True, on_delete=models.PROTECT,
-                                related_name="notifications")
-    kind = models.CharField(max_length=48, db_index=True)
-    event_key = models.CharField(max_length=160, unique=True)
-    params = models.JSONField(default=dict)
+                                related_name="notifications", verbose_name=_("account"))
+    kind = models.CharField(max_length=48, db_index=True, verbose_name=_("kind"))
+    event_key = models.CharField(max_length=160, unique=True, verbose_name=_("event key"))
+    params = models.JSONField(default=dict, verbose_name=_("params"))
     status = models.CharField(max_length=16, choices=NotificationStatus.choices,
-                              default=NotificationStatus.PENDING, db_index=True)
-    channel = models.CharField(max_length=32, blank=True)
-    rendered = models.TextField(blank=True)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
+                              default=NotificationStatus.PENDING, db_index=True, verbose_name=_("status"))
+    channel = models.CharField(max_length=32, blank=True, verbose_name=_("channel"))
+    rendered = models.TextField(blank=True, verbose_name=_("rendered"))
+    error = models.TextField(blank=True, verbose_name=_("error"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
 
     class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
@@ -281,15 +292,16 @@ class Notification(models.Model):
 class ApiClient(models.Model):
     """A service client of the HTTP API (the storefront). Only a hash of its token is kept."""
 
-    name = models.CharField(max_length=100, unique=True)
-    token_hash = models.CharField(max_length=64, unique=True)
-    token_prefix = models.CharField(max_length=8)
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    rotated_at = models.DateTimeField(auto_now=True)
+    name = models.CharField(max_length=100, unique=True, verbose_name=_("name"))
+    token_hash = models.CharField(max_length=64, unique=True, verbose_name=_("token hash"))
+    token_prefix = models.CharField(max_length=8, verbose_name=_("token prefix"))
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    rotated_at = models.DateTimeField(auto_now=True, verbose_name=_("rotated at"))
 
     class Meta:
         verbose_name = _("API client")
+        verbose_name_plural = _("API clients")
 
     def __str__(self) -> str:
         return self.name
@@ -300,18 +312,20 @@ class ApiClient(models.Model):
 
 
 class IdempotencyRecord(models.Model):
-    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=255)
-    method = models.CharField(max_length=8)
-    path = models.CharField(max_length=255)
-    request_hash = models.CharField(max_length=64)
-    completed = models.BooleanField(default=False)
-    response_status = models.PositiveSmallIntegerField(null=True)
-    response_body = models.JSONField(null=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    locked_until = models.DateTimeField()
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="+", verbose_name=_("client"))
+    key = models.CharField(max_length=255, verbose_name=_("key"))
+    method = models.CharField(max_length=8, verbose_name=_("method"))
+    path = models.CharField(max_length=255, verbose_name=_("path"))
+    request_hash = models.CharField(max_length=64, verbose_name=_("request hash"))
+    completed = models.BooleanField(default=False, verbose_name=_("completed"))
+    response_status = models.PositiveSmallIntegerField(null=True, verbose_name=_("response status"))
+    response_body = models.JSONField(null=True, verbose_name=_("response body"))
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("created at"))
+    locked_until = models.DateTimeField(verbose_name=_("locked until"))
 
     class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
         constraints = [models.UniqueConstraint(fields=["client", "key"], name="idempotency_key_per_client")]
 
     def __str__(self) -> str:
@@ -321,11 +335,12 @@ class IdempotencyRecord(models.Model):
 class StaffProfile(models.Model):
     """Per-staff preferences: the language the back office is shown in."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile")
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile", verbose_name=_("user"))
     language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES, default="zh-hans")
 
     class Meta:
         verbose_name = _("staff profile")
+        verbose_name_plural = _("staff profiles")
 
     def __str__(self) -> str:
         return f"{self.user} ({self.language})"
@@ -356,17 +371,17 @@ class JournalEntry(models.Model):
     """One money event. Its lines sum to zero (checked by a deferred constraint trigger at
     commit); entries and lines are append-only; corrections are reversing entries."""
 
-    idempotency_key = models.CharField(max_length=160, unique=True)
-    kind = models.CharField(max_length=40, db_index=True)
-    business_date = models.DateField(db_index=True)
+    idempotency_key = models.CharField(max_length=160, unique=True, verbose_name=_("idempotency key"))
+    kind = models.CharField(max_length=40, db_index=True, verbose_name=_("kind"))
+    business_date = models.DateField(db_index=True, verbose_name=_("business date"))
     credit_account = models.ForeignKey(CreditAccount, null=True, blank=True, on_delete=models.PROTECT,
-                                       related_name="journal_entries")
-    description = models.CharField(max_length=255, blank=True)
+                                       related_name="journal_entries", verbose_name=_("credit account"))
+    description = models.CharField(max_length=255, blank=True, verbose_name=_("description"))
     reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT,
-                                    related_name="reversed_by")
+                                    related_name="reversed_by", verbose_name=_("reverses"))
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+                              related_name="+", verbose_name=_("actor"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("journal entry")
@@ -382,17 +397,18 @@ class JournalEntry(models.Model):
 class JournalLine(models.Model):
     """A leg of an entry: ``amount`` > 0 is a debit, < 0 a credit."""
 
-    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="lines")
-    book = models.CharField(max_length=24, choices=Book.choices)
+    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="lines", verbose_name=_("entry"))
+    book = models.CharField(max_length=24, choices=Book.choices, verbose_name=_("book"))
     credit_account = models.ForeignKey(CreditAccount, null=True, blank=True, on_delete=models.PROTECT,
-                                       related_name="journal_lines")
-    amount = models.DecimalField(**MONEY)
-    installment_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    business_date = models.DateField()
-    created_at = models.DateTimeField(auto_now_add=True)
+                                       related_name="journal_lines", verbose_name=_("credit account"))
+    amount = models.DecimalField(**MONEY, verbose_name=_("amount"))
+    installment_id = models.BigIntegerField(null=True, blank=True, db_index=True, verbose_name=_("installment id"))
+    business_date = models.DateField(verbose_name=_("business date"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("journal line")
+        verbose_name_plural = _("journal lines")
         ordering = ["id"]
         indexes = [models.Index(fields=["credit_account", "book"])]
         constraints = [
@@ -430,12 +446,13 @@ class JournalLine(models.Model):
 class CobRun(models.Model):
     business_date = models.DateField(_("business date"), unique=True)
     status = models.CharField(_("status"), max_length=12, default="running")  # running | completed
-    started_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=1)
+    started_at = models.DateTimeField(auto_now_add=True, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+    attempts = models.PositiveSmallIntegerField(default=1, verbose_name=_("attempts"))
 
     class Meta:
         verbose_name = _("close of business run")
+        verbose_name_plural = _("close of business runs")
         ordering = ["-business_date"]
 
     def __str__(self) -> str:
@@ -443,18 +460,20 @@ class CobRun(models.Model):
 
 
 class CobStepRun(models.Model):
-    run = models.ForeignKey(CobRun, on_delete=models.CASCADE, related_name="steps")
-    position = models.PositiveSmallIntegerField()
-    step = models.CharField(max_length=40)
-    status = models.CharField(max_length=12, default="running")
-    accounts = models.PositiveIntegerField(default=0)
-    processed = models.PositiveIntegerField(default=0)
-    failures = models.PositiveIntegerField(default=0)
-    detail = models.JSONField(default=dict, blank=True)
-    started_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    run = models.ForeignKey(CobRun, on_delete=models.CASCADE, related_name="steps", verbose_name=_("run"))
+    position = models.PositiveSmallIntegerField(verbose_name=_("position"))
+    step = models.CharField(max_length=40, verbose_name=_("step"))
+    status = models.CharField(max_length=12, default="running", verbose_name=_("status"))
+    accounts = models.PositiveIntegerField(default=0, verbose_name=_("accounts"))
+    processed = models.PositiveIntegerField(default=0, verbose_name=_("processed"))
+    failures = models.PositiveIntegerField(default=0, verbose_name=_("failures"))
+    detail = models.JSONField(default=dict, blank=True, verbose_name=_("detail"))
+    started_at = models.DateTimeField(auto_now_add=True, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
 
     class Meta:
+        verbose_name = _("close of business step")
+        verbose_name_plural = _("close of business steps")
         ordering = ["run", "position", "id"]
 
     def __str__(self) -> str:
@@ -462,12 +481,14 @@ class CobStepRun(models.Model):
 
 
 class CobFailure(models.Model):
-    step_run = models.ForeignKey(CobStepRun, on_delete=models.CASCADE, related_name="failure_rows")
-    account = models.ForeignKey(CreditAccount, null=True, on_delete=models.SET_NULL, related_name="cob_failures")
-    error = models.TextField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    step_run = models.ForeignKey(CobStepRun, on_delete=models.CASCADE, related_name="failure_rows", verbose_name=_("step run"))
+    account = models.ForeignKey(CreditAccount, null=True, on_delete=models.SET_NULL, related_name="cob_failures", verbose_name=_("account"))
+    error = models.TextField(verbose_name=_("error"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("close of business failure")
+        verbose_name_plural = _("close of business failures")
         ordering = ["-id"]
 
     def __str__(self) -> str:

@@ -75,7 +75,7 @@ class Complaint(FSMModelMixin, models.Model):
                       protected=True, db_index=True)
     assigned_to = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                     related_name="+", verbose_name=_("assigned to"))
-    assigned_at = models.DateTimeField(null=True, blank=True)
+    assigned_at = models.DateTimeField(null=True, blank=True, verbose_name=_("assigned at"))
     # the regulatory clock
     received_at = models.DateTimeField(_("received at"))
     acknowledge_by = models.DateTimeField(_("acknowledge by"))
@@ -89,7 +89,7 @@ class Complaint(FSMModelMixin, models.Model):
     extension_reason = models.TextField(_("extension reason"), blank=True)
     # the internal target (may pause while awaiting the customer)
     internal_target_at = models.DateTimeField(_("internal target"))
-    internal_paused = models.DurationField(default=timedelta(0))
+    internal_paused = models.DurationField(default=timedelta(0), verbose_name=_("internal paused"))
     paused_since = models.DateTimeField(_("paused since"), null=True, blank=True)
     # outcome
     resolution = models.TextField(_("final response"), blank=True)
@@ -97,20 +97,21 @@ class Complaint(FSMModelMixin, models.Model):
     resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                     related_name="+", verbose_name=_("resolved by"))
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
-    reopened_count = models.PositiveSmallIntegerField(default=0)
+    reopened_count = models.PositiveSmallIntegerField(default=0, verbose_name=_("reopened count"))
     # breaches and escalation
     acknowledge_breached = models.BooleanField(_("acknowledgement deadline breached"), default=False)
     response_breached = models.BooleanField(_("final response deadline breached"), default=False)
     escalated = models.BooleanField(_("escalated"), default=False, db_index=True)
-    escalated_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True, verbose_name=_("escalated at"))
     next_due_at = models.DateTimeField(_("next deadline"), null=True, blank=True, db_index=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+                                   related_name="+", verbose_name=_("created by"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("complaint")
+        verbose_name_plural = _("complaints")
         ordering = ["-id"]
         permissions = [
             ("handle_complaint", _("Can handle complaints (notes, replies, resolution, remedies)")),
@@ -171,15 +172,16 @@ class MessageKind(models.TextChoices):
 class ComplaintMessage(models.Model):
     """Internal notes, replies to the customer and the customer's messages. Append-only."""
 
-    complaint = models.ForeignKey(Complaint, on_delete=models.PROTECT, related_name="messages")
+    complaint = models.ForeignKey(Complaint, on_delete=models.PROTECT, related_name="messages", verbose_name=_("complaint"))
     kind = models.CharField(_("kind"), max_length=10, choices=MessageKind.choices)
     body = models.TextField(_("text"))
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                related_name="+", verbose_name=_("author"))
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("complaint message")
+        verbose_name_plural = _("complaint messages")
         ordering = ["created_at", "id"]
         triggers = [pgtrigger.Protect(name="complaint_message_append_only",
                                       operation=pgtrigger.Update | pgtrigger.Delete)]
@@ -206,13 +208,13 @@ class Waiver(FSMModelMixin, models.Model):
     """A fee or penalty waiver granted on a complaint; applied as a ledger reversal
     (Dr waivers / Cr fee or penalty receivable). Above the agent limit a supervisor approves."""
 
-    complaint = models.ForeignKey(Complaint, on_delete=models.PROTECT, related_name="waivers")
-    account = models.ForeignKey("accounts.CreditAccount", on_delete=models.PROTECT, related_name="+")
+    complaint = models.ForeignKey(Complaint, on_delete=models.PROTECT, related_name="waivers", verbose_name=_("complaint"))
+    account = models.ForeignKey("accounts.CreditAccount", on_delete=models.PROTECT, related_name="+", verbose_name=_("account"))
     kind = models.CharField(_("kind"), max_length=8, choices=WaiverKind.choices)
     installment = models.ForeignKey("installments.Installment", null=True, blank=True, on_delete=models.PROTECT,
-                                    related_name="+")
+                                    related_name="+", verbose_name=_("installment"))
     penalty = models.ForeignKey("installments.Penalty", null=True, blank=True, on_delete=models.PROTECT,
-                                related_name="+")
+                                related_name="+", verbose_name=_("penalty"))
     amount = models.DecimalField(_("amount"), **MONEY)
     reason = models.TextField(_("reason"))
     status = FSMField(_("status"), max_length=10, choices=WaiverStatus.choices, default=WaiverStatus.PENDING,
@@ -221,14 +223,15 @@ class Waiver(FSMModelMixin, models.Model):
                                      verbose_name=_("requested by"))
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+", verbose_name=_("approved by"))
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decision_note = models.TextField(blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
+    decision_note = models.TextField(blank=True, verbose_name=_("decision note"))
     journal_entry = models.OneToOneField("accounts.JournalEntry", null=True, blank=True, on_delete=models.PROTECT,
-                                         related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+                                         related_name="+", verbose_name=_("journal entry"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("waiver")
+        verbose_name_plural = _("waivers")
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="waiver_amount_positive"),
@@ -286,7 +289,7 @@ class ClosureRequest(FSMModelMixin, models.Model):
     status = FSMField(_("status"), max_length=16, choices=ClosureStatus.choices,
                       default=ClosureStatus.UNDER_REVIEW, protected=True, db_index=True)
     complaint = models.ForeignKey(Complaint, null=True, blank=True, on_delete=models.PROTECT,
-                                  related_name="closure_requests")
+                                  related_name="closure_requests", verbose_name=_("complaint"))
     identity_verified_at = models.DateTimeField(_("identity verified at"), null=True, blank=True)
     identity_verified_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                              on_delete=models.PROTECT, related_name="+",
@@ -296,17 +299,18 @@ class ClosureRequest(FSMModelMixin, models.Model):
     reasons = models.JSONField(_("reasons"), default=list, blank=True)
     alternative = models.CharField(_("alternative accepted"), max_length=12, choices=Alternative.choices,
                                    blank=True)
-    alternative_detail = models.JSONField(default=dict, blank=True)
+    alternative_detail = models.JSONField(default=dict, blank=True, verbose_name=_("alternative detail"))
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+", verbose_name=_("decided by"))
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+                                   related_name="+", verbose_name=_("created by"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("closure request")
+        verbose_name_plural = _("closure requests")
         ordering = ["-id"]
         permissions = [("handle_closure", _("Can handle closure requests, pauses and lower limits"))]
         constraints = [

@@ -14,16 +14,17 @@ def _money(**kwargs):
 
 
 class Purchase(models.Model):
-    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="purchases")
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="purchases", verbose_name=_("account"))
     merchant_order_id = models.CharField(_("merchant order id"), max_length=64)
     amount = models.DecimalField(_("amount"), **MONEY)
     periods = models.PositiveSmallIntegerField(_("installments"))
     refunded_amount = _money(verbose_name=_("refunded"))
     business_date = models.DateField(_("business date"))
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("purchase")
+        verbose_name_plural = _("purchases")
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["account", "merchant_order_id"], name="merchant_order_unique_per_account"),
@@ -42,21 +43,22 @@ class PlanKind(models.TextChoices):
 
 
 class InstallmentPlan(models.Model):
-    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="plans")
-    kind = models.CharField(max_length=10, choices=PlanKind.choices)
-    purchase = models.OneToOneField(Purchase, null=True, blank=True, on_delete=models.PROTECT, related_name="plan")
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="plans", verbose_name=_("account"))
+    kind = models.CharField(max_length=10, choices=PlanKind.choices, verbose_name=_("kind"))
+    purchase = models.OneToOneField(Purchase, null=True, blank=True, on_delete=models.PROTECT, related_name="plan", verbose_name=_("purchase"))
     statement = models.ForeignKey("Statement", null=True, blank=True, on_delete=models.PROTECT,
-                                  related_name="bill_plans")
+                                  related_name="bill_plans", verbose_name=_("statement"))
     principal = models.DecimalField(_("principal"), **MONEY)
     periods = models.PositiveSmallIntegerField(_("installments"))
     fee_rate = models.DecimalField(_("fee rate per period"), max_digits=7, decimal_places=5)
     fee_per_period = models.DecimalField(_("fee per period"), **MONEY)
     start_date = models.DateField(_("start date"))
-    policy_version = models.ForeignKey("risk.ScoringPolicy", on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    policy_version = models.ForeignKey("risk.ScoringPolicy", on_delete=models.PROTECT, related_name="+", verbose_name=_("policy version"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("installment plan")
+        verbose_name_plural = _("installment plans")
         ordering = ["-id"]
 
     def __str__(self) -> str:
@@ -74,11 +76,11 @@ class Installment(models.Model):
     owed only once posted on its due date (``fee_posted``) and never after its principal is
     fully paid early."""
 
-    plan = models.ForeignKey(InstallmentPlan, on_delete=models.PROTECT, related_name="installments")
-    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="installments")
+    plan = models.ForeignKey(InstallmentPlan, on_delete=models.PROTECT, related_name="installments", verbose_name=_("plan"))
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="installments", verbose_name=_("account"))
     purchase = models.ForeignKey(Purchase, null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="installments")
-    seq = models.PositiveSmallIntegerField()
+                                 related_name="installments", verbose_name=_("purchase"))
+    seq = models.PositiveSmallIntegerField(verbose_name=_("seq"))
     due_date = models.DateField(_("due date"), db_index=True)
     principal = models.DecimalField(_("principal"), **MONEY)
     fee = models.DecimalField(_("fee"), **MONEY)
@@ -86,12 +88,13 @@ class Installment(models.Model):
     principal_cancelled = _money(verbose_name=_("principal refunded or converted"))
     fee_paid = _money(verbose_name=_("fee paid"))
     fee_waived = _money(verbose_name=_("fee waived"))
-    fee_posted = models.BooleanField(default=False)
-    state = models.CharField(max_length=10, choices=InstallmentState.choices, default=InstallmentState.OPEN)
-    paid_on = models.DateField(null=True, blank=True)
+    fee_posted = models.BooleanField(default=False, verbose_name=_("fee posted"))
+    state = models.CharField(max_length=10, choices=InstallmentState.choices, default=InstallmentState.OPEN, verbose_name=_("state"))
+    paid_on = models.DateField(null=True, blank=True, verbose_name=_("paid on"))
 
     class Meta:
         verbose_name = _("installment")
+        verbose_name_plural = _("installments")
         ordering = ["due_date", "id"]
         indexes = [models.Index(fields=["account", "state", "due_date"])]
         constraints = [
@@ -128,17 +131,18 @@ class Installment(models.Model):
 
 
 class Refund(models.Model):
-    purchase = models.ForeignKey(Purchase, on_delete=models.PROTECT, related_name="refunds")
+    purchase = models.ForeignKey(Purchase, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("purchase"))
     merchant_refund_id = models.CharField(_("merchant refund id"), max_length=64)
     amount = models.DecimalField(_("amount"), **MONEY)
-    principal_reduced = models.DecimalField(**MONEY)
-    credit_balance_added = models.DecimalField(**MONEY)
-    fees_waived = models.DecimalField(**MONEY)
-    business_date = models.DateField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    principal_reduced = models.DecimalField(**MONEY, verbose_name=_("principal reduced"))
+    credit_balance_added = models.DecimalField(**MONEY, verbose_name=_("credit balance added"))
+    fees_waived = models.DecimalField(**MONEY, verbose_name=_("fees waived"))
+    business_date = models.DateField(verbose_name=_("business date"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["purchase", "merchant_refund_id"], name="merchant_refund_unique"),
@@ -150,19 +154,20 @@ class Refund(models.Model):
 
 
 class Statement(models.Model):
-    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="statements")
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="statements", verbose_name=_("account"))
     statement_date = models.DateField(_("statement date"))
     earliest_due_date = models.DateField(_("earliest due date"), null=True, blank=True)
-    principal_due = models.DecimalField(**MONEY)
-    fees_due = models.DecimalField(**MONEY)
-    overdue_amount = models.DecimalField(**MONEY)
-    penalties = models.DecimalField(**MONEY)
+    principal_due = models.DecimalField(**MONEY, verbose_name=_("principal due"))
+    fees_due = models.DecimalField(**MONEY, verbose_name=_("fees due"))
+    overdue_amount = models.DecimalField(**MONEY, verbose_name=_("overdue amount"))
+    penalties = models.DecimalField(**MONEY, verbose_name=_("penalties"))
     total_due = models.DecimalField(_("total due"), **MONEY)
-    installments = models.ManyToManyField(Installment, related_name="statements", blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    installments = models.ManyToManyField(Installment, related_name="statements", blank=True, verbose_name=_("installments"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("statement")
+        verbose_name_plural = _("statements")
         ordering = ["-statement_date"]
         constraints = [
             models.UniqueConstraint(fields=["account", "statement_date"], name="one_statement_per_day"),
@@ -175,14 +180,14 @@ class Statement(models.Model):
 class Penalty(models.Model):
     """A late-payment penalty posted for one business day (DOMAIN.md §7)."""
 
-    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="penalties")
-    business_date = models.DateField()
-    overdue_principal = models.DecimalField(**MONEY)
-    rate = models.DecimalField(max_digits=7, decimal_places=5)
-    amount = models.DecimalField(**MONEY)
-    amount_paid = _money()
-    amount_waived = _money()
-    created_at = models.DateTimeField(auto_now_add=True)
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="penalties", verbose_name=_("account"))
+    business_date = models.DateField(verbose_name=_("business date"))
+    overdue_principal = models.DecimalField(**MONEY, verbose_name=_("overdue principal"))
+    rate = models.DecimalField(max_digits=7, decimal_places=5, verbose_name=_("rate"))
+    amount = models.DecimalField(**MONEY, verbose_name=_("amount"))
+    amount_paid = _money(verbose_name=_("amount paid"))
+    amount_waived = _money(verbose_name=_("amount waived"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("penalty")
@@ -211,24 +216,25 @@ class RepaymentSource(models.TextChoices):
 
 
 class Repayment(models.Model):
-    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="repayments")
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="repayments", verbose_name=_("account"))
     reference = models.CharField(_("reference"), max_length=100)
-    source = models.CharField(max_length=16, choices=RepaymentSource.choices)
+    source = models.CharField(max_length=16, choices=RepaymentSource.choices, verbose_name=_("source"))
     amount = models.DecimalField(_("amount"), **MONEY)
-    penalty_paid = models.DecimalField(**MONEY)
-    fee_paid = models.DecimalField(**MONEY)
-    principal_paid = models.DecimalField(**MONEY)
+    penalty_paid = models.DecimalField(**MONEY, verbose_name=_("penalty paid"))
+    fee_paid = models.DecimalField(**MONEY, verbose_name=_("fee paid"))
+    principal_paid = models.DecimalField(**MONEY, verbose_name=_("principal paid"))
     limit_restored = models.DecimalField(_("limit restored"), **MONEY)
     held_amount = models.DecimalField(_("held"), **MONEY)
     hold_release_at = models.DateTimeField(_("hold released at"), null=True, blank=True)
     available_limit_after = models.DecimalField(_("available limit after"), **MONEY)
     payment_attempt = models.OneToOneField("PaymentAttempt", null=True, blank=True, on_delete=models.PROTECT,
-                                           related_name="repayment")
-    business_date = models.DateField()
-    created_at = models.DateTimeField(auto_now_add=True)
+                                           related_name="repayment", verbose_name=_("payment attempt"))
+    business_date = models.DateField(verbose_name=_("business date"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("repayment")
+        verbose_name_plural = _("repayments")
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["account", "reference"], name="repayment_reference_unique_per_account"),
@@ -244,15 +250,17 @@ class Repayment(models.Model):
 
 
 class RepaymentAllocation(models.Model):
-    repayment = models.ForeignKey(Repayment, on_delete=models.PROTECT, related_name="allocations")
+    repayment = models.ForeignKey(Repayment, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("repayment"))
     installment = models.ForeignKey(Installment, null=True, blank=True, on_delete=models.PROTECT,
-                                    related_name="allocations")
-    penalty = models.ForeignKey(Penalty, null=True, blank=True, on_delete=models.PROTECT, related_name="allocations")
-    penalty_amount = _money()
-    fee_amount = _money()
-    principal_amount = _money()
+                                    related_name="allocations", verbose_name=_("installment"))
+    penalty = models.ForeignKey(Penalty, null=True, blank=True, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("penalty"))
+    penalty_amount = _money(verbose_name=_("penalty amount"))
+    fee_amount = _money(verbose_name=_("fee amount"))
+    principal_amount = _money(verbose_name=_("principal amount"))
 
     class Meta:
+        verbose_name = _("repayment allocation")
+        verbose_name_plural = _("repayment allocations")
         ordering = ["id"]
 
     def __str__(self) -> str:
@@ -262,16 +270,17 @@ class RepaymentAllocation(models.Model):
 class RestorationHold(models.Model):
     """Principal repaid but not yet given back as available limit (policy hold)."""
 
-    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="restoration_holds")
-    repayment = models.OneToOneField(Repayment, on_delete=models.PROTECT, related_name="hold")
-    amount = models.DecimalField(**MONEY)
-    reason_code = models.CharField(max_length=40)
-    release_at = models.DateTimeField(db_index=True)
-    released_at = models.DateTimeField(null=True, blank=True)
-    released_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="restoration_holds", verbose_name=_("account"))
+    repayment = models.OneToOneField(Repayment, on_delete=models.PROTECT, related_name="hold", verbose_name=_("repayment"))
+    amount = models.DecimalField(**MONEY, verbose_name=_("amount"))
+    reason_code = models.CharField(max_length=40, verbose_name=_("reason code"))
+    release_at = models.DateTimeField(db_index=True, verbose_name=_("release at"))
+    released_at = models.DateTimeField(null=True, blank=True, verbose_name=_("released at"))
+    released_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("released by"))
 
     class Meta:
         verbose_name = _("restoration hold")
+        verbose_name_plural = _("restoration holds")
         ordering = ["release_at", "id"]
         permissions = [("release_restorationhold", _("Can release a restoration hold early"))]
 
@@ -282,14 +291,15 @@ class RestorationHold(models.Model):
 class RestorationAlert(models.Model):
     """A successful repayment that neither restored nor held its principal — must never happen."""
 
-    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="+")
-    repayment = models.ForeignKey(Repayment, null=True, on_delete=models.PROTECT, related_name="+")
-    detail = models.TextField()
-    created_at = models.DateTimeField(auto_now_add=True)
-    resolved = models.BooleanField(default=False)
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="+", verbose_name=_("account"))
+    repayment = models.ForeignKey(Repayment, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("repayment"))
+    detail = models.TextField(verbose_name=_("detail"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    resolved = models.BooleanField(default=False, verbose_name=_("resolved"))
 
     class Meta:
         verbose_name = _("restoration alert")
+        verbose_name_plural = _("restoration alerts")
 
     def __str__(self) -> str:
         return self.detail[:60]
@@ -307,23 +317,24 @@ class AttemptStatus(models.TextChoices):
 class PaymentAttempt(models.Model):
     """An auto-debit attempt, committed before the gateway is called (Kill Bill style)."""
 
-    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="payment_attempts")
-    business_date = models.DateField(db_index=True)
-    idempotency_key = models.CharField(max_length=100, unique=True)
-    card_token = models.CharField(max_length=64)
-    amount = models.DecimalField(**MONEY)
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="payment_attempts", verbose_name=_("account"))
+    business_date = models.DateField(db_index=True, verbose_name=_("business date"))
+    idempotency_key = models.CharField(max_length=100, unique=True, verbose_name=_("idempotency key"))
+    card_token = models.CharField(max_length=64, verbose_name=_("card token"))
+    amount = models.DecimalField(**MONEY, verbose_name=_("amount"))
     status = models.CharField(max_length=16, choices=AttemptStatus.choices, default=AttemptStatus.SUBMITTED,
-                              db_index=True)
-    decline_code = models.CharField(max_length=40, blank=True)
-    gateway_reference = models.CharField(max_length=100, blank=True)
-    series_start = models.DateField()
-    retry_number = models.PositiveSmallIntegerField(default=0)
-    retry_on = models.DateField(null=True, blank=True, db_index=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+                              db_index=True, verbose_name=_("status"))
+    decline_code = models.CharField(max_length=40, blank=True, verbose_name=_("decline code"))
+    gateway_reference = models.CharField(max_length=100, blank=True, verbose_name=_("gateway reference"))
+    series_start = models.DateField(verbose_name=_("series start"))
+    retry_number = models.PositiveSmallIntegerField(default=0, verbose_name=_("retry number"))
+    retry_on = models.DateField(null=True, blank=True, db_index=True, verbose_name=_("retry on"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("payment attempt")
+        verbose_name_plural = _("payment attempts")
         ordering = ["-business_date", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["account", "business_date"], name="one_attempt_per_account_day"),
@@ -338,14 +349,15 @@ class PaymentAttempt(models.Model):
 class SandboxGatewayCharge(models.Model):
     """The sandbox gateway's own books ("the bank"): what it really charged."""
 
-    idempotency_key = models.CharField(max_length=100, unique=True)
-    card_token = models.CharField(max_length=64)
-    amount = models.DecimalField(**MONEY)
-    outcome = models.CharField(max_length=16)
-    created_at = models.DateTimeField(auto_now_add=True)
+    idempotency_key = models.CharField(max_length=100, unique=True, verbose_name=_("idempotency key"))
+    card_token = models.CharField(max_length=64, verbose_name=_("card token"))
+    amount = models.DecimalField(**MONEY, verbose_name=_("amount"))
+    outcome = models.CharField(max_length=16, verbose_name=_("outcome"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("sandbox gateway charge")
+        verbose_name_plural = _("sandbox gateway charges")
 
     def __str__(self) -> str:
         return f"{self.idempotency_key} {self.outcome}"

@@ -29,11 +29,11 @@ class ScoringPolicy(FSMModelMixin, models.Model):
     params = models.JSONField(_("parameters"))
     notes = models.TextField(_("notes"), blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+")
+                                   related_name="+", verbose_name=_("created by"))
     activated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                     related_name="+")
-    activated_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+                                     related_name="+", verbose_name=_("activated by"))
+    activated_at = models.DateTimeField(null=True, blank=True, verbose_name=_("activated at"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("scoring policy")
@@ -90,13 +90,13 @@ class ApplicationStatus(models.TextChoices):
 class Application(FSMModelMixin, models.Model):
     """A credit application with a snapshot of the store profile it was decided on."""
 
-    customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="applications")
+    customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="applications", verbose_name=_("customer"))
     kind = models.CharField(_("kind"), max_length=12, choices=ApplicationKind.choices)
     status = FSMField(_("status"), max_length=16, choices=ApplicationStatus.choices,
                       default=ApplicationStatus.RECEIVED, protected=True, db_index=True)
     # snapshot of the profile as submitted
     name = models.CharField(_("name"), max_length=100)
-    id_number_hash = models.CharField(max_length=64, db_index=True)
+    id_number_hash = models.CharField(max_length=64, db_index=True, verbose_name=_("id number hash"))
     id_number_masked = models.CharField(_("ID number"), max_length=18)
     phone = models.CharField(_("phone"), max_length=20)
     store_status = models.CharField(_("store account status"), max_length=16)
@@ -115,18 +115,19 @@ class Application(FSMModelMixin, models.Model):
     policy = models.ForeignKey(ScoringPolicy, on_delete=models.PROTECT, related_name="applications",
                                verbose_name=_("policy version"))
     account = models.ForeignKey("accounts.CreditAccount", null=True, blank=True, on_delete=models.PROTECT,
-                                related_name="applications")
+                                related_name="applications", verbose_name=_("account"))
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+", verbose_name=_("decided by"))
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
-    identity_attempts = models.PositiveSmallIntegerField(default=0)
-    next_identity_retry_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    identity_attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("identity attempts"))
+    next_identity_retry_at = models.DateTimeField(null=True, blank=True, db_index=True, verbose_name=_("next identity retry at"))
     business_date = models.DateField(_("business date"))
     created_at = models.DateTimeField(_("submitted at"), auto_now_add=True, db_index=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("application")
+        verbose_name_plural = _("applications")
         ordering = ["-created_at", "-id"]
         permissions = [("decide_application", _("Can decide credit applications in review"))]
         indexes = [models.Index(fields=["customer", "created_at"])]
@@ -166,31 +167,32 @@ class ReviewStatus(models.TextChoices):
 class ReviewCase(FSMModelMixin, models.Model):
     """A flagged application in the manual-review queue (DOMAIN.md §3)."""
 
-    application = models.OneToOneField(Application, on_delete=models.PROTECT, related_name="review_case")
+    application = models.OneToOneField(Application, on_delete=models.PROTECT, related_name="review_case", verbose_name=_("application"))
     status = FSMField(_("status"), max_length=24, choices=ReviewStatus.choices, default=ReviewStatus.OPEN,
                       protected=True, db_index=True)
     due_at = models.DateTimeField(_("due"), db_index=True)
     claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+", verbose_name=_("claimed by"))
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    last_activity_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("claimed at"))
+    last_activity_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last activity at"))
     escalated = models.BooleanField(_("escalated"), default=False)
-    escalation_note = models.TextField(blank=True)
+    escalation_note = models.TextField(blank=True, verbose_name=_("escalation note"))
     proposed_limit = models.DecimalField(_("proposed limit"), null=True, blank=True, **MONEY)
     proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                    related_name="+")
-    proposal_note = models.TextField(blank=True)
+                                    related_name="+", verbose_name=_("proposed by"))
+    proposal_note = models.TextField(blank=True, verbose_name=_("proposal note"))
     decision = models.CharField(_("decision"), max_length=16, blank=True)
-    decision_reason_code = models.CharField(max_length=40, blank=True)
+    decision_reason_code = models.CharField(max_length=40, blank=True, verbose_name=_("decision reason code"))
     decision_note = models.TextField(_("decision note"), blank=True)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+", verbose_name=_("decided by"))
-    decided_at = models.DateTimeField(null=True, blank=True)
-    deadline_breached = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
+    deadline_breached = models.BooleanField(default=False, verbose_name=_("deadline breached"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("review case")
+        verbose_name_plural = _("review cases")
         ordering = ["due_at", "id"]
         permissions = [("confirm_high_limit", _("Can confirm limits above the high-limit threshold"))]
         indexes = [models.Index(fields=["status", "due_at"])]
