@@ -67,8 +67,23 @@ run: $(STAMP)
 	echo
 	exec $(BIN)/honcho start -f Procfile
 
+# The browser tests (tests/browser) drive Debian's chromium; Playwright never downloads one.
+# Installed here when missing and we are root with apt-get; otherwise those tests fail and say how.
+define ENSURE_CHROMIUM
+if [ -z "$${TALLY_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing chromium for the browser tests (apt-get)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null \
+      || echo "make test: apt-get could not install chromium; the browser tests will fail" >&2
+  else
+    echo "make test: chromium not found; the browser tests will fail (sudo apt-get install -y chromium)" >&2
+  fi
+fi
+endef
+
 test: $(STAMP)
 	@$(DEVSERVICES_ENV)
+	$(ENSURE_CHROMIUM)
 	export DJANGO_SETTINGS_MODULE=config.settings.test
 	echo "==> pytest $(PYTEST_ARGS)"
 	status=0
