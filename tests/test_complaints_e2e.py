@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 
@@ -44,7 +45,8 @@ def supervisor(db):
 
 def logged_in(user) -> Client:
     client = Client()
-    assert client.login(username=user.username, password="pw")
+    # django-axes checks every authentication against its lock-outs and needs the request
+    assert client.login(request=HttpRequest(), username=user.username, password="pw")
     return client
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "pgtrigger",
+    "axes",
     "accounts",
     "risk",
     "installments",
@@ -70,7 +72,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.StaffLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.security.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -115,6 +119,30 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 SESSION_COOKIE_AGE = int(env("SESSION_COOKIE_AGE", str(8 * 3600)) or 28800)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# Staff sessions (docs/decisions/0011-login-lockout-and-sessions.md): logged out after
+# TALLY_SESSION_IDLE_SECONDS without a request, and TALLY_SESSION_MAX_AGE_SECONDS after login
+# whatever the activity (accounts.security.SessionTimeoutMiddleware).
+TALLY_SESSION_IDLE_SECONDS = int(env("TALLY_SESSION_IDLE_SECONDS", str(30 * 60)) or 1800)
+TALLY_SESSION_MAX_AGE_SECONDS = SESSION_COOKIE_AGE
+
+# Login lock-out (django-axes): AXES_FAILURE_LIMIT failed logins for one username from one
+# IP address lock that pair out for AXES_COOLOFF_MINUTES; a success resets the count.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(env("AXES_FAILURE_LIMIT", "5") or 5)
+AXES_COOLOFF_TIME = timedelta(minutes=int(env("AXES_COOLOFF_MINUTES", "30") or 30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "accounts.security.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# The client address: REMOTE_ADDR, or behind TALLY_TRUSTED_PROXY_COUNT reverse proxies the
+# address the outermost trusted proxy saw (X-Forwarded-For, counted from the right).
+TALLY_TRUSTED_PROXY_COUNT = int(env("TALLY_TRUSTED_PROXY_COUNT", "0") or 0)
+AXES_CLIENT_IP_CALLABLE = "accounts.security.client_ip_address"
+AXES_SENSITIVE_PARAMETERS = ["password"]
 
 # --- API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
