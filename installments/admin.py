@@ -474,3 +474,4 @@ _account_admin.add_page_section(template="admin/installments/creditaccount/_mone
                                 context=account_page_context)
 _account_admin.add_page(route="collections/", name="collections", view=collections_view,
                         title=_("Collections queue"))
+from . import account_actions_admin  # noqa: E402,F401 - freeze, unfreeze and write-off on the account page

@@ -317,3 +317,86 @@ def bill_installment_create(*, statement_id: int, periods: int) -> InstallmentPl
 def plans_with_installments(account_id: int):
     return (InstallmentPlan.objects.filter(account_id=account_id)
             .prefetch_related(Prefetch("installments", queryset=Installment.objects.order_by("seq"))))
+
+
+# --- freezing and manual write-off (risk managers; docs/permissions.md) ----------------------
+
+FREEZE_ACCOUNT = "accounts.freeze_account"
+WRITE_OFF_ACCOUNT = "accounts.write_off_account"
+
+
+def _require_perm(user, perm: str, message: str) -> None:
+    from accounts.errors import PermissionRefused
+
+    if user is None or not getattr(user, "is_active", False) or not user.has_perm(perm):
+        raise PermissionRefused(message)
+
+
+def _reason_required(reason_text: str, message: str) -> str:
+    from accounts.errors import ValidationFailed
+
+    if not isinstance(reason_text, str) or not reason_text.strip():
+        raise ValidationFailed(message, details={"reason": [str(_("this field is required"))]})
+    return reason_text.strip()
+
+
+def account_freeze(*, account_id: int, reason_text: str, acting_user) -> CreditAccount:
+    """Suspected fraud: the account is ``frozen`` (no purchases; repayments still accepted).
+    Risk managers only; the status change and the audit row carry who and why."""
+    _require_perm(acting_user, FREEZE_ACCOUNT, _("Only a risk manager may freeze credit accounts."))
+    text = _reason_required(reason_text, _("Say why the account is frozen."))
+    with transaction.atomic():
+        account = lock_credit_account(account_id)
+        if account.status not in (AccountStatus.ACTIVE, AccountStatus.SUSPENDED):
+            raise Conflict(_("Only an active or suspended account can be frozen (this one is %(status)s).")
+                           % {"status": account.get_status_display()}, code="account_not_freezable")
+        before = account.status
+        account.freeze()
+        account.save(update_fields=["status", "updated_at"])
+        account_services.record_status_change(account, from_status=before, reason_code="FROZEN_SUSPECTED_FRAUD",
+                                              note=text, acting_user=acting_user)
+    return account
+
+
+def account_unfreeze(*, account_id: int, reason_text: str, acting_user) -> CreditAccount:
+    """Lift a freeze. The account goes back to ``active``, or straight to ``suspended`` when it
+    is overdue beyond grace or paused at the customer's request (what the nightly close
+    would otherwise do a day late)."""
+    _require_perm(acting_user, FREEZE_ACCOUNT, _("Only a risk manager may unfreeze credit accounts."))
+    text = _reason_required(reason_text, _("Say why the freeze is lifted."))
+    grace_days = active_policy().parsed.grace_days
+    with transaction.atomic():
+        account = lock_credit_account(account_id)
+        if account.status != AccountStatus.FROZEN:
+            raise Conflict(_("The account is not frozen."), code="account_not_frozen")
+        account.unfreeze()
+        if account.days_past_due > grace_days or account.paused_by_customer:
+            account.suspend()
+        account.save(update_fields=["status", "updated_at"])
+        account_services.record_status_change(account, from_status=AccountStatus.FROZEN, reason_code="UNFROZEN",
+                                              note=text, acting_user=acting_user)
+    return account
+
+
+def account_write_off(*, account_id: int, reason_text: str, acting_user) -> Decimal:
+    """A risk manager writes an account off before the automatic write-off age (e.g. confirmed
+    fraud, deceased customer): every receivable goes to write-off expense and the account
+    closes with ``MANUAL_WRITE_OFF``. Returns the amount written off."""
+    from accounts.errors import BusinessRuleRefused as Refused
+
+    from .repayments import write_off_account
+
+    _require_perm(acting_user, WRITE_OFF_ACCOUNT, _("Only a risk manager may write off credit accounts."))
+    text = _reason_required(reason_text, _("Say why the account is written off."))
+    with transaction.atomic():
+        account = lock_credit_account(account_id)
+        if account.status == AccountStatus.CLOSED:
+            raise Conflict(_("The account is already closed."), code="account_closed")
+        if account.outstanding_total <= ZERO:
+            raise Refused(_("Nothing is owed on this account: close it instead of writing it off."),
+                          code="nothing_to_write_off")
+        total = write_off_account(account_id=account.pk, business_date=account_services.business_date_get(),
+                                  acting_user=acting_user, reason_code="MANUAL_WRITE_OFF")
+        account_services.audit_record(acting_user=acting_user, action="account.written_off", obj=account,
+                                      after={"amount": str(total)}, reason=text)
+    return total

@@ -1,0 +1,518 @@
+"""The permission matrix of docs/permissions.md, walked role by role and action by action.
+
+For every role (risk reviewer, risk manager, CS agent, CS supervisor, operations, superuser)
+and every sensitive action, the action is tried through the real service and through the
+admin endpoint a member of staff would use (Django test client, logged in as that role). An
+allowed action must take effect; a refused one must raise / answer a refusal and leave every
+row it could touch exactly as it was (snapshots before and after). Ledger rows are refused to
+everyone, superusers included, and the database itself refuses raw UPDATE and DELETE.
+Staff sessions do not open the storefront API (token authentication only)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import time_machine
+from django.contrib.auth.models import Group, User
+from django.contrib.messages import get_messages
+from django.db import DatabaseError, connection, transaction
+from django.test import Client
+from django.urls import reverse
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from accounts.errors import Conflict, PermissionRefused
+from accounts.models import AuditEvent, CreditAccount, JournalEntry, JournalLine
+from accounts.services import id_number_reveal
+from complaints import services as complaint_services
+from complaints.models import Complaint, Waiver
+from complaints.tests.helpers import START, at, buy, ensure_grants, file, open_account
+from installments import services as installment_services
+from installments.models import Installment
+from risk import services as risk_services
+from risk.models import Application, ReviewCase, ScoringPolicy
+from risk.rules import id_check_char
+from risk.services import ApplicantData
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("reviewer", "manager", "agent", "supervisor", "ops", "superuser")
+GROUP_OF = {"reviewer": "Risk reviewer", "manager": "Risk manager", "agent": "CS agent",
+            "supervisor": "CS supervisor", "ops": "Operations"}
+CS_ROLES = {"agent", "supervisor", "superuser"}
+
+
+@pytest.fixture(autouse=True)
+def _world(business_date):
+    ensure_grants()
+    with time_machine.travel(at(START), tick=False):
+        yield
+
+
+def make_user(role: str, username: str | None = None) -> User:
+    username = username or f"matrix-{role}"
+    if role == "superuser":
+        return User.objects.create_superuser(username=username, password="pw")
+    user = User.objects.create_user(username=username, password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name=GROUP_OF[role]))
+    return User.objects.get(pk=user.pk)
+
+
+def client_for(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def rows(model, **filters) -> list[dict]:
+    return list(model.objects.filter(**filters).values().order_by("pk"))
+
+
+def error_messages(response) -> list[str]:
+    return [m.message for m in get_messages(response.wsgi_request) if m.level_tag == "error"]
+
+
+def success_messages(response) -> list[str]:
+    return [m.message for m in get_messages(response.wsgi_request) if m.level_tag == "success"]
+
+
+# --- the world each action needs -------------------------------------------------------------
+
+
+def borderline_case(n: int = 1) -> ReviewCase:
+    """560 points under policy v1: in review with BORDERLINE_SCORE."""
+    first17 = f"11010519491231{n:03d}"
+    application = risk_services.application_submit(kind="activation", card_token="tok_ok", applicant=ApplicantData(
+        external_id=f"m-{n}", name=f"Applicant {n}", id_number=first17 + id_check_char(first17),
+        phone=f"139{n:08d}", store_status="normal", store_since=date(2020, 1, 1), orders_12m=5,
+        spend_12m=Decimal("3000.00"), return_rate=Decimal("0.10")))
+    assert application.status == "in_review"
+    return ReviewCase.objects.get(application=application)
+
+
+def working_complaint(account: CreditAccount, handler: User, category: str = "fee_dispute") -> Complaint:
+    complaint = file(account, category=category)
+    complaint_services.complaint_assign(complaint_id=complaint.pk, assignee=handler, acting_user=handler)
+    return complaint_services.complaint_start(complaint_id=complaint.pk, acting_user=handler)
+
+
+def posted_fee(account: CreditAccount) -> Installment:
+    first = Installment.objects.filter(account=account).order_by("seq").first()
+    installment_services.fees_post_due(account_id=account.pk, business_date=first.due_date)
+    first.refresh_from_db()
+    return first
+
+
+def world_rows() -> tuple:
+    """Rows every action could touch; a refusal leaves all of them as they were."""
+    return (rows(CreditAccount), rows(ReviewCase), rows(Application), rows(ScoringPolicy), rows(Complaint),
+            rows(Waiver), rows(PeriodicTask), JournalLine.objects.count(), JournalEntry.objects.count(),
+            AuditEvent.objects.count())
+
+
+@dataclass
+class Action:
+    name: str
+    allowed: set[str]
+    setup: Callable[[User], dict[str, Any]]
+    service: Callable[[dict[str, Any], User], Any] | None
+    admin: Callable[[dict[str, Any], Client], Any]
+    took_effect: Callable[[dict[str, Any]], bool]
+    refused_by: dict[str, type[Exception]] | None = None
+
+
+# decide an application (claim the case, reject it)
+
+def decide_setup(user: User) -> dict:
+    return {"case": borderline_case()}
+
+
+def decide_service(ctx: dict, user: User) -> None:
+    case = risk_services.review_case_claim_next(acting_user=user)
+    assert case is not None and case.pk == ctx["case"].pk
+    risk_services.review_case_reject(case_id=case.pk, reason_code="REVIEW_REJECTED_POLICY", note="outside policy",
+                                     acting_user=user)
+
+
+def decide_admin(ctx: dict, client: Client):
+    response = client.post(reverse("admin:risk_reviewcase_claim_next"))
+    if response.status_code != 302 or response["Location"] != reverse("admin:risk_reviewcase_change",
+                                                                      args=[ctx["case"].pk]):
+        return response
+    return client.post(reverse("admin:risk_reviewcase_reject", args=[ctx["case"].pk]),
+                       {"reason_code": "REVIEW_REJECTED_POLICY", "note": "outside policy"})
+
+
+def decided(ctx: dict) -> bool:
+    ctx["case"].refresh_from_db()
+    return ctx["case"].status == "decided" and ctx["case"].application.status == "rejected"
+
+
+# confirm a limit above 20,000 proposed by a reviewer
+
+def high_limit_setup(user: User) -> dict:
+    case = borderline_case()
+    proposer = make_user("reviewer", "matrix-proposer")
+    risk_services.review_case_claim_next(acting_user=proposer)
+    case = risk_services.review_case_approve(case_id=case.pk, credit_limit=Decimal("30000.00"), note="strong history",
+                                             acting_user=proposer)
+    assert case.status == "awaiting_confirmation"
+    return {"case": case}
+
+
+def high_limit_service(ctx: dict, user: User) -> None:
+    risk_services.review_case_claim_next(acting_user=user)
+    risk_services.review_case_approve(case_id=ctx["case"].pk, credit_limit=Decimal("30000.00"), note="confirmed",
+                                      acting_user=user)
+
+
+def high_limit_admin(ctx: dict, client: Client):
+    response = client.post(reverse("admin:risk_reviewcase_claim_next"))
+    if response.status_code == 403:
+        return response
+    return client.post(reverse("admin:risk_reviewcase_approve", args=[ctx["case"].pk]),
+                       {"credit_limit": "30000.00", "note": "confirmed"})
+
+
+def high_limit_confirmed(ctx: dict) -> bool:
+    ctx["case"].refresh_from_db()
+    return (ctx["case"].status == "decided"
+            and CreditAccount.objects.get(customer=ctx["case"].application.customer).credit_limit == Decimal("30000"))
+
+
+# edit a draft policy, activate a policy
+
+def draft_setup(user: User) -> dict:
+    root = User.objects.filter(is_superuser=True).first() or make_user("superuser", "matrix-root")
+    return {"draft": risk_services.policy_draft_create(acting_user=root, notes="v2")}
+
+
+def edited_params(ctx: dict) -> dict:
+    return dict(ctx["draft"].params, grace_days=5)
+
+
+def edit_service(ctx: dict, user: User) -> None:
+    risk_services.policy_draft_update(policy_id=ctx["draft"].pk, params=edited_params(ctx), notes="grace 5",
+                                      acting_user=user)
+
+
+def edit_admin(ctx: dict, client: Client):
+    return client.post(reverse("admin:risk_scoringpolicy_change", args=[ctx["draft"].pk]),
+                       {"notes": "grace 5", "params_text": json.dumps(edited_params(ctx))})
+
+
+def edited(ctx: dict) -> bool:
+    ctx["draft"].refresh_from_db()
+    return ctx["draft"].params["grace_days"] == 5
+
+
+def activate_service(ctx: dict, user: User) -> None:
+    risk_services.policy_activate(policy_id=ctx["draft"].pk, acting_user=user, reason_text="new grace")
+
+
+def activate_admin(ctx: dict, client: Client):
+    return client.post(reverse("admin:risk_scoringpolicy_activate", args=[ctx["draft"].pk]), {"reason": "new grace"})
+
+
+def activated(ctx: dict) -> bool:
+    ctx["draft"].refresh_from_db()
+    return ctx["draft"].status == "active"
+
+
+# freeze, unfreeze, write off
+
+def account_setup(user: User) -> dict:
+    account = open_account(1)
+    buy(account, amount="300.00", periods=3)
+    account.refresh_from_db()
+    return {"account": account}
+
+
+def frozen_setup(user: User) -> dict:
+    ctx = account_setup(user)
+    root = make_user("superuser", "matrix-root")
+    installment_services.account_freeze(account_id=ctx["account"].pk, reason_text="fraud alert", acting_user=root)
+    return ctx
+
+
+def account_action_admin(route: str) -> Callable[[dict, Client], Any]:
+    def post(ctx: dict, client: Client):
+        return client.post(reverse(f"admin:accounts_creditaccount_{route}", args=[ctx["account"].pk]),
+                           {"reason": "fraud alert"})
+    return post
+
+
+def status_is(status: str) -> Callable[[dict], bool]:
+    def check(ctx: dict) -> bool:
+        ctx["account"].refresh_from_db()
+        return ctx["account"].status == status
+    return check
+
+
+# waivers
+
+def small_waiver_setup(user: User) -> dict:
+    account = open_account(1)
+    buy(account, amount="300.00", periods=3)
+    first = posted_fee(account)
+    handler = user if user.has_perm("complaints.handle_complaint") else make_user("agent", "matrix-owner")
+    return {"account": account, "installment": first, "complaint": working_complaint(account, handler)}
+
+
+def small_waiver_service(ctx: dict, user: User) -> None:
+    complaint_services.complaint_waiver_request(complaint_id=ctx["complaint"].pk, kind="fee",
+                                                item_id=ctx["installment"].pk, amount=Decimal("1.80"),
+                                                reason_text="goodwill", acting_user=user)
+
+
+def small_waiver_admin(ctx: dict, client: Client):
+    return client.post(reverse("admin:complaints_complaint_waiver", args=[ctx["complaint"].pk]),
+                       {"item": f"fee:{ctx['installment'].pk}", "amount": "1.80", "reason": "goodwill"})
+
+
+def waiver_applied(ctx: dict) -> bool:
+    return Waiver.objects.filter(complaint=ctx["complaint"], status="applied").count() == 1
+
+
+def large_waiver_setup(user: User) -> dict:
+    account = open_account(1, limit="20000.00")
+    buy(account, amount="20000.00", periods=3)
+    first = posted_fee(account)
+    owner = make_user("agent", "matrix-owner")
+    complaint = working_complaint(account, owner)
+    waiver = complaint_services.complaint_waiver_request(complaint_id=complaint.pk, kind="fee", item_id=first.pk,
+                                                         amount=Decimal("120.00"), reason_text="goodwill",
+                                                         acting_user=owner)
+    assert waiver.status == "pending"
+    return {"account": account, "complaint": complaint, "waiver": waiver}
+
+
+def large_waiver_service(ctx: dict, user: User) -> None:
+    complaint_services.waiver_approve(waiver_id=ctx["waiver"].pk, note="agreed", acting_user=user)
+
+
+def large_waiver_admin(ctx: dict, client: Client):
+    return client.post(reverse("admin:complaints_complaint_waiver_approve", args=[ctx["waiver"].pk]),
+                       {"note": "agreed"})
+
+
+# extend a complaint deadline
+
+def complaint_setup(user: User) -> dict:
+    account = open_account(1)
+    return {"account": account, "complaint": file(account, category="billing_dispute")}
+
+
+def extend_service(ctx: dict, user: User) -> None:
+    complaint_services.complaint_extend_deadline(complaint_id=ctx["complaint"].pk, reason_text="bank records",
+                                                 acting_user=user)
+
+
+def extend_admin(ctx: dict, client: Client):
+    return client.post(reverse("admin:complaints_complaint_extend", args=[ctx["complaint"].pk]),
+                       {"note": "bank records"})
+
+
+def extended(ctx: dict) -> bool:
+    ctx["complaint"].refresh_from_db()
+    return ctx["complaint"].extended
+
+
+# view the full ID number
+
+def customer_setup(user: User) -> dict:
+    return {"customer": open_account(1).customer}
+
+
+def reveal_service(ctx: dict, user: User) -> None:
+    assert id_number_reveal(customer=ctx["customer"], acting_user=user, purpose="fraud check") == "11010519491231002X"
+
+
+def reveal_admin(ctx: dict, client: Client):
+    response = client.post(reverse("admin:accounts_customer_reveal_id_number", args=[ctx["customer"].pk]),
+                           {"purpose": "fraud check"})
+    if response.status_code == 200:
+        assert "11010519491231002X" in response.content.decode()
+    return response
+
+
+def id_view_logged(ctx: dict) -> bool:
+    return AuditEvent.objects.filter(action="pii.id_number_viewed", object_id=str(ctx["customer"].pk)).count() == 1
+
+
+# beat schedules (no service: django-celery-beat's own admin, behind its model permissions)
+
+def beat_setup(user: User) -> dict:
+    every = IntervalSchedule.objects.create(every=5, period=IntervalSchedule.MINUTES)
+    return {"task": PeriodicTask.objects.create(name="matrix sweep", task="complaints.tasks.sweep", interval=every,
+                                                enabled=True)}
+
+
+def beat_admin(ctx: dict, client: Client):
+    return client.post(reverse("admin:django_celery_beat_periodictask_changelist"),
+                       {"action": "disable_tasks", "_selected_action": [ctx["task"].pk]})
+
+
+def beat_disabled(ctx: dict) -> bool:
+    ctx["task"].refresh_from_db()
+    return not ctx["task"].enabled
+
+
+ACTIONS = [
+    Action("decide application", {"reviewer", "manager", "superuser"}, decide_setup, decide_service, decide_admin,
+           decided),
+    Action("confirm a limit above 20,000", {"manager", "superuser"}, high_limit_setup, high_limit_service,
+           high_limit_admin, high_limit_confirmed,
+           # a reviewer may decide, but the queue never hands over a proposal awaiting confirmation
+           refused_by={"reviewer": Conflict}),
+    Action("edit a draft policy", {"manager", "superuser"}, draft_setup, edit_service, edit_admin, edited),
+    Action("activate a policy", {"manager", "superuser"}, draft_setup, activate_service, activate_admin, activated),
+    Action("freeze an account", {"manager", "superuser"}, account_setup,
+           lambda ctx, user: installment_services.account_freeze(account_id=ctx["account"].pk,
+                                                                 reason_text="fraud alert", acting_user=user),
+           account_action_admin("freeze"), status_is("frozen")),
+    Action("unfreeze an account", {"manager", "superuser"}, frozen_setup,
+           lambda ctx, user: installment_services.account_unfreeze(account_id=ctx["account"].pk,
+                                                                   reason_text="cleared", acting_user=user),
+           account_action_admin("unfreeze"), status_is("active")),
+    Action("write off an account", {"manager", "superuser"}, account_setup,
+           lambda ctx, user: installment_services.account_write_off(account_id=ctx["account"].pk,
+                                                                    reason_text="confirmed fraud", acting_user=user),
+           account_action_admin("write_off"), status_is("closed")),
+    Action("waive up to 100.00", CS_ROLES, small_waiver_setup, small_waiver_service, small_waiver_admin,
+           waiver_applied),
+    Action("approve a waiver above 100.00", {"supervisor", "superuser"}, large_waiver_setup, large_waiver_service,
+           large_waiver_admin, waiver_applied),
+    Action("extend a complaint deadline", {"supervisor", "superuser"}, complaint_setup, extend_service,
+           extend_admin, extended),
+    Action("view a full ID number", {"superuser"}, customer_setup, reveal_service, reveal_admin, id_view_logged),
+    Action("edit beat schedules", {"ops", "superuser"}, beat_setup, None, beat_admin, beat_disabled),
+]
+CASES = [pytest.param(action, role, id=f"{action.name}-{role}") for action in ACTIONS for role in ROLES]
+
+
+@pytest.mark.parametrize(("action", "role"), [c for c in CASES if c.values[0].service is not None])
+def test_service(action: Action, role: str):
+    user = make_user(role)
+    ctx = action.setup(user)
+    if role in action.allowed:
+        action.service(ctx, user)
+        assert action.took_effect(ctx)
+        return
+    before = world_rows()
+    refusal = (action.refused_by or {}).get(role, PermissionRefused)
+    with pytest.raises(refusal):
+        action.service(ctx, user)
+    assert world_rows() == before
+    assert not action.took_effect(ctx)
+
+
+@pytest.mark.parametrize(("action", "role"), CASES)
+def test_admin(action: Action, role: str):
+    user = make_user(role)
+    ctx = action.setup(user)
+    client = client_for(user)
+    if role in action.allowed:
+        response = action.admin(ctx, client)
+        assert response.status_code in (200, 302)
+        assert error_messages(response) == []
+        assert action.took_effect(ctx)
+        return
+    before = world_rows()
+    response = action.admin(ctx, client)
+    # refused by the view itself (403), or by the service and reported as an error message
+    assert response.status_code == 403 or (response.status_code == 302 and error_messages(response)
+                                           and not success_messages(response)), response
+    assert world_rows() == before
+    assert not action.took_effect(ctx)
+
+
+# --- ledger rows: nobody, not even a superuser, edits or deletes them ---------------------------
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_nobody_changes_or_deletes_ledger_rows_in_the_admin(role: str):
+    account = account_setup(make_user("superuser", "matrix-root"))["account"]
+    line = JournalLine.objects.filter(credit_account=account).first()
+    entry = line.entry
+    client = client_for(make_user(role))
+    before = world_rows()
+    for url in (reverse("admin:accounts_journalline_change", args=[line.pk]),
+                reverse("admin:accounts_journalline_delete", args=[line.pk]),
+                reverse("admin:accounts_journalentry_change", args=[entry.pk]),
+                reverse("admin:accounts_journalentry_delete", args=[entry.pk])):
+        response = client.post(url, {"amount": "0.00", "book": "fee_income", "post": "yes"})
+        assert response.status_code == 403, url
+    assert client.post(reverse("admin:accounts_journalline_changelist"),
+                       {"action": "delete_selected", "_selected_action": [line.pk], "post": "yes"}
+                       ).status_code in (200, 302, 403)
+    assert world_rows() == before
+    assert client.get(reverse("admin:accounts_journalline_add")).status_code == 403
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE accounts_journalline SET amount = amount + 1 WHERE id = %s",
+    "DELETE FROM accounts_journalline WHERE id = %s",
+    "UPDATE accounts_journalentry SET description = 'edited' WHERE id = (SELECT entry_id FROM "
+    "accounts_journalline WHERE id = %s)",
+    "DELETE FROM accounts_journalentry WHERE id = (SELECT entry_id FROM accounts_journalline WHERE id = %s)",
+])
+def test_the_database_refuses_raw_updates_and_deletes_of_ledger_rows(statement: str):
+    account = account_setup(make_user("superuser", "matrix-root"))["account"]
+    line = JournalLine.objects.filter(credit_account=account).first()
+    before = world_rows()
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement, [line.pk])
+    assert world_rows() == before
+
+
+# --- what each role may look at (docs/permissions.md, the view rows) -----------------------------
+
+PAGES = {
+    "applications": ("admin:risk_application_changelist", {"reviewer", "manager", "agent", "supervisor"}),
+    "review queue": ("admin:risk_reviewcase_changelist", {"reviewer", "manager", "agent", "supervisor"}),
+    "scoring policies": ("admin:risk_scoringpolicy_changelist", {"reviewer", "manager"}),
+    "customers": ("admin:accounts_customer_changelist", {"reviewer", "manager", "agent", "supervisor"}),
+    "credit accounts": ("admin:accounts_creditaccount_changelist", {"reviewer", "manager", "agent", "supervisor"}),
+    "ledger lines": ("admin:accounts_journalline_changelist", {"reviewer", "manager", "agent", "supervisor"}),
+    "collections queue": ("admin:accounts_creditaccount_collections", {"reviewer", "manager", "agent", "supervisor"}),
+    "audit trail": ("admin:accounts_auditevent_changelist", {"manager", "supervisor"}),
+    "close-of-business runs": ("admin:accounts_cobrun_changelist", {"manager", "ops"}),
+    "notifications": ("admin:accounts_notification_changelist", {"agent", "supervisor", "ops"}),
+    "complaints": ("admin:complaints_complaint_changelist", {"agent", "supervisor"}),
+    "complaint supervision": ("admin:complaints_complaint_supervisor", {"supervisor"}),
+    "closure requests": ("admin:complaints_closurerequest_changelist", {"manager", "agent", "supervisor"}),
+    "beat schedules": ("admin:django_celery_beat_periodictask_changelist", {"ops"}),
+    "login lock-outs": ("admin:axes_accessattempt_changelist", set()),
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_who_sees_which_page(page: str, role: str):
+    url_name, viewers = PAGES[page]
+    response = client_for(make_user(role)).get(reverse(url_name))
+    expected = 200 if role in viewers or role == "superuser" else 403
+    assert response.status_code == expected
+
+
+# --- the storefront API is not a staff door ------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_staff_session_does_not_open_the_api(role: str):
+    account = open_account(1)
+    client = client_for(make_user(role))
+    before = world_rows()
+    assert client.get(f"/api/v1/accounts/{account.pk}").status_code == 401
+    response = client.post(f"/api/v1/accounts/{account.pk}/purchases",
+                           {"merchant_order_id": "o-9", "amount": "10.00", "periods": 1},
+                           content_type="application/json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert response.status_code == 401
+    assert world_rows() == before
+
