@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Prefetch
+from django.utils.translation import gettext_lazy as _
 
 from accounts import services as account_services
 from accounts.errors import BusinessRuleRefused, Conflict, NotFound
