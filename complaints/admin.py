@@ -286,6 +286,7 @@ class ComplaintAdmin(admin.ModelAdmin):
             post("<path:object_id>/waiver/", "waiver", self.waiver_view),
             post("<path:object_id>/release-hold/", "release_hold", self.release_hold_view),
             post("<path:object_id>/start-closure/", "start_closure", self.start_closure_view),
+            post("<path:object_id>/data-export/", "data_export", self.data_export_view),
             *super().get_urls(),
         ]
 
@@ -426,6 +427,22 @@ class ComplaintAdmin(admin.ModelAdmin):
                              acting_user=request.user),
                          lambda r: gettext("Closure request #%(id)s is %(status)s.")
                          % {"id": r.pk, "status": r.get_status_display()})
+
+    def data_export_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The customer's data as a JSON download (``data_privacy`` complaints; audited)."""
+        from .data_export import customer_data_export, export_json
+
+        complaint_id = _object_id(object_id)
+        try:
+            data = customer_data_export(complaint_id=complaint_id, acting_user=request.user)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return HttpResponseRedirect(self._url("change", complaint_id))
+        response = HttpResponse(export_json(data), content_type="application/json; charset=utf-8")
+        response["Content-Disposition"] = (f'attachment; filename="tally-customer-data-'
+                                           f'{data["customer"]["external_id"]}-complaint-{complaint_id}.json"')
+        response["Cache-Control"] = "no-store"
+        return response
 
     # --- filing a complaint (an agent taking a call) ---
 
