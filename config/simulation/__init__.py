@@ -1,0 +1,6 @@
+"""``manage.py simulate``: a seeded population living through the real services and the real
+nightly close (see ``engine``)."""
+
+from .engine import SimulationRefused, SimulationResult, simulate
+
+__all__ = ["SimulationRefused", "SimulationResult", "simulate"]

@@ -1,0 +1,169 @@
+"""The end-of-simulation report: aggregates only (no ids, no timestamps), in a fixed order,
+so the same seed gives a byte-identical report. ``money`` is the set of figures a fault run
+must reproduce exactly (docs/decisions/0011-simulation.md)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db.models import Count, Q, Sum
+
+ZERO = Decimal("0.00")
+BUCKETS = (("current", 0, 0), ("1-30", 1, 30), ("31-60", 31, 60), ("61-90", 61, 90), ("91-180", 91, 180),
+           (">180", 181, 10**6))
+
+
+def _m(value) -> str:
+    return f"{(value or ZERO):.2f}"
+
+
+def money_totals() -> dict[str, str]:
+    """Every ledger book's balance, what was bought, refunded, repaid (by source), charged at
+    the gateway, and what is still owed — the figures a fault run must equal."""
+    from accounts.models import CreditAccount, JournalLine
+    from installments.models import Penalty, Purchase, Refund, Repayment, SandboxGatewayCharge
+
+    totals: dict[str, str] = {}
+    for book, amount in JournalLine.objects.values_list("book").annotate(s=Sum("amount")).order_by("book"):
+        totals[f"ledger {book}"] = _m(amount)
+    totals["purchased"] = _m(Purchase.objects.aggregate(s=Sum("amount"))["s"])
+    totals["refunded"] = _m(Refund.objects.aggregate(s=Sum("amount"))["s"])
+    for source, amount in Repayment.objects.values_list("source").annotate(s=Sum("amount")).order_by("source"):
+        totals[f"repaid {source}"] = _m(amount)
+    totals["penalties charged"] = _m(Penalty.objects.aggregate(s=Sum("amount"))["s"])
+    totals["charged at the gateway"] = _m(SandboxGatewayCharge.objects.filter(outcome="succeeded")
+                                          .aggregate(s=Sum("amount"))["s"])
+    owed = CreditAccount.objects.aggregate(p=Sum("principal_outstanding"), f=Sum("fees_outstanding"),
+                                           n=Sum("penalties_outstanding"), c=Sum("credit_balance"),
+                                           limit=Sum("credit_limit"), avail=Sum("available_limit"))
+    totals["outstanding principal"] = _m(owed["p"])
+    totals["outstanding fees"] = _m(owed["f"])
+    totals["outstanding penalties"] = _m(owed["n"])
+    totals["credit balances"] = _m(owed["c"])
+    totals["credit limits"] = _m(owed["limit"])
+    totals["available limits"] = _m(owed["avail"])
+    return totals
+
+
+def build(sim) -> tuple[str, dict[str, str], list[str]]:
+    from accounts.audit import CHECKS, run_all
+    from accounts.models import AccountStatusChange, CreditAccount, JournalEntry, LimitChange
+    from complaints.models import ClosureRequest, Complaint
+    from installments.models import InstallmentPlan, PaymentAttempt, PlanKind, Purchase, Refund, Repayment, Statement
+    from risk.models import Application
+
+    from .engine import START
+
+    lines: list[str] = []
+    out = lines.append
+    end = START + timedelta(days=sim.days)
+    out(f"Simulation: {sim.customers} customers, {sim.days} business days, seed {sim.seed}"
+        f"{', with faults' if sim.faults else ''}")
+    out(f"Business dates {START} .. {end - timedelta(days=1)} (business date now {end})")
+    personas = Counter(p.persona for p in sim.people)
+    out("Population: " + ", ".join(f"{name} {personas[name]}" for name in sorted(personas)))
+    cards = Counter(p.card for p in sim.people)
+    out("Repayment cards: " + ", ".join(f"{name} {cards[name]}" for name in sorted(cards)))
+
+    out("")
+    out("Applications by outcome")
+    for kind, status, n in (Application.objects.values_list("kind", "status").annotate(n=Count("id"))
+                            .order_by("kind", "status")):
+        out(f"  {kind:<10} {status:<14} {n:>7}")
+    reasons: Counter[tuple[str, str]] = Counter()
+    for status, found in Application.objects.values_list("status", "reasons"):
+        for item in found or []:
+            reasons[(status, item.get("code", "?"))] += 1
+    out("Application reasons")
+    for (status, code), n in sorted(reasons.items()):
+        out(f"  {status:<14} {code:<28} {n:>7}")
+    out("Accounts by status: " + ", ".join(
+        f"{status} {n}" for status, n in CreditAccount.objects.values_list("status").annotate(n=Count("id"))
+        .order_by("status")))
+
+    out("")
+    out("Volumes")
+    for periods, n, amount in (Purchase.objects.values_list("periods").annotate(n=Count("id"), s=Sum("amount"))
+                               .order_by("periods")):
+        out(f"  purchases in {periods:>2} installment(s) {n:>7}  {_m(amount):>14}")
+    refunds = Refund.objects.aggregate(n=Count("id"), s=Sum("amount"), p=Sum("principal_reduced"),
+                                       c=Sum("credit_balance_added"))
+    out(f"  refunds {refunds['n']:>7}  {_m(refunds['s'])} (principal reduced {_m(refunds['p'])}, "
+        f"credit balance {_m(refunds['c'])})")
+    bills = InstallmentPlan.objects.filter(kind=PlanKind.BILL).aggregate(n=Count("id"), s=Sum("principal"))
+    out(f"  statements issued {Statement.objects.count()}, converted into installments {bills['n']} "
+        f"({_m(bills['s'])})")
+
+    out("")
+    out("Repayments")
+    for source, n, amount, principal, fees, penalties in (
+            Repayment.objects.values_list("source").annotate(n=Count("id"), s=Sum("amount"), p=Sum("principal_paid"),
+                                                             f=Sum("fee_paid"), x=Sum("penalty_paid"))
+            .order_by("source")):
+        out(f"  {source:<14} {n:>7}  {_m(amount):>14} (principal {_m(principal)}, fees {_m(fees)}, "
+            f"penalties {_m(penalties)})")
+    out("Auto-debit attempts by final status")
+    for status, n, amount in (PaymentAttempt.objects.values_list("status").annotate(n=Count("id"), s=Sum("amount"))
+                              .order_by("status")):
+        out(f"  {status:<14} {n:>7}  {_m(amount):>14}")
+
+    out("")
+    out("Limit changes")
+    for code, n in LimitChange.objects.values_list("reason_code").annotate(n=Count("id")).order_by("reason_code"):
+        out(f"  {code:<28} {n:>7}")
+    out("Account status changes")
+    for code, n in (AccountStatusChange.objects.values_list("reason_code").annotate(n=Count("id"))
+                    .order_by("reason_code")):
+        out(f"  {code:<28} {n:>7}")
+
+    out("")
+    out("Delinquency at the end (accounts not closed)")
+    open_accounts = CreditAccount.objects.exclude(status="closed")
+    for name, low, high in BUCKETS:
+        row = open_accounts.filter(days_past_due__gte=low, days_past_due__lte=high).aggregate(
+            n=Count("id"), p=Sum("principal_outstanding"))
+        out(f"  {name:<8} {row['n']:>7} accounts  {_m(row['p']):>14} principal")
+    written = JournalEntry.objects.filter(kind="write_off").count()
+    write_off_amount = money_totals().get("ledger write_off_expense", "0.00")
+    out(f"Write-offs: {written} ({write_off_amount})")
+
+    out("")
+    out("Complaints")
+    for category, status, n in (Complaint.objects.values_list("category", "status").annotate(n=Count("id"))
+                                .order_by("category", "status")):
+        out(f"  {category:<26} {status:<18} {n:>5}")
+    flags = Complaint.objects.aggregate(
+        ack=Count("id", filter=Q(acknowledge_breached=True)), resp=Count("id", filter=Q(response_breached=True)),
+        esc=Count("id", filter=Q(escalated=True)), ext=Count("id", filter=Q(extended_at__isnull=False)),
+        reo=Sum("reopened_count"))
+    out(f"Deadline breaches: acknowledgement {flags['ack']}, final response {flags['resp']}; escalated "
+        f"{flags['esc']}; extended {flags['ext']}; reopened {flags['reo'] or 0}")
+    out("Closure requests: " + ", ".join(
+        f"{origin}/{status} {n}" for origin, status, n in ClosureRequest.objects.values_list("origin", "status")
+        .annotate(n=Count("id")).order_by("origin", "status")))
+    alternatives = ClosureRequest.objects.exclude(alternative="").values_list("alternative").annotate(n=Count("id"))
+    out("Alternatives accepted: " + (", ".join(f"{a} {n}" for a, n in alternatives.order_by("alternative"))
+                                     or "none"))
+
+    out("")
+    out("Activity refused or tried (by the simulated people and staff)")
+    for name, n in sorted(sim.counts.items()):
+        out(f"  {name:<52} {n:>7}")
+
+    totals = money_totals()
+    out("")
+    out("Money totals")
+    for name, value in totals.items():
+        out(f"  {name:<36} {value:>16}")
+
+    violations, _counts = run_all()
+    out("")
+    if violations:
+        out(f"audit_ledger: {len(violations)} violation(s)")
+        lines.extend(f"  {v}" for v in violations[:50])
+    else:
+        out(f"audit_ledger: OK — {len(CHECKS)} checks over {JournalEntry.objects.count()} entries "
+            f"and {CreditAccount.objects.count()} accounts")
+    return "\n".join(lines) + "\n", totals, violations
