@@ -17,6 +17,7 @@ from accounts.errors import BusinessRuleRefused, Conflict, NotFound
 from accounts.ledger import EntrySpec, Leg, lock_credit_account, post_entries, post_entry, save_accounts
 from accounts.models import AccountStatus, Book, CreditAccount
 from accounts.money import ZERO, to_money
+from risk.models import ScoringPolicy
 from risk.selectors import active_policy
 
 from .models import Installment, InstallmentPlan, InstallmentState, PlanKind, Purchase, Refund, Statement
@@ -32,8 +33,9 @@ def _fee_rate(params, periods: int) -> Decimal:
 
 
 def _create_plan(*, account: CreditAccount, kind: str, principal: Decimal, periods: int, start: date,
-                 purchase: Purchase | None = None, statement: Statement | None = None) -> InstallmentPlan:
-    policy = active_policy()
+                 purchase: Purchase | None = None, statement: Statement | None = None,
+                 policy: ScoringPolicy | None = None) -> InstallmentPlan:
+    policy = policy or active_policy()  # the caller's, read once in its transaction
     params = policy.parsed
     rate = _fee_rate(params, periods)
     schedule = build_schedule(principal=principal, periods=periods, start=start, fee_rate=rate,
@@ -72,7 +74,8 @@ def purchase_create(*, account_id: int, merchant_order_id: str, amount: Decimal,
         if account.status != AccountStatus.ACTIVE:
             raise BusinessRuleRefused(f"The credit account is {account.status}; only active accounts can buy.",
                                       code="account_not_active", details={"status": account.status})
-        _fee_rate(active_policy().parsed, periods)
+        policy = active_policy()
+        _fee_rate(policy.parsed, periods)
         if amount > account.available_limit:
             raise BusinessRuleRefused("The amount is more than the available limit.", code="insufficient_limit",
                                       details={"available_limit": f"{account.available_limit:.2f}"})
@@ -80,7 +83,7 @@ def purchase_create(*, account_id: int, merchant_order_id: str, amount: Decimal,
         purchase = Purchase.objects.create(account=account, merchant_order_id=merchant_order_id, amount=amount,
                                            periods=periods, business_date=today)
         _create_plan(account=account, kind=PlanKind.PURCHASE, principal=amount, periods=periods, start=today,
-                     purchase=purchase)
+                     purchase=purchase, policy=policy)
         post_entry(account=account, key=f"purchase:{purchase.pk}", kind="purchase", business_date=today,
                    description=f"purchase {merchant_order_id}",
                    legs=[Leg(Book.PRINCIPAL_RECEIVABLE, amount), Leg(Book.MERCHANT_SETTLEMENT, -amount)])
