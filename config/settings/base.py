@@ -172,6 +172,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    # The contract's error responses (API.md) on every operation; the enum hook is the default one.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.api.schema.add_error_responses"],
     "ENUM_NAME_OVERRIDES": {
         "ApplicationKindEnum": "risk.models.ApplicationKind",
         "PlanKindEnum": "installments.models.PlanKind",

@@ -9,7 +9,7 @@ from config.api.idempotency import IdempotentAPIView
 
 from .. import repayments
 from ..models import PaymentAttempt, Repayment
-from .views import IDEMPOTENCY, _account_or_404
+from .views import IDEMPOTENCY, _account_or_404, created_or_replayed
 
 
 class RepaymentInSerializer(serializers.Serializer):
@@ -42,7 +42,9 @@ class RepaymentOutSerializer(serializers.ModelSerializer):
 
 
 class RepaymentCreateView(IdempotentAPIView):
-    @extend_schema(request=RepaymentInSerializer, responses={201: RepaymentOutSerializer}, parameters=[IDEMPOTENCY],
+    @extend_schema(request=RepaymentInSerializer, parameters=[IDEMPOTENCY],
+                   responses=created_or_replayed(RepaymentOutSerializer, "The same reference again: the repayment "
+                                                                         "recorded the first time."),
                    operation_id="repayments_create")
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)

@@ -20,6 +20,17 @@ class ScheduleItemSerializer(serializers.ModelSerializer):
         fields = ["seq", "due_date", "principal", "fee"]
 
 
+class PurchaseOutSerializer(serializers.Serializer):
+    """What POST .../purchases answers (the body of ``views.purchase_body``); for the schema."""
+
+    id = serializers.CharField()
+    merchant_order_id = serializers.CharField()
+    amount = MoneyField()
+    business_date = serializers.DateField()
+    installments = ScheduleItemSerializer(many=True)
+    available_limit = MoneyField()
+
+
 class RefundInSerializer(serializers.Serializer):
     merchant_refund_id = StrictCharField(max_length=64, min_length=1)
     amount = MoneyField(positive=True)
@@ -37,6 +48,15 @@ class RefundOutSerializer(serializers.ModelSerializer):
         model = Refund
         fields = ["id", "purchase_id", "merchant_refund_id", "amount", "principal_reduced", "credit_balance_added",
                   "fees_waived", "business_date"]
+
+
+class RefundCreatedSerializer(RefundOutSerializer):
+    """What POST .../refunds answers: the refund and the account's available limit after it."""
+
+    available_limit = MoneyField()
+
+    class Meta(RefundOutSerializer.Meta):
+        fields = [*RefundOutSerializer.Meta.fields, "available_limit"]
 
 
 class InstallmentSerializer(serializers.ModelSerializer):

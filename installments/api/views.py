@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
@@ -19,6 +19,8 @@ from .serializers import (
     PayoffQuoteSerializer,
     PlanSerializer,
     PurchaseInSerializer,
+    PurchaseOutSerializer,
+    RefundCreatedSerializer,
     RefundInSerializer,
     RefundOutSerializer,
     ScheduleItemSerializer,
@@ -26,6 +28,11 @@ from .serializers import (
 )
 
 IDEMPOTENCY = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)
+
+
+def created_or_replayed(serializer, replay: str) -> dict:
+    """201 the first time; 200 with the same object when the same natural key comes again."""
+    return {201: serializer, 200: OpenApiResponse(serializer, description=replay)}
 
 
 def _account_or_404(raw_id: str):
@@ -42,7 +49,9 @@ def purchase_body(purchase: Purchase) -> dict:
 
 
 class PurchaseCreateView(IdempotentAPIView):
-    @extend_schema(request=PurchaseInSerializer, responses={201: None}, parameters=[IDEMPOTENCY],
+    @extend_schema(request=PurchaseInSerializer, parameters=[IDEMPOTENCY],
+                   responses=created_or_replayed(PurchaseOutSerializer, "The same merchant_order_id and body again: "
+                                                                        "the purchase made the first time."),
                    operation_id="purchases_create")
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
@@ -61,7 +70,9 @@ class PurchaseCreateView(IdempotentAPIView):
 
 
 class RefundCreateView(IdempotentAPIView):
-    @extend_schema(request=RefundInSerializer, responses={201: RefundOutSerializer}, parameters=[IDEMPOTENCY],
+    @extend_schema(request=RefundInSerializer, parameters=[IDEMPOTENCY],
+                   responses=created_or_replayed(RefundCreatedSerializer, "The same merchant_refund_id and body "
+                                                                          "again: the refund made the first time."),
                    operation_id="refunds_create")
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
