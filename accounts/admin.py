@@ -12,7 +12,6 @@ and their pages under its URL with ``CreditAccountAdmin.add_page_section`` / ``a
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -51,9 +50,8 @@ from .models import (
     Notification,
     StaffProfile,
 )
-from .pii import keyed_hash, mask_phone
-
-ID_NUMBER_RE = re.compile(r"^\d{17}[\dXx]$")
+from .pii import mask_phone
+from .search import PersonalDataSearchMixin
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -99,11 +97,14 @@ class ReadOnlyInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ReadOnlyAdmin):
+class CustomerAdmin(PersonalDataSearchMixin, ReadOnlyAdmin):
     change_form_template = "admin/accounts/customer/change_form.html"
     list_display = ("external_id", "name", "id_number_masked", "phone_masked", "store_status", "created_at")
     list_filter = ("store_status",)
     search_fields = ("external_id",)
+    search_help_text = _("Store customer id, phone number or full ID number")
+    id_number_hash_fields = ("id_number_hash",)
+    phone_fields = ("phone",)
     show_full_result_count = False
     fields = ("external_id", "name", "id_number_masked", "phone_masked", "store_status", "store_since",
               "orders_12m", "spend_12m", "return_rate", "language", "created_at", "updated_at")
@@ -112,13 +113,6 @@ class CustomerAdmin(ReadOnlyAdmin):
     @admin.display(description=_("phone"))
     def phone_masked(self, customer: Customer) -> str:
         return mask_phone(customer.phone)
-
-    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
-        """An 18-character ID number is looked up by its keyed hash, never in clear text."""
-        term = search_term.strip()
-        if ID_NUMBER_RE.match(term):
-            return queryset.filter(id_number_hash=keyed_hash(term)), False
-        return super().get_search_results(request, queryset, search_term)
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
@@ -242,7 +236,7 @@ class AccountPage:
 
 
 @admin.register(CreditAccount)
-class CreditAccountAdmin(AccountIdSearchMixin, ReadOnlyAdmin):
+class CreditAccountAdmin(PersonalDataSearchMixin, AccountIdSearchMixin, ReadOnlyAdmin):
     """The credit account page: balances; the blocks the owning apps add (plans and their
     schedules, statements, repayments, holds, payment attempts, penalties); the status and
     limit history; the latest ledger lines. Read-only for everyone: no field is a form field."""
@@ -255,7 +249,9 @@ class CreditAccountAdmin(AccountIdSearchMixin, ReadOnlyAdmin):
     list_filter = ("status",)
     list_select_related = ("customer",)
     search_fields = ("pk", "customer__external_id")
-    search_help_text = _("Credit account id or store customer id")
+    search_help_text = _("Credit account id, store customer id, phone number or full ID number")
+    id_number_hash_fields = ("customer__id_number_hash",)
+    phone_fields = ("customer__phone",)
     show_full_result_count = False
     fieldsets = (
         (None, {"fields": ("customer", "status", "policy_version", "opened_on", "reopened_on", "closed_on",

@@ -33,6 +33,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from accounts.errors import ApplicationError
+from accounts.search import PersonalDataSearchMixin
 from accounts.selectors import audit_trail
 
 from . import selectors, services
@@ -207,7 +208,7 @@ class ClosedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Complaint)
-class ComplaintAdmin(admin.ModelAdmin):
+class ComplaintAdmin(PersonalDataSearchMixin, admin.ModelAdmin):
     change_list_template = "admin/complaints/complaint/change_list.html"
     complaint_template = "admin/complaints/complaint/complaint.html"
     list_display = ("ref", "customer_ref", "category", "status", "assigned_to", "next_deadline",
@@ -215,7 +216,9 @@ class ComplaintAdmin(admin.ModelAdmin):
     list_filter = (QueueFilter, ClosedFilter, "status", "category", "channel")
     list_select_related = ("customer", "assigned_to")
     search_fields = ("customer__external_id",)
-    search_help_text = _("Store customer id")
+    search_help_text = _("Store customer id, phone number or full ID number")
+    id_number_hash_fields = ("customer__id_number_hash",)
+    phone_fields = ("customer__phone",)
     ordering = (F("next_due_at").asc(nulls_last=True), "id")
     actions = None
     show_full_result_count = False

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.errors import ApplicationError
 from accounts.pii import mask_phone
+from accounts.search import PersonalDataSearchMixin
 
 from . import services
 from .models import Application, PolicyStatus, ReviewCase, ReviewStatus, ScoringPolicy
@@ -398,11 +399,14 @@ class ReviewCaseAdmin(admin.ModelAdmin):
 
 
 @admin.register(Application)
-class ApplicationAdmin(ReadOnlyAdmin):
+class ApplicationAdmin(PersonalDataSearchMixin, ReadOnlyAdmin):
     list_display = ("id", "external_id", "kind", "status", "score", "policy_version", "created_at")
     list_filter = ("status", "kind")
     list_select_related = ("customer", "policy")
     search_fields = ("customer__external_id",)
+    search_help_text = _("Store customer id, phone number or full ID number")
+    id_number_hash_fields = ("id_number_hash", "customer__id_number_hash")
+    phone_fields = ("phone", "customer__phone")
     show_full_result_count = False
     fieldsets = (
         (_("Applicant"), {"fields": ("customer", "kind", "name", "id_number_masked", "phone_masked",

@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
+from accounts.pii import mask_phone
 from config.api.fields import MoneyField, StrictCharField, StrictIntegerField
 
 from ..models import Application, ApplicationKind
@@ -45,12 +46,16 @@ class CustomerOutSerializer(serializers.Serializer):
     external_id = serializers.CharField(source="customer.external_id")
     name = serializers.CharField()
     id_number = serializers.CharField(source="id_number_masked")
-    phone = serializers.CharField()
+    phone = serializers.SerializerMethodField()
     store_status = serializers.CharField()
     store_since = serializers.DateField()
     orders_12m = serializers.IntegerField()
     spend_12m = MoneyField()
     return_rate = serializers.DecimalField(max_digits=5, decimal_places=4)
+
+    def get_phone(self, obj) -> str:
+        """Masked like everywhere else (138****0001): the storefront sent it and needs no echo."""
+        return mask_phone(obj.phone)
 
 
 class ApplicationOutSerializer(serializers.ModelSerializer):
