@@ -142,6 +142,9 @@ def run(cmd: list[str], *, env: dict, deadline: Deadline, log: Path | None = Non
         except subprocess.TimeoutExpired:
             _stop(proc, grace=5)
             raise TimeoutError(f"{' '.join(cmd[:4])}… did not finish within {limit:.0f} s") from None
+        except BaseException:  # Ctrl-C / SIGTERM while waiting: the child must not outlive us
+            _stop(proc, grace=5)
+            raise
         finally:
             with _children_lock:
                 _children.discard(proc)
@@ -692,8 +695,26 @@ def step_rows(args) -> list[dict]:
                    EXTRACT(EPOCH FROM s.finished_at - s.started_at)::float8, s.detail
             FROM accounts_cobsteprun s JOIN accounts_cobrun r ON r.id = s.run_id
             WHERE r.business_date = %s ORDER BY s.position, s.id""", [args.business_date]).fetchall()
-    return [{"position": r[0], "step": r[1], "accounts": r[2], "processed": r[3], "failures": r[4],
-             "seconds": r[5], "detail": r[6]} for r in rows]
+        steps = [{"position": r[0], "step": r[1], "accounts": r[2], "processed": r[3], "failures": r[4],
+                  "seconds": r[5], "detail": r[6]} for r in rows]
+        # A step cut short (--timeout) records nothing of its own: count what it wrote so far.
+        for step in steps:
+            if step["seconds"] is None and step["step"] in PROGRESS_SQL:
+                done, elapsed = conn.execute(
+                    PROGRESS_SQL[step["step"]] + """, (SELECT EXTRACT(EPOCH FROM clock_timestamp() - s.started_at)::float8
+                        FROM accounts_cobsteprun s JOIN accounts_cobrun r ON r.id = s.run_id
+                        WHERE r.business_date = %(day)s AND s.step = %(step)s ORDER BY s.id DESC LIMIT 1)""",
+                    {"day": args.business_date, "step": step["step"]}).fetchone()
+                step["unfinished"] = {"done_so_far": done, "elapsed": elapsed}
+    return steps
+
+
+# What an unfinished step has done so far (the first column of a SELECT; a second is appended).
+PROGRESS_SQL = {
+    "issue_statements": "SELECT (SELECT COUNT(*) FROM installments_statement WHERE statement_date = %(day)s)",
+    "post_fees": "SELECT (SELECT COUNT(*) FROM installments_installment WHERE due_date = %(day)s AND fee_posted)",
+    "auto_debit": "SELECT (SELECT COUNT(*) FROM installments_paymentattempt WHERE business_date = %(day)s)",
+}
 
 
 def outcome_counts(args) -> dict:
@@ -819,6 +840,10 @@ def print_run(r: dict) -> None:
         secs = f"{s['seconds']:.2f}" if s["seconds"] is not None else "unfinished"
         print(f"  {s['position']:>2}. {s['step']:<24}{s['accounts']:>9,}{s['processed']:>10,}{s['failures']:>9,}"
               f"{secs:>9}{(f'{rate:,.0f}' if rate else '-'):>9}{detail}")
+        part = s.get("unfinished")
+        if part and part["elapsed"]:
+            print(f"      cut short: {part['done_so_far']:,} of {s['accounts']:,} done in {part['elapsed']:.1f} s = "
+                  f"{part['done_so_far'] / part['elapsed']:,.0f}/s so far")
     auto = next((s for s in r["steps"] if s["step"] == "auto_debit"), None)
     limits = next((s for s in r["steps"] if s["step"] == "recalculate_limits"), None)
     if auto and auto["seconds"] is not None:
