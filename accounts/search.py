@@ -1,4 +1,4 @@
-"""Admin search by personal data (docs/decisions/0006, 0013): a full ID number is found by
+"""Admin search by personal data (docs/decisions/0006, 0015): a full ID number is found by
 its keyed hash (never stored or matched in clear text); a phone number by exact match on the
 stored digits, in addition to the page's own search. Mixed into the admins of customers,
 credit accounts, applications and complaints."""
