@@ -28,7 +28,7 @@ from installments.models import Statement
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 CONFIG = schemathesis.Config.from_dict({
     "generation": {"max-examples": 8, "deterministic": True, "database": "none"},
-    "phases": {"coverage": {"enabled": False}, "stateful": {"enabled": False}},
+    "phases": {"stateful": {"enabled": False}},
 })
 
 
