@@ -16,6 +16,7 @@ from decimal import Decimal
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .bulk import update_rows
 from .errors import NotFound
@@ -46,7 +47,7 @@ def lock_credit_account(account_id: int) -> CreditAccount:
         raise RuntimeError("lock_credit_account must run inside a transaction")
     account = CreditAccount.objects.select_for_update().filter(pk=account_id).first()
     if account is None:
-        raise NotFound("No such credit account.")
+        raise NotFound(_("No such credit account."))
     return account
 
 

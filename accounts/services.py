@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from .models import (
     AccountStatusChange,
@@ -70,7 +71,7 @@ def id_number_reveal(*, customer: Customer, acting_user: AbstractBaseUser, purpo
     from .errors import PermissionRefused
 
     if not acting_user.has_perm("accounts.view_full_id_number"):
-        raise PermissionRefused("You may not view full ID numbers.")
+        raise PermissionRefused(gettext_lazy("You may not view full ID numbers."))
     with transaction.atomic():
         audit_record(acting_user=acting_user, action="pii.id_number_viewed", obj=customer, reason=purpose)
     return customer.reveal_id_number()

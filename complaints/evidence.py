@@ -137,10 +137,10 @@ def waivable_items(account_id: int) -> list[WaivableItem]:
                  .order_by("due_date", "id")):
         owed = inst.fee - inst.fee_paid - inst.fee_waived
         if owed > 0:
-            items.append(WaivableItem("fee", inst.pk, f"fee of installment #{inst.seq} due {inst.due_date}", owed))
+            items.append(WaivableItem("fee", inst.pk, _("fee of installment #%(seq)s due %(date)s") % {"seq": inst.seq, "date": inst.due_date}, owed))
     for penalty in Penalty.objects.filter(account_id=account_id).order_by("business_date", "id"):
         if penalty.unpaid > 0:
-            items.append(WaivableItem("penalty", penalty.pk, f"penalty of {penalty.business_date}", penalty.unpaid))
+            items.append(WaivableItem("penalty", penalty.pk, _("penalty of %(date)s") % {"date": penalty.business_date}, penalty.unpaid))
     return items
 
 

@@ -122,7 +122,7 @@ class Complaint(FSMModelMixin, models.Model):
         indexes = [models.Index(fields=["status", "next_due_at"]), models.Index(fields=["assigned_to", "status"])]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.category} ({self.status})"
+        return f"#{self.pk} {self.get_category_display()} ({self.get_status_display()})"
 
     @property
     def is_open(self) -> bool:
@@ -187,7 +187,7 @@ class ComplaintMessage(models.Model):
                                       operation=pgtrigger.Update | pgtrigger.Delete)]
 
     def __str__(self) -> str:
-        return f"{self.kind} on #{self.complaint_id}"
+        return _("%(kind)s on #%(complaint)s") % {"kind": self.get_kind_display(), "complaint": self.complaint_id}
 
 
 # --- remedies: waivers ------------------------------------------------------------------------
@@ -241,7 +241,8 @@ class Waiver(FSMModelMixin, models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} waiver {self.amount} ({self.status})"
+        return _("%(kind)s waiver %(amount)s (%(status)s)") % {
+            "kind": self.get_kind_display(), "amount": self.amount, "status": self.get_status_display()}
 
     @transition(field=status, source=WaiverStatus.PENDING, target=WaiverStatus.APPLIED)
     def apply(self) -> None:
@@ -319,7 +320,7 @@ class ClosureRequest(FSMModelMixin, models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Closure #{self.pk} ({self.status})"
+        return _("Closure #%(id)s (%(status)s)") % {"id": self.pk, "status": self.get_status_display()}
 
     @property
     def is_open(self) -> bool:

@@ -19,6 +19,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_fsm import can_proceed
 
 from accounts import services as account_services
@@ -83,7 +85,7 @@ def _staff_or_none(user: AbstractBaseUser | None) -> AbstractBaseUser | None:
 
 def _required_text(value: str, field: str, message: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValidationFailed(message, details={field: ["this field is required"]})
+        raise ValidationFailed(message, details={field: [_("this field is required")]})
     return value.strip()
 
 
@@ -91,7 +93,8 @@ def _move(obj: Any, transition_name: str, *, action: str) -> None:
     """Run a state-machine transition or refuse with 409 ``invalid_transition``."""
     method = getattr(obj, transition_name)
     if not can_proceed(method):
-        raise Conflict(f"A {obj._meta.verbose_name} that is {obj.status} cannot be {action}.",
+        raise Conflict(_("A %(object)s that is %(status)s cannot be %(action)s.") % {
+                           "object": obj._meta.verbose_name, "status": obj.get_status_display(), "action": action},
                        code="invalid_transition", details={"status": obj.status, "action": transition_name})
     method()
 
@@ -99,7 +102,7 @@ def _move(obj: Any, transition_name: str, *, action: str) -> None:
 def _complaint_account_id(complaint_id: int) -> int | None:
     row = Complaint.objects.filter(pk=complaint_id).values_list("account_id", flat=True)
     if not row.exists():
-        raise NotFound("No such complaint.")
+        raise NotFound(_("No such complaint."))
     return row.first()
 
 
@@ -107,18 +110,18 @@ def _locked_complaint(complaint_id: int) -> Complaint:
     complaint = (Complaint.objects.select_for_update(of=("self",)).select_related("customer", "account")
                  .filter(pk=complaint_id).first())
     if complaint is None:
-        raise NotFound("No such complaint.")
+        raise NotFound(_("No such complaint."))
     return complaint
 
 
 def _require_handler(complaint: Complaint, user: AbstractBaseUser | None) -> None:
     """The assignee works the complaint; a supervisor may step in."""
-    _require(user, HANDLE_COMPLAINT, "You may not handle complaints.")
+    _require(user, HANDLE_COMPLAINT, _("You may not handle complaints."))
     if complaint.assigned_to_id not in (None, user.pk) and not user.has_perm(REASSIGN_COMPLAINT):
-        raise PermissionRefused("This complaint is assigned to another agent.")
+        raise PermissionRefused(_("This complaint is assigned to another agent."))
     if complaint.assigned_to_id is None and complaint.status != ComplaintStatus.NEW \
             and not user.has_perm(REASSIGN_COMPLAINT):
-        raise PermissionRefused("This complaint is not assigned to you.")
+        raise PermissionRefused(_("This complaint is not assigned to you."))
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -166,7 +169,7 @@ def complaint_file(*, customer_external_id: str, category: str, channel: str, de
     """Record a complaint (from the storefront, or by an agent taking a call). The regulatory
     clock starts now. Without ``account_id`` the customer's credit account, if any, is used."""
     if acting_user is not None:
-        _require(acting_user, HANDLE_COMPLAINT, "You may not record complaints.")
+        _require(acting_user, HANDLE_COMPLAINT, _("You may not record complaints."))
     errors: dict[str, list[str]] = {}
     if category not in Category.values:
         errors["category"] = [f"choose one of {', '.join(Category.values)}"]
@@ -175,15 +178,15 @@ def complaint_file(*, customer_external_id: str, category: str, channel: str, de
     if not isinstance(description, str) or not description.strip():
         errors["description"] = ["this field is required"]
     if errors:
-        raise ValidationFailed(f"Invalid complaint: {', '.join(sorted(errors))}.", details=errors)
+        raise ValidationFailed(_("Invalid complaint: %(fields)s.") % {"fields": ", ".join(sorted(errors))}, details=errors)
     customer = Customer.objects.filter(external_id=customer_external_id).first()
     if customer is None:
-        raise ValidationFailed("There is no customer with this store customer id.",
-                               details={"customer_external_id": ["no such customer"]})
+        raise ValidationFailed(_("There is no customer with this store customer id."),
+                               details={"customer_external_id": [_("no such customer")]})
     account = CreditAccount.objects.filter(customer=customer).first()
     if account_id is not None and (account is None or account.pk != account_id):
-        raise ValidationFailed("The credit account does not belong to this customer.",
-                               details={"account_id": ["not an account of this customer"]})
+        raise ValidationFailed(_("The credit account does not belong to this customer."),
+                               details={"account_id": [_("not an account of this customer")]})
     now = timezone.now()
     clock = deadlines.new_complaint_clock(now)
     with transaction.atomic():
@@ -200,23 +203,24 @@ def complaint_file(*, customer_external_id: str, category: str, channel: str, de
 def complaint_assign(*, complaint_id: int, assignee: AbstractBaseUser, acting_user: AbstractBaseUser,
                      note: str = "") -> Complaint:
     """An agent takes a new complaint; a supervisor assigns or reassigns to any agent."""
-    _require(acting_user, HANDLE_COMPLAINT, "You may not handle complaints.")
+    _require(acting_user, HANDLE_COMPLAINT, _("You may not handle complaints."))
     if not (assignee.is_active and assignee.is_staff and assignee.has_perm(HANDLE_COMPLAINT)):
-        raise ValidationFailed("The assignee cannot handle complaints.",
-                               details={"assignee": ["not an active complaints agent"]})
+        raise ValidationFailed(_("The assignee cannot handle complaints."),
+                               details={"assignee": [_("not an active complaints agent")]})
     with transaction.atomic():
         complaint = _locked_complaint(complaint_id)
         taking_new = complaint.status == ComplaintStatus.NEW and assignee.pk == acting_user.pk
         if not taking_new:
-            _require(acting_user, REASSIGN_COMPLAINT, "Only a supervisor may assign or reassign complaints.")
+            _require(acting_user, REASSIGN_COMPLAINT, _("Only a supervisor may assign or reassign complaints."))
         before = _snapshot(complaint)
         if complaint.status == ComplaintStatus.NEW:
-            _move(complaint, "assign", action="assigned")
+            _move(complaint, "assign", action=pgettext_lazy("transition", "assigned"))
         elif complaint.is_open:
             if complaint.assigned_to_id == assignee.pk:
-                raise Conflict("The complaint is already assigned to this agent.", code="already_assigned")
+                raise Conflict(_("The complaint is already assigned to this agent."), code="already_assigned")
         else:
-            raise Conflict(f"A complaint that is {complaint.status} cannot be reassigned.",
+            raise Conflict(_("A complaint that is %(status)s cannot be reassigned.") % {
+                               "status": complaint.get_status_display()},
                            code="invalid_transition", details={"status": complaint.status, "action": "assign"})
         complaint.assigned_to = assignee
         complaint.assigned_at = timezone.now()
@@ -233,7 +237,7 @@ def complaint_start(*, complaint_id: int, acting_user: AbstractBaseUser) -> Comp
         complaint = _locked_complaint(complaint_id)
         _require_handler(complaint, acting_user)
         before = _snapshot(complaint)
-        _move(complaint, "start", action="started")
+        _move(complaint, "start", action=pgettext_lazy("transition", "started"))
         now = timezone.now()
         complaint.acknowledged_at = complaint.acknowledged_at or now
         _refresh_next_due(complaint)
@@ -249,17 +253,18 @@ def complaint_reply(*, complaint_id: int, body: str, acting_user: AbstractBaseUs
                     await_customer: bool = False) -> ComplaintMessage:
     """A reply to the customer (notified). With ``await_customer`` the complaint waits for the
     customer's answer: the internal target pauses, the regulatory clock does not."""
-    text = _required_text(body, "body", "Write the reply.")
+    text = _required_text(body, "body", _("Write the reply."))
     with transaction.atomic():
         complaint = _locked_complaint(complaint_id)
         _require_handler(complaint, acting_user)
         if complaint.status not in WORKING_STATUSES:
-            raise Conflict(f"A complaint that is {complaint.status} cannot be answered; start it first.",
+            raise Conflict(_("A complaint that is %(status)s cannot be answered; start it first.") % {
+                               "status": complaint.get_status_display()},
                            code="invalid_transition", details={"status": complaint.status, "action": "reply"})
         before = _snapshot(complaint)
         now = timezone.now()
         if await_customer and complaint.status == ComplaintStatus.IN_PROGRESS:
-            _move(complaint, "await_customer", action="set to await the customer")
+            _move(complaint, "await_customer", action=pgettext_lazy("transition", "set to await the customer"))
             complaint.paused_since = now
             complaint.save()
         message = ComplaintMessage.objects.create(complaint=complaint, kind=MessageKind.REPLY, body=text,
@@ -275,17 +280,18 @@ def complaint_record_customer_message(*, complaint_id: int, body: str,
                                       acting_user: AbstractBaseUser | None) -> ComplaintMessage:
     """What the customer said (recorded by an agent). A complaint awaiting the customer goes
     back to work and its internal target resumes."""
-    text = _required_text(body, "body", "Write what the customer said.")
+    text = _required_text(body, "body", _("Write what the customer said."))
     if acting_user is not None:
-        _require(acting_user, HANDLE_COMPLAINT, "You may not handle complaints.")
+        _require(acting_user, HANDLE_COMPLAINT, _("You may not handle complaints."))
     with transaction.atomic():
         complaint = _locked_complaint(complaint_id)
         if not complaint.is_open:
-            raise Conflict(f"A complaint that is {complaint.status} takes no more messages; reopen it first.",
+            raise Conflict(_("A complaint that is %(status)s takes no more messages; reopen it first.") % {
+                               "status": complaint.get_status_display()},
                            code="invalid_transition", details={"status": complaint.status, "action": "message"})
         before = _snapshot(complaint)
         if complaint.status == ComplaintStatus.AWAITING_CUSTOMER:
-            _move(complaint, "resume", action="resumed")
+            _move(complaint, "resume", action=pgettext_lazy("transition", "resumed"))
             _end_pause(complaint, timezone.now())
             complaint.save()
         message = ComplaintMessage.objects.create(complaint=complaint, kind=MessageKind.CUSTOMER, body=text,
@@ -297,8 +303,8 @@ def complaint_record_customer_message(*, complaint_id: int, body: str,
 
 def complaint_add_note(*, complaint_id: int, body: str, acting_user: AbstractBaseUser) -> ComplaintMessage:
     """An internal note (never shown to the customer)."""
-    text = _required_text(body, "body", "Write the note.")
-    _require(acting_user, HANDLE_COMPLAINT, "You may not handle complaints.")
+    text = _required_text(body, "body", _("Write the note."))
+    _require(acting_user, HANDLE_COMPLAINT, _("You may not handle complaints."))
     with transaction.atomic():
         complaint = _locked_complaint(complaint_id)
         message = ComplaintMessage.objects.create(complaint=complaint, kind=MessageKind.NOTE, body=text,
@@ -309,12 +315,12 @@ def complaint_add_note(*, complaint_id: int, body: str, acting_user: AbstractBas
 
 def complaint_resolve(*, complaint_id: int, resolution: str, acting_user: AbstractBaseUser) -> Complaint:
     """The final response to the customer. The complaint closes itself 7 days later unless reopened."""
-    text = _required_text(resolution, "resolution", "Write the final response to the customer.")
+    text = _required_text(resolution, "resolution", _("Write the final response to the customer."))
     with transaction.atomic():
         complaint = _locked_complaint(complaint_id)
         _require_handler(complaint, acting_user)
         before = _snapshot(complaint)
-        _move(complaint, "resolve", action="resolved")
+        _move(complaint, "resolve", action=pgettext_lazy("transition", "resolved"))
         now = timezone.now()
         _end_pause(complaint, now)
         complaint.resolution = text
@@ -333,12 +339,12 @@ def complaint_resolve(*, complaint_id: int, resolution: str, acting_user: Abstra
 def complaint_reopen(*, complaint_id: int, note: str, acting_user: AbstractBaseUser) -> Complaint:
     """A resolved complaint goes back to work (the customer disagrees). A new round starts:
     a fresh 15-day final-response deadline, which may be extended once."""
-    text = _required_text(note, "note", "Say why the complaint is reopened.")
+    text = _required_text(note, "note", _("Say why the complaint is reopened."))
     with transaction.atomic():
         complaint = _locked_complaint(complaint_id)
         _require_handler(complaint, acting_user)
         before = _snapshot(complaint)
-        _move(complaint, "reopen", action="reopened")
+        _move(complaint, "reopen", action=pgettext_lazy("transition", "reopened"))
         now = timezone.now()
         complaint.round += 1
         complaint.reopened_count += 1
@@ -365,18 +371,19 @@ def complaint_reopen(*, complaint_id: int, note: str, acting_user: AbstractBaseU
 def complaint_extend_deadline(*, complaint_id: int, reason_text: str, acting_user: AbstractBaseUser) -> Complaint:
     """Extend the final-response deadline of this round from 15 to 30 days (once), with the
     supervisor's approval and reason recorded; the customer is told."""
-    _require(acting_user, EXTEND_DEADLINE, "Only a supervisor may extend a complaint's deadline.")
-    text = _required_text(reason_text, "reason", "Say why the deadline is extended.")
+    _require(acting_user, EXTEND_DEADLINE, _("Only a supervisor may extend a complaint's deadline."))
+    text = _required_text(reason_text, "reason", _("Say why the deadline is extended."))
     with transaction.atomic():
         complaint = _locked_complaint(complaint_id)
         if not complaint.is_open:
-            raise Conflict(f"A complaint that is {complaint.status} has no deadline to extend.",
+            raise Conflict(_("A complaint that is %(status)s has no deadline to extend.") % {
+                               "status": complaint.get_status_display()},
                            code="invalid_transition", details={"status": complaint.status, "action": "extend"})
         now = timezone.now()
         if complaint.extended:
-            raise Conflict("The deadline was already extended once.", code="already_extended")
+            raise Conflict(_("The deadline was already extended once."), code="already_extended")
         if not deadlines.can_extend(already_extended=False, respond_by_at=complaint.respond_by, now=now):
-            raise Conflict("The final-response deadline has already passed; it can no longer be extended.",
+            raise Conflict(_("The final-response deadline has already passed; it can no longer be extended."),
                            code="deadline_passed", details={"respond_by": _iso(complaint.respond_by)})
         before = _snapshot(complaint)
         complaint.respond_by = deadlines.respond_by(complaint.round_started_at, extended=True)
@@ -455,10 +462,11 @@ def _working_complaint_on(account_id: int | None, complaint_id: int, user: Abstr
     complaint = _locked_complaint(complaint_id)
     _require_handler(complaint, user)
     if complaint.status not in WORKING_STATUSES:
-        raise Conflict(f"Remedies are given while the complaint is being worked; it is {complaint.status}.",
+        raise Conflict(_("Remedies are given while the complaint is being worked; it is %(status)s.") % {
+                           "status": complaint.get_status_display()},
                        code="invalid_transition", details={"status": complaint.status, "action": "remedy"})
     if account_id is None:
-        raise BusinessRuleRefused("The complaint is not about a credit account.", code="no_account")
+        raise BusinessRuleRefused(_("The complaint is not about a credit account."), code="no_account")
     return complaint
 
 
@@ -468,15 +476,15 @@ def _waiver_item(account: CreditAccount, kind: str, item_id: int) -> tuple[Insta
     if kind == WaiverKind.FEE:
         inst = Installment.objects.select_for_update().filter(pk=item_id, account=account).first()
         if inst is None:
-            raise ValidationFailed("No such installment on this account.", details={"item_id": ["not found"]})
+            raise ValidationFailed(_("No such installment on this account."), details={"item_id": [_("not found")]})
         owed = inst.fee - inst.fee_paid - inst.fee_waived if inst.fee_posted else ZERO
         return inst, None, owed
     if kind == WaiverKind.PENALTY:
         penalty = Penalty.objects.select_for_update().filter(pk=item_id, account=account).first()
         if penalty is None:
-            raise ValidationFailed("No such penalty on this account.", details={"item_id": ["not found"]})
+            raise ValidationFailed(_("No such penalty on this account."), details={"item_id": [_("not found")]})
         return None, penalty, penalty.unpaid
-    raise ValidationFailed("Waive a fee or a penalty.", details={"kind": ["choose fee or penalty"]})
+    raise ValidationFailed(_("Waive a fee or a penalty."), details={"kind": [_("choose fee or penalty")]})
 
 
 def _apply_waiver(waiver: Waiver, account: CreditAccount, *, installment: Installment | None,
@@ -513,21 +521,21 @@ def complaint_waiver_request(*, complaint_id: int, kind: str, item_id: int, amou
                              acting_user: AbstractBaseUser) -> Waiver:
     """Waive (part of) a posted fee or a penalty. Up to 100.00 an agent applies it at once;
     above, it waits for a supervisor (``waiver_approve``) — a supervisor's own waiver applies."""
-    _require(acting_user, HANDLE_COMPLAINT, "You may not handle complaints.")
+    _require(acting_user, HANDLE_COMPLAINT, _("You may not handle complaints."))
     try:
         amount = to_money(amount)
     except (TypeError, ValueError) as exc:
-        raise ValidationFailed("The amount must be money in fen.", details={"amount": [str(exc)]}) from exc
+        raise ValidationFailed(_("The amount must be money in fen."), details={"amount": [str(exc)]}) from exc
     if amount <= 0:
-        raise ValidationFailed("The amount must be positive.", details={"amount": ["must be greater than 0.00"]})
-    text = _required_text(reason_text, "reason", "Say why the waiver is granted.")
+        raise ValidationFailed(_("The amount must be positive."), details={"amount": [_("must be greater than 0.00")]})
+    text = _required_text(reason_text, "reason", _("Say why the waiver is granted."))
     account_id = _complaint_account_id(complaint_id)
     with transaction.atomic():
         account = lock_credit_account(account_id) if account_id else None
         complaint = _working_complaint_on(account_id, complaint_id, acting_user)
         installment, penalty, owed = _waiver_item(account, kind, item_id)
         if amount > owed:
-            raise BusinessRuleRefused("The waiver is more than what is owed on this item.",
+            raise BusinessRuleRefused(_("The waiver is more than what is owed on this item."),
                                       code="waiver_exceeds_owed", details={"owed": f"{owed:.2f}"})
         waiver = Waiver.objects.create(complaint=complaint, account=account, kind=kind, installment=installment,
                                        penalty=penalty, amount=amount, reason=text, requested_by=acting_user)
@@ -548,23 +556,24 @@ def complaint_waiver_request(*, complaint_id: int, kind: str, item_id: int, amou
 def _locked_pending_waiver(waiver_id: int) -> tuple[CreditAccount, Waiver]:
     account_id = Waiver.objects.filter(pk=waiver_id).values_list("account_id", flat=True).first()
     if account_id is None:
-        raise NotFound("No such waiver.")
+        raise NotFound(_("No such waiver."))
     account = lock_credit_account(account_id)
     waiver = Waiver.objects.select_for_update().get(pk=waiver_id)
     if waiver.status != WaiverStatus.PENDING:
-        raise Conflict(f"This waiver is already {waiver.status}.", code="invalid_transition",
+        raise Conflict(_("This waiver is already %(status)s.") % {"status": waiver.get_status_display()},
+                       code="invalid_transition",
                        details={"status": waiver.status})
     return account, waiver
 
 
 def waiver_approve(*, waiver_id: int, acting_user: AbstractBaseUser, note: str = "") -> Waiver:
     """A supervisor approves a waiver above the agent limit: it is applied now."""
-    _require(acting_user, APPROVE_WAIVER, "Only a supervisor may approve waivers above 100.00.")
+    _require(acting_user, APPROVE_WAIVER, _("Only a supervisor may approve waivers above 100.00."))
     with transaction.atomic():
         account, waiver = _locked_pending_waiver(waiver_id)
         installment, penalty, owed = _waiver_item(account, waiver.kind, waiver.installment_id or waiver.penalty_id)
         if waiver.amount > owed:
-            raise BusinessRuleRefused("The waiver is more than what is still owed on this item.",
+            raise BusinessRuleRefused(_("The waiver is more than what is still owed on this item."),
                                       code="waiver_exceeds_owed", details={"owed": f"{owed:.2f}"})
         waiver.decision_note = note
         _apply_waiver(waiver, account, installment=installment, penalty=penalty, acting_user=acting_user)
@@ -575,8 +584,8 @@ def waiver_approve(*, waiver_id: int, acting_user: AbstractBaseUser, note: str =
 
 
 def waiver_reject(*, waiver_id: int, note: str, acting_user: AbstractBaseUser) -> Waiver:
-    _require(acting_user, APPROVE_WAIVER, "Only a supervisor may decide waivers above 100.00.")
-    text = _required_text(note, "note", "Say why the waiver is rejected.")
+    _require(acting_user, APPROVE_WAIVER, _("Only a supervisor may decide waivers above 100.00."))
+    text = _required_text(note, "note", _("Say why the waiver is rejected."))
     with transaction.atomic():
         _account, waiver = _locked_pending_waiver(waiver_id)
         waiver.reject()
@@ -596,18 +605,18 @@ def complaint_release_hold(*, complaint_id: int, hold_id: int, reason_text: str,
     remedy: ``installments.release_restorationhold``)."""
     from installments.repayments import holds_release
 
-    _require(acting_user, HANDLE_COMPLAINT, "You may not handle complaints.")
-    _require(acting_user, RELEASE_HOLD, "You may not release restoration holds early.")
-    text = _required_text(reason_text, "reason", "Say why the hold is released early.")
+    _require(acting_user, HANDLE_COMPLAINT, _("You may not handle complaints."))
+    _require(acting_user, RELEASE_HOLD, _("You may not release restoration holds early."))
+    text = _required_text(reason_text, "reason", _("Say why the hold is released early."))
     account_id = _complaint_account_id(complaint_id)
     with transaction.atomic():
         account = lock_credit_account(account_id) if account_id else None
         complaint = _working_complaint_on(account_id, complaint_id, acting_user)
         hold = RestorationHold.objects.select_for_update().filter(pk=hold_id, account=account).first()
         if hold is None:
-            raise ValidationFailed("No such restoration hold on this account.", details={"hold_id": ["not found"]})
+            raise ValidationFailed(_("No such restoration hold on this account."), details={"hold_id": [_("not found")]})
         if hold.released_at is not None:
-            raise Conflict("This hold was already released.", code="hold_already_released")
+            raise Conflict(_("This hold was already released."), code="hold_already_released")
         released = holds_release(account_id=account.pk, until=timezone.now(), acting_user=acting_user,
                                  hold_id=hold.pk, reason=f"complaint #{complaint.pk}: {text}")
         _audit(complaint, action="hold_released", acting_user=acting_user, reason_text=text,
@@ -618,10 +627,10 @@ def complaint_release_hold(*, complaint_id: int, hold_id: int, reason_text: str,
 def complaint_start_closure(*, complaint_id: int, note: str, acting_user: AbstractBaseUser,
                             identity_method: str = "") -> ClosureRequest:
     """Start a closure request for the complaint's account."""
-    _require(acting_user, HANDLE_CLOSURE, "You may not handle closure requests.")
+    _require(acting_user, HANDLE_CLOSURE, _("You may not handle closure requests."))
     account_id = _complaint_account_id(complaint_id)
     if account_id is None:
-        raise BusinessRuleRefused("The complaint is not about a credit account.", code="no_account")
+        raise BusinessRuleRefused(_("The complaint is not about a credit account."), code="no_account")
     with transaction.atomic():
         lock_credit_account(account_id)
         complaint = _working_complaint_on(account_id, complaint_id, acting_user)
@@ -639,7 +648,7 @@ def complaint_start_closure(*, complaint_id: int, note: str, acting_user: Abstra
 def _locked_request(request_id: int) -> tuple[CreditAccount, ClosureRequest]:
     account_id = ClosureRequest.objects.filter(pk=request_id).values_list("account_id", flat=True).first()
     if account_id is None:
-        raise NotFound("No such closure request.")
+        raise NotFound(_("No such closure request."))
     account = lock_credit_account(account_id)
     request = ClosureRequest.objects.select_for_update().get(pk=request_id)
     return account, request
@@ -663,18 +672,18 @@ def closure_request_create(*, account_id: int, channel: str, note: str = "",
     owed the request waits in ``awaiting_payoff`` (30 days); otherwise it is under review
     until an agent has verified the customer's identity."""
     if acting_user is not None:
-        _require(acting_user, HANDLE_CLOSURE, "You may not handle closure requests.")
+        _require(acting_user, HANDLE_CLOSURE, _("You may not handle closure requests."))
     if channel not in Channel.values:
-        raise ValidationFailed("Unknown channel.", details={"channel": [f"choose one of {', '.join(Channel.values)}"]})
+        raise ValidationFailed(_("Unknown channel."), details={"channel": [f"choose one of {', '.join(Channel.values)}"]})
     now = timezone.now()
     with transaction.atomic():
         account = lock_credit_account(account_id)
         if account.status == AccountStatus.CLOSED:
-            raise Conflict("The credit account is already closed.", code="account_closed",
+            raise Conflict(_("The credit account is already closed."), code="account_closed",
                            details={"status": account.status})
         existing = ClosureRequest.objects.filter(account=account, status__in=OPEN_CLOSURE_STATUSES).first()
         if existing is not None:
-            raise Conflict("A closure request for this account is already open.", code="closure_request_open",
+            raise Conflict(_("A closure request for this account is already open."), code="closure_request_open",
                            details={"closure_request_id": str(existing.pk), "status": existing.status})
         owes = account.outstanding_total > 0
         request = ClosureRequest.objects.create(
@@ -706,15 +715,16 @@ def closure_request_verify_identity(*, request_id: int, method: str,
                                    acting_user: AbstractBaseUser) -> ClosureRequest:
     """The agent records how the customer's identity was verified. A request with nothing
     owed is then decided at once (risk check)."""
-    _require(acting_user, HANDLE_CLOSURE, "You may not handle closure requests.")
-    _required_text(method, "method", "Say how the identity was verified.")
+    _require(acting_user, HANDLE_CLOSURE, _("You may not handle closure requests."))
+    _required_text(method, "method", _("Say how the identity was verified."))
     with transaction.atomic():
         account, request = _locked_request(request_id)
         if not request.is_open:
-            raise Conflict(f"A closure request that is {request.status} cannot be changed.",
+            raise Conflict(_("A closure request that is %(status)s cannot be changed.") % {
+                               "status": request.get_status_display()},
                            code="invalid_transition", details={"status": request.status, "action": "verify"})
         if request.identity_verified_at is not None:
-            raise Conflict("The identity was already verified.", code="identity_already_verified")
+            raise Conflict(_("The identity was already verified."), code="identity_already_verified")
         _verify_identity(request, account, method=method, acting_user=acting_user)
     return request
 
@@ -801,28 +811,29 @@ def _close_account(account: CreditAccount, *, reason_code: str, note: str,
 
 def closure_request_decide(*, request_id: int, acting_user: AbstractBaseUser) -> ClosureRequest:
     """Run the risk check of a request under review whose identity is verified."""
-    _require(acting_user, HANDLE_CLOSURE, "You may not handle closure requests.")
+    _require(acting_user, HANDLE_CLOSURE, _("You may not handle closure requests."))
     with transaction.atomic():
         account, request = _locked_request(request_id)
         if request.status != ClosureStatus.UNDER_REVIEW:
-            raise Conflict(f"A closure request that is {request.status} cannot be decided.",
+            raise Conflict(_("A closure request that is %(status)s cannot be decided.") % {
+                               "status": request.get_status_display()},
                            code="invalid_transition", details={"status": request.status, "action": "decide"})
         if request.identity_verified_at is None:
-            raise BusinessRuleRefused("Verify the customer's identity first.", code="identity_not_verified")
+            raise BusinessRuleRefused(_("Verify the customer's identity first."), code="identity_not_verified")
         if account.outstanding_total <= 0 and _payment_in_flight(account):
-            raise BusinessRuleRefused("A payment of this account is still being settled; try again later.",
+            raise BusinessRuleRefused(_("A payment of this account is still being settled; try again later."),
                                       code="payment_in_flight")
         _decide(request, account, acting_user=acting_user)
     return request
 
 
 def closure_request_withdraw(*, request_id: int, note: str, acting_user: AbstractBaseUser) -> ClosureRequest:
-    _require(acting_user, HANDLE_CLOSURE, "You may not handle closure requests.")
-    text = _required_text(note, "note", "Say why the request is withdrawn.")
+    _require(acting_user, HANDLE_CLOSURE, _("You may not handle closure requests."))
+    text = _required_text(note, "note", _("Say why the request is withdrawn."))
     with transaction.atomic():
         _account, request = _locked_request(request_id)
         before = _request_snapshot(request)
-        _move(request, "withdraw", action="withdrawn")
+        _move(request, "withdraw", action=pgettext_lazy("transition", "withdrawn"))
         request.decided_at = timezone.now()
         request.decided_by = acting_user
         request.reasons = [reason("WITHDRAWN", detail=text)]
@@ -840,15 +851,16 @@ def closure_request_accept_alternative(*, request_id: int, alternative: str, not
                                        new_limit: Decimal | None = None) -> ClosureRequest:
     """The customer accepts an alternative instead of closing: a lower limit, or a pause
     (account suspended at the customer's request, resumable). The request is withdrawn."""
-    _require(acting_user, HANDLE_CLOSURE, "You may not handle closure requests.")
+    _require(acting_user, HANDLE_CLOSURE, _("You may not handle closure requests."))
     if alternative not in Alternative.values:
-        raise ValidationFailed("Unknown alternative.",
+        raise ValidationFailed(_("Unknown alternative."),
                                details={"alternative": [f"choose one of {', '.join(Alternative.values)}"]})
     with transaction.atomic():
         account, request = _locked_request(request_id)
         before = _request_snapshot(request)
         if not can_proceed(request.withdraw):
-            raise Conflict(f"A closure request that is {request.status} cannot be changed.",
+            raise Conflict(_("A closure request that is %(status)s cannot be changed.") % {
+                               "status": request.get_status_display()},
                            code="invalid_transition", details={"status": request.status, "action": "alternative"})
         if alternative == Alternative.LOWER_LIMIT:
             detail = _lower_limit(account, new_limit=new_limit, request=request, note=note, acting_user=acting_user)
@@ -870,13 +882,13 @@ def _lower_limit(account: CreditAccount, *, new_limit: Decimal | None, request: 
     try:
         limit = to_money(new_limit) if new_limit is not None else None
     except (TypeError, ValueError) as exc:
-        raise ValidationFailed("The new limit must be money.", details={"new_limit": [str(exc)]}) from exc
+        raise ValidationFailed(_("The new limit must be money."), details={"new_limit": [str(exc)]}) from exc
     step = _limit_rounding()
     if limit is None or limit <= 0 or limit >= account.credit_limit or limit % step != 0:
-        raise ValidationFailed(f"The new limit must be positive, lower than {account.credit_limit} and a multiple "
-                               f"of {step}.", details={"new_limit": ["invalid"]})
+        raise ValidationFailed(_("The new limit must be positive, lower than %(limit)s and a multiple of %(step)s.") % {
+                               "limit": account.credit_limit, "step": step}, details={"new_limit": [_("invalid")]})
     if account.status == AccountStatus.CLOSED:
-        raise Conflict("The credit account is closed.", code="account_closed")
+        raise Conflict(_("The credit account is closed."), code="account_closed")
     old = account.credit_limit
     account.credit_limit = limit
     account.available_limit = available_limit_for(account)
@@ -893,9 +905,10 @@ def _lower_limit(account: CreditAccount, *, new_limit: Decimal | None, request: 
 
 def _pause(account: CreditAccount, *, note: str, acting_user: AbstractBaseUser) -> dict[str, str]:
     if account.paused_by_customer:
-        raise Conflict("The credit line is already paused.", code="already_paused")
+        raise Conflict(_("The credit line is already paused."), code="already_paused")
     if account.status not in (AccountStatus.ACTIVE, AccountStatus.SUSPENDED):
-        raise Conflict(f"A {account.status} credit line cannot be paused.", code="account_not_pausable",
+        raise Conflict(_("A credit line that is %(status)s cannot be paused.") % {"status": account.get_status_display()},
+                       code="account_not_pausable",
                        details={"status": account.status})
     old_status = account.status
     if account.status == AccountStatus.ACTIVE:
@@ -914,8 +927,8 @@ def _pause(account: CreditAccount, *, note: str, acting_user: AbstractBaseUser) 
 
 def account_pause(*, account_id: int, note: str, acting_user: AbstractBaseUser) -> CreditAccount:
     """Pause a credit line at the customer's request (no purchases until resumed)."""
-    _require(acting_user, HANDLE_CLOSURE, "You may not pause credit lines.")
-    text = _required_text(note, "note", "Say why the credit line is paused.")
+    _require(acting_user, HANDLE_CLOSURE, _("You may not pause credit lines."))
+    text = _required_text(note, "note", _("Say why the credit line is paused."))
     with transaction.atomic():
         account = lock_credit_account(account_id)
         _pause(account, note=text, acting_user=acting_user)
@@ -925,12 +938,12 @@ def account_pause(*, account_id: int, note: str, acting_user: AbstractBaseUser) 
 def account_resume(*, account_id: int, note: str, acting_user: AbstractBaseUser) -> CreditAccount:
     """End a customer's pause. The account is active again unless something is overdue (then
     the nightly close reactivates it once nothing is)."""
-    _require(acting_user, HANDLE_CLOSURE, "You may not resume credit lines.")
-    text = _required_text(note, "note", "Say why the credit line is resumed.")
+    _require(acting_user, HANDLE_CLOSURE, _("You may not resume credit lines."))
+    text = _required_text(note, "note", _("Say why the credit line is resumed."))
     with transaction.atomic():
         account = lock_credit_account(account_id)
         if not account.paused_by_customer:
-            raise Conflict("The credit line is not paused.", code="not_paused")
+            raise Conflict(_("The credit line is not paused."), code="not_paused")
         account.paused_by_customer = False
         if account.status == AccountStatus.SUSPENDED and account.days_past_due == 0:
             account.reactivate()
@@ -950,7 +963,7 @@ def account_close_for_cause(*, account_id: int, reason_code: str, note: str,
                             acting_user: AbstractBaseUser) -> ClosureRequest:
     """System closure by a risk manager: confirmed fraud or a breach of terms (reason and note
     required). An open customer request is withdrawn; collection of anything owed continues."""
-    _require(acting_user, CLOSE_FOR_CAUSE, "Only a risk manager may close credit accounts for cause.")
+    _require(acting_user, CLOSE_FOR_CAUSE, _("Only a risk manager may close credit accounts for cause."))
     allowed = [code for code, _label in SYSTEM_CLOSURE_CODES]
     errors: dict[str, list[str]] = {}
     if reason_code not in allowed:
@@ -958,11 +971,11 @@ def account_close_for_cause(*, account_id: int, reason_code: str, note: str,
     if not isinstance(note, str) or not note.strip():
         errors["note"] = ["this field is required"]
     if errors:
-        raise ValidationFailed("A system closure needs a reason code and a note.", details=errors)
+        raise ValidationFailed(_("A system closure needs a reason code and a note."), details=errors)
     with transaction.atomic():
         account = lock_credit_account(account_id)
         if account.status == AccountStatus.CLOSED:
-            raise Conflict("The credit account is already closed.", code="account_closed")
+            raise Conflict(_("The credit account is already closed."), code="account_closed")
         for open_request in ClosureRequest.objects.select_for_update().filter(account=account,
                                                                               status__in=OPEN_CLOSURE_STATUSES):
             before = _request_snapshot(open_request)

@@ -17,6 +17,7 @@ from datetime import date, datetime, time, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts import services as account_services
 from accounts.models import CobFailure, CobRun, CobStepRun
@@ -178,7 +179,7 @@ def _unlock() -> None:
 def close_business_day(*, fan_out: bool = False) -> CobRun:
     """Close the current business day and advance the business date by one."""
     if not _try_lock():
-        raise CobAlreadyRunning("another close of business is running")
+        raise CobAlreadyRunning(_("another close of business is running"))
     try:
         day = account_services.business_date_get()
         run = run_day(day, fan_out=fan_out)

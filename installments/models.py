@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import MONEY, CreditAccount
 
@@ -62,11 +63,12 @@ class InstallmentPlan(models.Model):
         ordering = ["-id"]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.principal} in {self.periods}"
+        return _("%(kind)s %(principal)s in %(periods)s") % {
+            "kind": self.get_kind_display(), "principal": self.principal, "periods": self.periods}
 
 
 class InstallmentState(models.TextChoices):
-    OPEN = "open", _("open")
+    OPEN = "open", pgettext_lazy("installment state", "open")
     PAID = "paid", _("paid")
     CANCELLED = "cancelled", _("cancelled")  # fully refunded or converted to a bill plan
 
@@ -109,7 +111,7 @@ class Installment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.seq} due {self.due_date}"
+        return _("#%(seq)s due %(date)s") % {"seq": self.seq, "date": self.due_date}
 
     @property
     def principal_unpaid(self):
@@ -285,7 +287,7 @@ class RestorationHold(models.Model):
         permissions = [("release_restorationhold", _("Can release a restoration hold early"))]
 
     def __str__(self) -> str:
-        return f"{self.amount} until {self.release_at}"
+        return _("%(amount)s until %(release_at)s") % {"amount": self.amount, "release_at": self.release_at}
 
 
 class RestorationAlert(models.Model):

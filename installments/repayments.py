@@ -14,6 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from accounts import services as account_services
 from accounts.bulk import update_rows
@@ -103,7 +104,7 @@ def _book_repayment(account: CreditAccount, *, amount: Decimal, reference: str, 
     open_penalties, open_installments = _as_allocation_input(penalties, installments)
     payoff = allocation.payoff_total(open_penalties, open_installments)
     if amount > payoff:
-        raise BusinessRuleRefused("The amount is more than everything owed.", code="overpayment",
+        raise BusinessRuleRefused(gettext_lazy("The amount is more than everything owed."), code="overpayment",
                                   details={"payoff_total": f"{payoff:.2f}"})
     parts = allocation.allocate(amount, penalties=open_penalties, installments=open_installments, as_of=today)
     by_penalty = {p.pk: p for p in penalties}
@@ -214,14 +215,14 @@ def repayment_create(*, account_id: int, reference: str, amount: Decimal,
     reference and amount again returns the first repayment."""
     amount = to_money(amount)
     if amount <= 0:
-        raise BusinessRuleRefused("The amount must be positive.", code="invalid_amount")
+        raise BusinessRuleRefused(gettext_lazy("The amount must be positive."), code="invalid_amount")
     with transaction.atomic():
         account = lock_credit_account(account_id)
         existing = Repayment.objects.filter(account=account, reference=reference).first()
         if existing is not None:
             if existing.amount == amount:
                 return RepaymentResult(existing, False)
-            raise Conflict("This reference was already used with a different amount.", code="duplicate_reference",
+            raise Conflict(gettext_lazy("This reference was already used with a different amount."), code="duplicate_reference",
                            details={"repayment_id": str(existing.pk)})
         repayment = _book_repayment(account, amount=amount, reference=reference, source=RepaymentSource.MANUAL,
                                     acting_user=acting_user)
@@ -250,7 +251,7 @@ def holds_release(*, account_id: int, until: datetime, acting_user: AbstractBase
     one hold now (``hold_id``: a member of staff with ``installments.release_restorationhold``)."""
     if hold_id is not None and not (acting_user is not None
                                     and acting_user.has_perm("installments.release_restorationhold")):
-        raise PermissionRefused("You may not release restoration holds early.")
+        raise PermissionRefused(gettext_lazy("You may not release restoration holds early."))
     with transaction.atomic():
         account = lock_credit_account(account_id)
         holds = RestorationHold.objects.select_for_update().filter(account=account, released_at__isnull=True)

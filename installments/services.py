@@ -27,7 +27,7 @@ from .schedules import add_months, build_schedule
 def _fee_rate(params, periods: int) -> Decimal:
     rate = params.term_fee_rates.get(str(periods))
     if rate is None:
-        raise BusinessRuleRefused(f"{periods} installments is not an offered term.", code="invalid_term",
+        raise BusinessRuleRefused(_("%(periods)s installments is not an offered term.") % {"periods": periods}, code="invalid_term",
                                   details={"installments": [f"choose one of {', '.join(params.term_fee_rates)}"]})
     return rate
 
@@ -62,22 +62,23 @@ def purchase_create(*, account_id: int, merchant_order_id: str, amount: Decimal,
     """
     amount = to_money(amount)
     if amount <= 0:
-        raise BusinessRuleRefused("The amount must be positive.", code="invalid_amount")
+        raise BusinessRuleRefused(_("The amount must be positive."), code="invalid_amount")
     with transaction.atomic():
         account = lock_credit_account(account_id)
         existing = Purchase.objects.filter(account=account, merchant_order_id=merchant_order_id).first()
         if existing is not None:
             if existing.amount == amount and existing.periods == periods:
                 return existing, False
-            raise Conflict("This merchant order was already booked with different details.", code="duplicate_order",
+            raise Conflict(_("This merchant order was already booked with different details."), code="duplicate_order",
                            details={"purchase_id": str(existing.pk)})
         if account.status != AccountStatus.ACTIVE:
-            raise BusinessRuleRefused(f"The credit account is {account.status}; only active accounts can buy.",
+            raise BusinessRuleRefused(_("The credit account is %(status)s; only active accounts can buy.") % {
+                                          "status": account.get_status_display()},
                                       code="account_not_active", details={"status": account.status})
         policy = active_policy()
         _fee_rate(policy.parsed, periods)
         if amount > account.available_limit:
-            raise BusinessRuleRefused("The amount is more than the available limit.", code="insufficient_limit",
+            raise BusinessRuleRefused(_("The amount is more than the available limit."), code="insufficient_limit",
                                       details={"available_limit": f"{account.available_limit:.2f}"})
         today = account_services.business_date_get()
         purchase = Purchase.objects.create(account=account, merchant_order_id=merchant_order_id, amount=amount,
@@ -106,10 +107,10 @@ def refund_create(*, purchase_id: int, merchant_refund_id: str, amount: Decimal)
     becomes credit balance; the limit comes back by the principal reduced."""
     amount = to_money(amount)
     if amount <= 0:
-        raise BusinessRuleRefused("The amount must be positive.", code="invalid_amount")
+        raise BusinessRuleRefused(_("The amount must be positive."), code="invalid_amount")
     account_id = Purchase.objects.filter(pk=purchase_id).values_list("account_id", flat=True).first()
     if account_id is None:
-        raise NotFound("No such purchase.")
+        raise NotFound(_("No such purchase."))
     with transaction.atomic():
         account = lock_credit_account(account_id)
         purchase = Purchase.objects.select_for_update().get(pk=purchase_id)
@@ -117,11 +118,11 @@ def refund_create(*, purchase_id: int, merchant_refund_id: str, amount: Decimal)
         if existing is not None:
             if existing.amount == amount:
                 return RefundResult(existing, False, account.available_limit)
-            raise Conflict("This merchant refund was already booked with a different amount.",
+            raise Conflict(_("This merchant refund was already booked with a different amount."),
                            code="duplicate_refund", details={"refund_id": str(existing.pk)})
         refundable = purchase.amount - purchase.refunded_amount
         if amount > refundable:
-            raise BusinessRuleRefused("The refund is more than what is left of the purchase.",
+            raise BusinessRuleRefused(_("The refund is more than what is left of the purchase."),
                                       code="refund_exceeds_purchase", details={"refundable": f"{refundable:.2f}"})
         today = account_services.business_date_get()
         remaining = amount
@@ -285,24 +286,24 @@ def bill_installment_create(*, statement_id: int, periods: int) -> InstallmentPl
     statement's earliest due date. Installment k is due k months after the statement date."""
     account_id = Statement.objects.filter(pk=statement_id).values_list("account_id", flat=True).first()
     if account_id is None:
-        raise NotFound("No such statement.")
+        raise NotFound(_("No such statement."))
     with transaction.atomic():
         account = lock_credit_account(account_id)
         statement = Statement.objects.get(pk=statement_id)
         today = account_services.business_date_get()
         if periods == 1:
-            raise BusinessRuleRefused("A bill can be split into 3, 6 or 12 installments.", code="invalid_term",
-                                      details={"installments": ["choose 3, 6 or 12"]})
+            raise BusinessRuleRefused(_("A bill can be split into 3, 6 or 12 installments."), code="invalid_term",
+                                      details={"installments": [_("choose 3, 6 or 12")]})
         _fee_rate(active_policy().parsed, periods)
         if statement.earliest_due_date is None or today > statement.earliest_due_date:
-            raise BusinessRuleRefused("This statement can no longer be converted.", code="conversion_closed",
+            raise BusinessRuleRefused(_("This statement can no longer be converted."), code="conversion_closed",
                                       details={"earliest_due_date": str(statement.earliest_due_date or "")})
         items = list(statement.installments.select_for_update().filter(
             state=InstallmentState.OPEN, plan__kind=PlanKind.PURCHASE, plan__periods=1,
             due_date__gt=statement.statement_date))
         convertible = [i for i in items if i.principal_unpaid > 0]
         if not convertible:
-            raise BusinessRuleRefused("Nothing on this statement can be converted.", code="conversion_closed")
+            raise BusinessRuleRefused(_("Nothing on this statement can be converted."), code="conversion_closed")
         principal = sum((i.principal_unpaid for i in convertible), ZERO)
         for inst in convertible:
             inst.principal_cancelled += inst.principal_unpaid

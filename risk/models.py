@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
 
 from accounts.models import MONEY
@@ -16,7 +17,7 @@ from .policy import PolicyParams
 
 class PolicyStatus(models.TextChoices):
     DRAFT = "draft", _("draft")
-    ACTIVE = "active", _("active")
+    ACTIVE = "active", pgettext_lazy("policy status", "active")
     RETIRED = "retired", _("retired")
 
 
@@ -59,7 +60,7 @@ class ScoringPolicy(FSMModelMixin, models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"v{self.version} ({self.status})"
+        return f"v{self.version} ({self.get_status_display()})"
 
     @property
     def parsed(self) -> PolicyParams:
@@ -133,7 +134,7 @@ class Application(FSMModelMixin, models.Model):
         indexes = [models.Index(fields=["customer", "created_at"])]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.kind} {self.status}"
+        return f"#{self.pk} {self.get_kind_display()} {self.get_status_display()}"
 
     @transition(field=status, source=[ApplicationStatus.RECEIVED, ApplicationStatus.PENDING_RETRY,
                                       ApplicationStatus.IN_REVIEW], target=ApplicationStatus.APPROVED)
@@ -198,7 +199,7 @@ class ReviewCase(FSMModelMixin, models.Model):
         indexes = [models.Index(fields=["status", "due_at"])]
 
     def __str__(self) -> str:
-        return f"Case #{self.pk} ({self.status})"
+        return _("Case #%(id)s (%(status)s)") % {"id": self.pk, "status": self.get_status_display()}
 
     @transition(field=status, source=[ReviewStatus.OPEN, ReviewStatus.CLAIMED, ReviewStatus.ESCALATED,
                                       ReviewStatus.AWAITING_CONFIRMATION], target=ReviewStatus.CLAIMED)

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.errors import ApplicationError
 from accounts.models import Customer
@@ -22,7 +23,7 @@ class NoActivePolicy(ApplicationError):
 def active_policy() -> ScoringPolicy:
     policy = ScoringPolicy.objects.filter(status=PolicyStatus.ACTIVE).first()
     if policy is None:
-        raise NoActivePolicy("No scoring policy is active.")
+        raise NoActivePolicy(_("No scoring policy is active."))
     return policy
 
 

@@ -13,6 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts import services as account_services
 from accounts.errors import BusinessRuleRefused, Conflict, NotFound, PermissionRefused, ValidationFailed
@@ -74,17 +75,17 @@ def _application_receive(*, kind: str, applicant: ApplicantData, card_token: str
         existing = (Customer.objects.select_for_update().filter(external_id=applicant.external_id).first())
         account = CreditAccount.objects.filter(customer=existing).first() if existing else None
         if kind == ApplicationKind.ACTIVATION and account is not None and account.status != AccountStatus.CLOSED:
-            raise Conflict("The customer already has a credit account that is not closed.", code="account_exists",
+            raise Conflict(_("The customer already has a credit account that is not closed."), code="account_exists",
                            details={"account_id": str(account.pk), "status": account.status})
         if kind == ApplicationKind.REOPEN and (account is None or account.status != AccountStatus.CLOSED):
             if account is not None:
-                raise Conflict("Only a closed credit account can be reopened.", code="account_exists",
+                raise Conflict(_("Only a closed credit account can be reopened."), code="account_exists",
                                details={"account_id": str(account.pk), "status": account.status})
-            raise BusinessRuleRefused("The customer has no closed credit account to reopen.",
+            raise BusinessRuleRefused(_("The customer has no closed credit account to reopen."),
                                       code="no_closed_account")
         if existing is not None and Application.objects.filter(customer=existing, status__in=[
                 ApplicationStatus.RECEIVED, ApplicationStatus.PENDING_RETRY, ApplicationStatus.IN_REVIEW]).exists():
-            raise Conflict("The customer has an application that is still being decided.", code="application_pending")
+            raise Conflict(_("The customer has an application that is still being decided."), code="application_pending")
         customer = _customer_upsert(applicant)
         policy = active_policy()
         params = policy.parsed
@@ -316,7 +317,7 @@ def _claimable_q(user: AbstractBaseUser, *, idle_before: datetime) -> Q:
 def review_case_claim_next(*, acting_user: AbstractBaseUser) -> ReviewCase | None:
     """Give the reviewer the oldest-due case nobody holds (``SKIP LOCKED``: two reviewers
     never get the same case). A reviewer who still holds a live claim gets that case back."""
-    _require(acting_user, "risk.decide_application", "You may not decide credit applications.")
+    _require(acting_user, "risk.decide_application", _("You may not decide credit applications."))
     params = active_policy().parsed
     now = timezone.now()
     idle_before = now - timedelta(minutes=params.review_claim_idle_minutes)
@@ -347,13 +348,14 @@ def _locked_case_held_by(case_id: int, acting_user: AbstractBaseUser) -> ReviewC
             .select_related("application", "application__policy", "application__customer")
             .filter(pk=case_id).first())
     if case is None:
-        raise NotFound("No such review case.")
+        raise NotFound(_("No such review case."))
     idle_minutes = active_policy().parsed.review_claim_idle_minutes
     idle_before = timezone.now() - timedelta(minutes=idle_minutes)
     if case.status != ReviewStatus.CLAIMED or case.claimed_by_id != acting_user.pk:
-        raise Conflict("Claim this case before deciding it.", code="case_not_claimed")
+        raise Conflict(_("Claim this case before deciding it."), code="case_not_claimed")
     if case.last_activity_at is None or case.last_activity_at < idle_before:
-        raise Conflict(f"Your claim expired after {idle_minutes} minutes idle; claim the case again.",
+        raise Conflict(_("Your claim expired after %(minutes)s minutes idle; claim the case again.") % {
+                           "minutes": idle_minutes},
                        code="claim_expired")
     return case
 
@@ -367,7 +369,7 @@ def review_case_touch(*, case_id: int, acting_user: AbstractBaseUser) -> None:
 
 
 def review_case_release(*, case_id: int, acting_user: AbstractBaseUser) -> ReviewCase:
-    _require(acting_user, "risk.decide_application", "You may not decide credit applications.")
+    _require(acting_user, "risk.decide_application", _("You may not decide credit applications."))
     with transaction.atomic():
         case = _locked_case_held_by(case_id, acting_user)
         case.release()
@@ -402,20 +404,21 @@ def review_case_approve(*, case_id: int, credit_limit: Decimal, note: str,
                         acting_user: AbstractBaseUser) -> ReviewCase:
     """Approve with a limit up to the policy maximum. Above the high-limit threshold a risk
     manager (other than the proposer) must confirm: a reviewer's approval becomes a proposal."""
-    _require(acting_user, "risk.decide_application", "You may not decide credit applications.")
+    _require(acting_user, "risk.decide_application", _("You may not decide credit applications."))
     if credit_limit <= 0 or credit_limit != credit_limit.quantize(Decimal("0.01")):
-        raise ValidationFailed("The limit must be a positive amount in fen.", details={"credit_limit": ["invalid"]})
+        raise ValidationFailed(_("The limit must be a positive amount in fen."), details={"credit_limit": [_("invalid")]})
     with transaction.atomic():
         case = _locked_case_held_by(case_id, acting_user)
         application = case.application
         params = application.policy.parsed
         if credit_limit > params.review_max_limit:
-            raise BusinessRuleRefused(f"The limit may not exceed the policy maximum of {params.review_max_limit}.",
+            raise BusinessRuleRefused(_("The limit may not exceed the policy maximum of %(maximum)s.") % {
+                                          "maximum": params.review_max_limit},
                                       code="limit_above_policy_maximum",
                                       details={"maximum": str(params.review_max_limit)})
         if credit_limit % params.limit_rounding != 0:
-            raise ValidationFailed(f"The limit must be a multiple of {params.limit_rounding}.",
-                                   details={"credit_limit": ["not a multiple of the rounding step"]})
+            raise ValidationFailed(_("The limit must be a multiple of %(step)s.") % {"step": params.limit_rounding},
+                                   details={"credit_limit": [_("not a multiple of the rounding step")]})
         if credit_limit > params.high_limit_threshold:
             if not acting_user.has_perm("risk.confirm_high_limit"):
                 case.propose_high_limit()
@@ -428,10 +431,10 @@ def review_case_approve(*, case_id: int, credit_limit: Decimal, note: str,
                                               obj=case, after={"proposed_limit": str(credit_limit)}, reason=note)
                 return case
             if case.proposed_by_id == acting_user.pk:
-                raise PermissionRefused("A second risk manager must confirm a limit you proposed.")
+                raise PermissionRefused(_("A second risk manager must confirm a limit you proposed."))
         account = CreditAccount.objects.filter(customer_id=application.customer_id).first()
         if account is not None and account.status != AccountStatus.CLOSED:
-            raise Conflict("The customer already has a credit account that is not closed.", code="account_exists")
+            raise Conflict(_("The customer already has a credit account that is not closed."), code="account_exists")
         case.decide()
         case.decision = "approved"
         case.decision_reason_code = "REVIEW_APPROVED"
@@ -449,7 +452,7 @@ def review_case_approve(*, case_id: int, credit_limit: Decimal, note: str,
 
 
 def review_case_reject(*, case_id: int, reason_code: str, note: str, acting_user: AbstractBaseUser) -> ReviewCase:
-    _require(acting_user, "risk.decide_application", "You may not decide credit applications.")
+    _require(acting_user, "risk.decide_application", _("You may not decide credit applications."))
     allowed = {code for code, _label in REVIEW_REJECT_CODES}
     errors: dict[str, list[str]] = {}
     if reason_code not in allowed:
@@ -457,7 +460,7 @@ def review_case_reject(*, case_id: int, reason_code: str, note: str, acting_user
     if not note.strip():
         errors["note"] = ["a note is required"]
     if errors:
-        raise ValidationFailed("A rejection needs a reason code and a note.", details=errors)
+        raise ValidationFailed(_("A rejection needs a reason code and a note."), details=errors)
     with transaction.atomic():
         case = _locked_case_held_by(case_id, acting_user)
         case.decide()
@@ -474,9 +477,9 @@ def review_case_reject(*, case_id: int, reason_code: str, note: str, acting_user
 
 
 def review_case_escalate(*, case_id: int, note: str, acting_user: AbstractBaseUser) -> ReviewCase:
-    _require(acting_user, "risk.decide_application", "You may not decide credit applications.")
+    _require(acting_user, "risk.decide_application", _("You may not decide credit applications."))
     if not note.strip():
-        raise ValidationFailed("Say why you escalate.", details={"note": ["a note is required"]})
+        raise ValidationFailed(_("Say why you escalate."), details={"note": [_("a note is required")]})
     with transaction.atomic():
         case = _locked_case_held_by(case_id, acting_user)
         case.escalate()
@@ -508,13 +511,13 @@ def review_cases_flag_breaches(*, now: datetime | None = None) -> int:
 def _locked_policy(policy_id: int) -> ScoringPolicy:
     policy = ScoringPolicy.objects.select_for_update().filter(pk=policy_id).first()
     if policy is None:
-        raise NotFound("No such policy version.")
+        raise NotFound(_("No such policy version."))
     return policy
 
 
 def policy_draft_create(*, acting_user: AbstractBaseUser, based_on: ScoringPolicy | None = None,
                         notes: str = "") -> ScoringPolicy:
-    _require(acting_user, "risk.edit_policy", "You may not edit scoring policies.")
+    _require(acting_user, "risk.edit_policy", _("You may not edit scoring policies."))
     with transaction.atomic():
         source = based_on or active_policy()
         latest = ScoringPolicy.objects.select_for_update().order_by("-version").first()
@@ -523,7 +526,7 @@ def policy_draft_create(*, acting_user: AbstractBaseUser, based_on: ScoringPolic
                 draft = ScoringPolicy.objects.create(version=(latest.version if latest else 0) + 1,
                                                      params=source.params, notes=notes, created_by=acting_user)
         except IntegrityError as exc:
-            raise Conflict("Another draft was created at the same moment; try again.",
+            raise Conflict(_("Another draft was created at the same moment; try again."),
                            code="policy_version_taken") from exc
         account_services.audit_record(acting_user=acting_user, action="policy.draft_created", obj=draft,
                                       after={"version": draft.version, "based_on": source.version}, reason=notes)
@@ -532,15 +535,15 @@ def policy_draft_create(*, acting_user: AbstractBaseUser, based_on: ScoringPolic
 
 def policy_draft_update(*, policy_id: int, params: dict[str, Any], notes: str,
                         acting_user: AbstractBaseUser) -> ScoringPolicy:
-    _require(acting_user, "risk.edit_policy", "You may not edit scoring policies.")
+    _require(acting_user, "risk.edit_policy", _("You may not edit scoring policies."))
     try:
         parsed = PolicyParams.from_json(params)
     except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
-        raise ValidationFailed(f"Invalid policy parameters: {exc}", details={"params": [str(exc)]}) from exc
+        raise ValidationFailed(_("Invalid policy parameters: %(error)s") % {"error": exc}, details={"params": [str(exc)]}) from exc
     with transaction.atomic():
         policy = _locked_policy(policy_id)
         if policy.status != PolicyStatus.DRAFT:
-            raise Conflict("Only a draft policy can be edited.", code="policy_not_draft")
+            raise Conflict(_("Only a draft policy can be edited."), code="policy_not_draft")
         before = policy.params
         policy.params = parsed.to_json()
         policy.notes = notes
@@ -552,17 +555,17 @@ def policy_draft_update(*, policy_id: int, params: dict[str, Any], notes: str,
 
 def policy_activate(*, policy_id: int, acting_user: AbstractBaseUser, reason_text: str) -> ScoringPolicy:
     """Activate a draft; the previously active version is retired. Audited."""
-    _require(acting_user, "risk.activate_policy", "You may not activate scoring policies.")
+    _require(acting_user, "risk.activate_policy", _("You may not activate scoring policies."))
     if not reason_text.strip():
-        raise ValidationFailed("Say why this version is activated.", details={"reason": ["required"]})
+        raise ValidationFailed(_("Say why this version is activated."), details={"reason": [_("required")]})
     with transaction.atomic():
         policy = _locked_policy(policy_id)
         if policy.status != PolicyStatus.DRAFT:
-            raise Conflict("Only a draft policy can be activated.", code="policy_not_draft")
+            raise Conflict(_("Only a draft policy can be activated."), code="policy_not_draft")
         try:
             PolicyParams.from_json(policy.params)
         except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
-            raise ValidationFailed(f"Invalid policy parameters: {exc}", details={"params": [str(exc)]}) from exc
+            raise ValidationFailed(_("Invalid policy parameters: %(error)s") % {"error": exc}, details={"params": [str(exc)]}) from exc
         current = ScoringPolicy.objects.select_for_update().filter(status=PolicyStatus.ACTIVE).first()
         if current is not None:
             current.retire()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from config.api.fields import StrictCharField
@@ -11,7 +12,7 @@ from ..reasons import customer_message
 class OpaqueIdField(StrictCharField):
     """An id given as a JSON string (ids are opaque strings; ours are digits)."""
 
-    default_error_messages = {"invalid_id": "Must be an id string such as \"42\"."}
+    default_error_messages = {"invalid_id": _('Must be an id string such as "42".')}
 
     def to_internal_value(self, data) -> int:
         value = super().to_internal_value(data)

@@ -3,6 +3,7 @@ of each token is stored (accounts.ApiClient)."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
@@ -18,14 +19,14 @@ class ApiClientTokenAuthentication(authentication.BaseAuthentication):
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
         if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Invalid token header.")
+            raise exceptions.AuthenticationFailed(_("Invalid token header."))
         try:
             token = header[1].decode()
         except UnicodeError as exc:
-            raise exceptions.AuthenticationFailed("Invalid token header.") from exc
+            raise exceptions.AuthenticationFailed(_("Invalid token header.")) from exc
         client = ApiClient.objects.filter(token_hash=api_token_hash(token), is_active=True).first()
         if client is None:
-            raise exceptions.AuthenticationFailed("Invalid token.")
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
         return client, token
 
     def authenticate_header(self, request) -> str:

@@ -7,6 +7,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.response import Response
 
@@ -15,8 +17,19 @@ from accounts.errors import ApplicationError
 logger = logging.getLogger("tally.api")
 
 
+def _plain(value: Any) -> Any:
+    """Translated (lazy) texts become plain strings: the body is JSON, and may be stored for replay."""
+    if isinstance(value, Promise):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": details or {}}}
+    return {"error": {"code": code, "message": str(message), "details": _plain(details or {})}}
 
 
 def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -43,7 +56,7 @@ def api_exception_handler(exc, context):
     if isinstance(exc, exceptions.ValidationError):
         details = flatten_errors(exc.detail)
         fields = ", ".join(sorted(details))
-        return Response(error_body("invalid_request", f"Invalid input: {fields}.", details), status=400)
+        return Response(error_body("invalid_request", _("Invalid input: %(fields)s.") % {"fields": fields}, details), status=400)
     if isinstance(exc, exceptions.ParseError):
         return Response(error_body("malformed_request", str(exc.detail)), status=400)
     if isinstance(exc, exceptions.UnsupportedMediaType):
@@ -53,9 +66,9 @@ def api_exception_handler(exc, context):
         response["WWW-Authenticate"] = "Token"
         return response
     if isinstance(exc, exceptions.PermissionDenied | PermissionDenied):
-        return Response(error_body("permission_denied", "You do not have permission to do this."), status=403)
+        return Response(error_body("permission_denied", _("You do not have permission to do this.")), status=403)
     if isinstance(exc, exceptions.NotFound | Http404):
-        return Response(error_body("not_found", "Not found."), status=404)
+        return Response(error_body("not_found", _("Not found.")), status=404)
     if isinstance(exc, exceptions.MethodNotAllowed):
         return Response(error_body("method_not_allowed", str(exc.detail)), status=405)
     if isinstance(exc, exceptions.NotAcceptable):
@@ -65,16 +78,16 @@ def api_exception_handler(exc, context):
     if isinstance(exc, exceptions.APIException):
         return Response(error_body("error", str(exc.detail)), status=exc.status_code)
     logger.exception("unhandled API error", exc_info=exc)
-    return Response(error_body("internal_error", "An internal error occurred; nothing was changed."), status=500)
+    return Response(error_body("internal_error", _("An internal error occurred; nothing was changed.")), status=500)
 
 
 def json_404(request, exception=None):
-    return JsonResponse(error_body("not_found", "Not found."), status=404)
+    return JsonResponse(error_body("not_found", _("Not found.")), status=404)
 
 
 def json_500(request):
-    return JsonResponse(error_body("internal_error", "An internal error occurred."), status=500)
+    return JsonResponse(error_body("internal_error", _("An internal error occurred.")), status=500)
 
 
 def json_400(request, exception=None):
-    return JsonResponse(error_body("bad_request", "Bad request."), status=400)
+    return JsonResponse(error_body("bad_request", _("Bad request.")), status=400)

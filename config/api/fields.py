@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from accounts.money import format_money
@@ -14,10 +15,10 @@ _MONEY_RE = re.compile(r"^-?\d{1,12}(\.\d{1,2})?$")
 
 class MoneyField(serializers.Field):
     default_error_messages = {
-        "not_string": 'Money must be a JSON string such as "1234.50", not a number.',
-        "invalid": "Money must be a decimal string with at most 2 decimals.",
-        "positive": "Must be greater than 0.00.",
-        "non_negative": "Must not be negative.",
+        "not_string": _('Money must be a JSON string such as "1234.50", not a number.'),
+        "invalid": _("Money must be a decimal string with at most 2 decimals."),
+        "positive": _("Must be greater than 0.00."),
+        "non_negative": _("Must not be negative."),
     }
 
     def __init__(self, *, positive: bool = False, allow_zero: bool = True, **kwargs):
@@ -56,7 +57,7 @@ except ImportError:  # pragma: no cover
 class StrictCharField(serializers.CharField):
     """A CharField that refuses numbers/booleans instead of coercing them to text."""
 
-    default_error_messages = {"not_string": "Must be a string."}
+    default_error_messages = {"not_string": _("Must be a string.")}
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
@@ -67,7 +68,7 @@ class StrictCharField(serializers.CharField):
 class StrictIntegerField(serializers.IntegerField):
     """An IntegerField that refuses strings, floats and booleans."""
 
-    default_error_messages = {"not_integer": "Must be a JSON integer."}
+    default_error_messages = {"not_integer": _("Must be a JSON integer.")}
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int):

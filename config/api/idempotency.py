@@ -19,6 +19,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
@@ -45,8 +46,8 @@ class IdempotentAPIView(APIView):
         if key is None:
             return self.create(request, *args, **kwargs)
         if not (1 <= len(key) <= 255):
-            return Response(error_body("invalid_idempotency_key", "Idempotency-Key must be 1–255 characters.",
-                                       {"Idempotency-Key": ["1 to 255 characters"]}), status=400)
+            return Response(error_body("invalid_idempotency_key", _("Idempotency-Key must be 1–255 characters."),
+                                       {"Idempotency-Key": [_("1 to 255 characters")]}), status=400)
         fingerprint = _request_fingerprint(request)
         client = request.user
         now = timezone.now()
@@ -61,15 +62,15 @@ class IdempotentAPIView(APIView):
                 record = IdempotencyRecord.objects.select_for_update().get(client=client, key=key)
                 if record.request_hash != fingerprint:
                     return Response(error_body("idempotency_key_reused",
-                                               "This Idempotency-Key was used with a different request.",
-                                               {"Idempotency-Key": ["reused with a different body"]}), status=409)
+                                               _("This Idempotency-Key was used with a different request."),
+                                               {"Idempotency-Key": [_("reused with a different body")]}), status=409)
                 if record.completed:
                     response = Response(record.response_body, status=record.response_status)
                     response["Idempotent-Replayed"] = "true"
                     return response
                 if record.locked_until > now:
                     return Response(error_body("request_in_progress",
-                                               "A request with this Idempotency-Key is still being processed."),
+                                               _("A request with this Idempotency-Key is still being processed.")),
                                     status=409)
                 # The first attempt died without answering: this one takes over the key.
                 record.locked_until = now + lease

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.http import JsonResponse
+from django.utils.translation import gettext_lazy as _
 
 from .errors import error_body
 
@@ -18,6 +19,6 @@ class ApiBodySizeLimitMiddleware:
                 length = 0
             limit = settings.API_MAX_BODY_BYTES
             if length > limit:
-                return JsonResponse(error_body("request_too_large", f"The request body is larger than {limit} bytes.",
-                                               {"body": [f"at most {limit} bytes"]}), status=400)
+                return JsonResponse(error_body("request_too_large", _("The request body is larger than %(limit)s bytes.") % {"limit": limit},
+                                               {"body": [_("at most %(limit)s bytes") % {"limit": limit}]}), status=400)
         return self.get_response(request)

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
@@ -11,8 +12,8 @@ class BoundedJSONParser(JSONParser):
 
         limit = settings.API_MAX_BODY_BYTES
         if stream is None:
-            raise ParseError("The request body is empty.")
+            raise ParseError(_("The request body is empty."))
         raw = stream.read(limit + 1)
         if len(raw) > limit:
-            raise ParseError(f"The request body is larger than {limit} bytes.")
+            raise ParseError(_("The request body is larger than %(limit)s bytes.") % {"limit": limit})
         return super().parse(io.BytesIO(raw), media_type, parser_context)
