@@ -32,7 +32,10 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from . import services
+from . import beat_admin, dashboard, selectors, services  # noqa: F401 - beat_admin, dashboard register themselves
+from .audit_filters import ActionFilter, ActorFilter, CustomerFilter, DateRangeFilter, ObjectFilter
+from .customer360 import VIEW_PERMISSION as VIEW_360_PERMISSION
+from .customer360 import audit_url_for_customer, audit_url_for_object, customer_360_url, customer_360_view
 from .errors import ApplicationError
 from .models import (
     AccountStatusChange,
@@ -52,6 +55,7 @@ from .models import (
 )
 from .pii import mask_phone
 from .search import PersonalDataSearchMixin
+from .templatetags.backoffice import audit_json
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -99,7 +103,8 @@ class ReadOnlyInline(admin.TabularInline):
 @admin.register(Customer)
 class CustomerAdmin(PersonalDataSearchMixin, ReadOnlyAdmin):
     change_form_template = "admin/accounts/customer/change_form.html"
-    list_display = ("external_id", "name", "id_number_masked", "phone_masked", "store_status", "created_at")
+    list_display = ("external_id", "name", "id_number_masked", "phone_masked", "store_status", "created_at",
+                    "customer_360_link")
     list_filter = ("store_status",)
     search_fields = ("external_id",)
     search_help_text = _("Store customer id, phone number or full ID number")
@@ -114,19 +119,30 @@ class CustomerAdmin(PersonalDataSearchMixin, ReadOnlyAdmin):
     def phone_masked(self, customer: Customer) -> str:
         return mask_phone(customer.phone)
 
+    @admin.display(description=_("360° view"))
+    def customer_360_link(self, customer: Customer) -> str:
+        return format_html('<a href="{}">{}</a>', customer_360_url(customer.pk), gettext("360° view"))
+
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         return [
             path("<path:object_id>/reveal-id-number/",
                  self.admin_site.admin_view(never_cache(require_POST(self.reveal_id_number_view))),
                  name="{}_{}_reveal_id_number".format(*info)),
+            path("<path:object_id>/360/",
+                 self.admin_site.admin_view(lambda request, object_id: customer_360_view(self, request, object_id)),
+                 name="{}_{}_360".format(*info)),
             *super().get_urls(),
         ]
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict | None = None):
         extra_context = {**(extra_context or {}),
-                         "can_reveal_id_number": request.user.has_perm("accounts.view_full_id_number")}
+                         "can_reveal_id_number": request.user.has_perm("accounts.view_full_id_number"),
+                         "customer_360_url": customer_360_url(unquote(object_id))
+                         if request.user.has_perm(VIEW_360_PERMISSION) else "",
+                         "audit_url": audit_url_for_customer(unquote(object_id))
+                         if request.user.has_perm("accounts.view_auditevent") else ""}
         return super().change_view(request, object_id, form_url, extra_context=extra_context)
 
     def reveal_id_number_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -211,6 +227,7 @@ class AccountIdSearchMixin:
 
 
 LEDGER_LINES_SHOWN = 200  # the account page shows the latest lines; the ledger list has them all
+AUDIT_EVENTS_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -329,8 +346,19 @@ class CreditAccountAdmin(PersonalDataSearchMixin, AccountIdSearchMixin, ReadOnly
                 "ledger_url": "{}?{}".format(
                     reverse("admin:accounts_journalline_changelist", current_app=self.admin_site.name),
                     urlencode({"credit_account__id__exact": obj.pk})),
+                "customer_360_url": customer_360_url(obj.customer_id),
+                **self._audit_context(request, obj),
             }
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+    def _audit_context(self, request: HttpRequest, account: CreditAccount) -> dict[str, Any]:
+        """The account's latest audit events, for those who may view the audit trail (one query)."""
+        if not request.user.has_perm("accounts.view_auditevent"):
+            return {}
+        events = list(selectors.audit_trail(object_type="accounts.creditaccount", object_id=str(account.pk))
+                      .order_by("-created_at", "-id")[:AUDIT_EVENTS_SHOWN + 1])
+        return {"audit_events": events[:AUDIT_EVENTS_SHOWN], "audit_more": len(events) > AUDIT_EVENTS_SHOWN,
+                "audit_url": audit_url_for_object("accounts.creditaccount", account.pk)}
 
     @admin.display(description=_("customer"), ordering="customer__external_id")
     def customer_external_id(self, account: CreditAccount) -> str:
@@ -515,12 +543,52 @@ class CobRunAdmin(ReadOnlyAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "action", "object_type", "object_id", "actor_label", "reason")
-    search_fields = ("action", "object_type", "object_id", "actor_label")
+    """The audit trail, for holders of ``accounts.view_auditevent``: filter by customer (all
+    that belongs to them), who, action, object and dates; search a customer's store id, an
+    object id (an account or complaint number…), a user name or an action."""
+
+    list_display = ("created_at", "actor_display", "action", "object_display", "before_display",
+                    "after_display", "reason")
+    list_filter = (CustomerFilter, ActorFilter, ActionFilter, ObjectFilter, DateRangeFilter)
+    search_fields = ("action", "object_id", "actor_label")
+    search_help_text = _("Store customer id (all of the customer's events), object id, user name or action")
+    ordering = ("-created_at", "-id")
     show_full_result_count = False
-    fields = ("created_at", "actor", "actor_label", "action", "object_type", "object_id", "before", "after",
-              "reason")
+    show_facets = admin.ShowFacets.NEVER
+    list_per_page = 50
+    fields = ("created_at", "actor", "actor_label", "action", "object_type", "object_id", "object_display",
+              "before", "after", "reason")
     readonly_fields = fields
+
+    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+        """Indexed equalities only: a store customer id finds the customer's whole trail, a
+        number finds the events of objects with that id, a word the user or the action."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        condition = Q(actor_label__iexact=term) | Q(action=term) | Q(object_id=term)
+        customer = selectors.customer_by_external_id(term)
+        if customer is not None:
+            condition |= selectors.customer_audit_q(customer.pk)
+        return queryset.filter(condition), False
+
+    @admin.display(description=_("who"), ordering="actor_label")
+    def actor_display(self, event: AuditEvent) -> str:
+        return event.actor_label or gettext("system")
+
+    @admin.display(description=_("object"), ordering="object_type")
+    def object_display(self, event: AuditEvent) -> str:
+        url = audit_url_for_object(event.object_type, event.object_id)
+        return format_html('<a href="{}" title="{}">{} #{}</a>', url, gettext("All events of this object"),
+                           event.object_type, event.object_id)
+
+    @admin.display(description=_("before"))
+    def before_display(self, event: AuditEvent) -> str:
+        return audit_json(event.before)
+
+    @admin.display(description=_("after"))
+    def after_display(self, event: AuditEvent) -> str:
+        return audit_json(event.after)
 
 
 @admin.register(Notification)
@@ -613,4 +681,8 @@ class StaffProfileAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: StaffProfile, form, change: bool) -> None:
         if not request.user.is_superuser:
             obj.user = request.user
+        before = (StaffProfile.objects.filter(pk=obj.pk).values("language").first() or {}) if change else {}
         super().save_model(request, obj, form, change)
+        if before.get("language") != obj.language:
+            services.audit_record(acting_user=request.user, action="staff_profile.language_set", obj=obj,
+                                  before=before, after={"user": obj.user.username, "language": obj.language})

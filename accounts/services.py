@@ -80,13 +80,33 @@ def id_number_reveal(*, customer: Customer, acting_user: AbstractBaseUser, purpo
 # --- customers and accounts ------------------------------------------------------------
 
 
+def _customer_snapshot(customer: Customer) -> dict[str, str]:
+    """What the audit trail keeps of a customer's profile: personal data masked."""
+    from .pii import mask_phone
+
+    return {"name": customer.name, "id_number": customer.id_number_masked, "phone": mask_phone(customer.phone),
+            "store_status": customer.store_status, "store_since": str(customer.store_since),
+            "orders_12m": str(int(customer.orders_12m)), "spend_12m": f"{Decimal(customer.spend_12m):.2f}",
+            "return_rate": f"{Decimal(customer.return_rate):.4f}"}
+
+
 def customer_upsert(*, external_id: str, name: str, id_number: str, phone: str, store_status: str,
-                    store_since: date, orders_12m: int, spend_12m: Decimal, return_rate: Decimal) -> Customer:
-    """Create or update the customer by ``external_id`` (joins the caller's transaction)."""
+                    store_since: date, orders_12m: int, spend_12m: Decimal, return_rate: Decimal,
+                    acting_user: AbstractBaseUser | None = None,
+                    reason: str = "store profile received") -> Customer:
+    """Create or update the customer by ``external_id`` (joins the caller's transaction).
+
+    A new customer, or any change of the profile, is an audit row with the changed fields
+    (ID number and phone masked; a changed ID number is recorded even when its mask is the
+    same). Receiving the same profile again writes nothing."""
     with transaction.atomic():
         customer = Customer.objects.select_for_update().filter(external_id=external_id).first()
+        created = customer is None
         if customer is None:
             customer = Customer(external_id=external_id)
+            before, before_hash = {}, ""
+        else:
+            before, before_hash = _customer_snapshot(customer), customer.id_number_hash
         customer.name = name
         customer.set_id_number(id_number)
         customer.phone = phone
@@ -96,6 +116,13 @@ def customer_upsert(*, external_id: str, name: str, id_number: str, phone: str, 
         customer.spend_12m = spend_12m
         customer.return_rate = return_rate
         customer.save()
+        after = _customer_snapshot(customer)
+        changed = [key for key in after if before.get(key) != after[key]
+                   or (key == "id_number" and before and before_hash != customer.id_number_hash)]
+        if changed:
+            audit_record(acting_user=acting_user, action="customer.created" if created else "customer.updated",
+                         obj=customer, before={key: before[key] for key in changed if key in before},
+                         after={key: after[key] for key in changed}, reason=reason)
     return customer
 
 

@@ -520,6 +520,8 @@ class ComplaintAdmin(PersonalDataSearchMixin, admin.ModelAdmin):
             "audit": list(audit_trail(object_type="complaints.complaint", object_id=str(complaint.pk))[:100]),
             "closure_requests": list(selectors.closure_requests_of(complaint.account_id)[:20])
             if complaint.account_id else [],
+            "customer_360_url": reverse("admin:accounts_customer_360", args=[complaint.customer_id])
+            if user.has_perm("accounts.view_creditaccount") else "",
             "may_handle": may_handle,
             "is_handler": is_handler,
             "can_take": may_handle and complaint.status == ComplaintStatus.NEW,
@@ -735,3 +737,6 @@ class ClosureRequestAdmin(admin.ModelAdmin):
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, self.request_template, context)
+
+
+from . import backoffice  # noqa: E402,F401 - this app's customer 360° blocks and dashboard widget

@@ -352,23 +352,26 @@ def _latest(queryset: QuerySet, limit: int = ROWS_SHOWN) -> tuple[list, bool]:
     return rows[:limit], len(rows) > limit
 
 
-def account_page_context(request: HttpRequest, account: CreditAccount, business_date: date) -> dict[str, Any]:
+def account_page_context(request: HttpRequest, account: CreditAccount, business_date: date, *,
+                         rows: int = ROWS_SHOWN, plans_shown: int = PLANS_SHOWN) -> dict[str, Any]:
     """Plans with their schedules, statements, repayments, holds, payment attempts and
-    penalties of one account: one query per block, whatever the number of rows."""
+    penalties of one account: one query per block, whatever the number of rows (the latest
+    ``rows`` of each block, the latest ``plans_shown`` plans)."""
     plans, plans_more = _latest(
         InstallmentPlan.objects.filter(account=account).select_related("purchase", "statement")
         .prefetch_related(Prefetch("installments", queryset=Installment.objects.order_by("seq", "id")))
-        .order_by("-id"), PLANS_SHOWN)
+        .order_by("-id"), plans_shown)
     repayment_rows, repayments_more = _latest(
-        Repayment.objects.filter(account=account).select_related("hold").order_by("-id"))
+        Repayment.objects.filter(account=account).select_related("hold").order_by("-id"), rows)
     holds, holds_more = _latest(
         RestorationHold.objects.filter(account=account).select_related("repayment", "released_by")
-        .order_by("-release_at", "-id"))
+        .order_by("-release_at", "-id"), rows)
     statements, statements_more = _latest(Statement.objects.filter(account=account)
-                                          .order_by("-statement_date", "-id"))
+                                          .order_by("-statement_date", "-id"), rows)
     attempts, attempts_more = _latest(PaymentAttempt.objects.filter(account=account)
-                                      .order_by("-business_date", "-id"))
-    penalties, penalties_more = _latest(Penalty.objects.filter(account=account).order_by("-business_date", "-id"))
+                                      .order_by("-business_date", "-id"), rows)
+    penalties, penalties_more = _latest(Penalty.objects.filter(account=account).order_by("-business_date", "-id"),
+                                        rows)
     return {
         "business_date": business_date,
         "plans": [{
@@ -474,4 +477,8 @@ _account_admin.add_page_section(template="admin/installments/creditaccount/_mone
                                 context=account_page_context)
 _account_admin.add_page(route="collections/", name="collections", view=collections_view,
                         title=_("Collections queue"))
-from . import account_actions_admin  # noqa: E402,F401 - freeze, unfreeze and write-off on the account page
+
+from . import (  # noqa: E402
+    account_actions_admin,  # noqa: F401 - freeze, unfreeze and write-off on the account page
+    backoffice,  # noqa: F401 - the customer 360° blocks and dashboard widget of this app
+)

@@ -350,13 +350,25 @@ def _charge_and_settle(attempt: PaymentAttempt, business_date: date) -> str:
     return _settle_attempt(attempt.pk, result, business_date=business_date)
 
 
-def _settle_attempt(attempt_id: int, result: ChargeResult | None, *, business_date: date) -> str:
+def _audit_reconciled(attempt: PaymentAttempt, before: str) -> None:
+    """Settling an attempt whose outcome was unknown (or left submitted by a crash) is a
+    recorded transition: the common submitted → settled path is recorded on the attempt row
+    itself (docs/decisions/0013-audit-trail-and-back-office-pages.md)."""
+    account_services.audit_record(
+        acting_user=None, action="payment_attempt.reconciled", obj=attempt, before={"status": before},
+        after={"status": attempt.status, "gateway_reference": attempt.gateway_reference},
+        reason="outcome asked from the gateway")
+
+
+def _settle_attempt(attempt_id: int, result: ChargeResult | None, *, business_date: date,
+                    reconciling: bool = False) -> str:
     attempt = PaymentAttempt.objects.get(pk=attempt_id)
     with transaction.atomic():
         account = lock_credit_account(attempt.account_id)
         attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt_id)
         if attempt.status not in (AttemptStatus.SUBMITTED, AttemptStatus.UNKNOWN):
             return attempt.status
+        before = attempt.status
         params = active_policy().parsed
         if result is None:
             attempt.status = AttemptStatus.UNKNOWN
@@ -365,6 +377,8 @@ def _settle_attempt(attempt_id: int, result: ChargeResult | None, *, business_da
             attempt.gateway_reference = result.reference
             attempt.save()
             _book_collected(account, attempt)
+            if reconciling:
+                _audit_reconciled(attempt, before)
             return attempt.status
         elif result.status == "declined":
             attempt.status = AttemptStatus.DECLINED
@@ -377,6 +391,8 @@ def _settle_attempt(attempt_id: int, result: ChargeResult | None, *, business_da
             _notify_debit_failed(account, attempt)
         attempt.gateway_reference = getattr(result, "reference", "") or attempt.gateway_reference
         attempt.save()
+        if reconciling:
+            _audit_reconciled(attempt, before)
     return attempt.status
 
 
@@ -669,16 +685,18 @@ def reconcile_attempt(*, attempt_id: int, business_date: date) -> str:
     status = get_gateway().status(idempotency_key=attempt.idempotency_key)
     if status.found:
         return _settle_attempt(attempt_id, ChargeResult(status.status, "", status.reference),
-                               business_date=business_date)
+                               business_date=business_date, reconciling=True)
     with transaction.atomic():
         lock_credit_account(attempt.account_id)
         attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt_id)
         if attempt.status not in (AttemptStatus.SUBMITTED, AttemptStatus.UNKNOWN):
             return attempt.status
+        before = attempt.status
         attempt.status = AttemptStatus.NOT_CHARGED
         # not taken: retried by the next auto-debit run (today's if today has no attempt yet)
         attempt.retry_on = business_date if attempt.business_date < business_date else business_date + timedelta(1)
         attempt.save()
+        _audit_reconciled(attempt, before)
     return attempt.status
 
 

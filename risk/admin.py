@@ -639,3 +639,6 @@ class ScoringPolicyAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(self._change_url(policy_id))
         messages.success(request, gettext("Policy v%(version)s is now active.") % {"version": policy.version})
         return HttpResponseRedirect(self._change_url(policy.pk))
+
+
+from . import backoffice  # noqa: E402,F401 - this app's customer 360° blocks and dashboard widget

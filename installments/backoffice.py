@@ -1,0 +1,108 @@
+"""This app's part of the back office pages served by ``accounts``: the money blocks of the
+customer 360° page (plans and schedules, statements, repayments with restoration, holds,
+payment attempts, penalties — the credit account page's blocks, fewer rows each), the
+accounts-per-delinquency-bucket widget of the dashboard, and the statements in a customer's
+audit trail."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.db.models import Count, Q
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext
+
+from accounts.backoffice import (
+    CustomerSection,
+    DashboardWidget,
+    register_audit_scope,
+    register_customer_section,
+    register_dashboard_widget,
+)
+from accounts.models import AccountStatus, CreditAccount, Customer
+from accounts.selectors import ids_as_text
+
+from .models import PaymentAttempt, Statement
+
+CUSTOMER_ROWS_SHOWN = 10
+CUSTOMER_PLANS_SHOWN = 10
+BUCKETS = {  # DOMAIN.md §7, as accounts.models.delinquency_bucket names them
+    "current": (0, 0),
+    "1-30": (1, 30),
+    "31-60": (31, 60),
+    "61-90": (61, 90),
+    "91-180": (91, 180),
+    ">180": (181, None),
+}
+CHART_WIDTH = 360
+BAR_HEIGHT = 18
+BAR_GAP = 6
+LABEL_WIDTH = 64
+
+
+def customer_money_section(request: HttpRequest, customer: Customer, account: CreditAccount | None,
+                           business_date: date) -> dict[str, Any] | None:
+    if account is None:
+        return None
+    from .admin import account_page_context
+
+    return account_page_context(request, account, business_date, rows=CUSTOMER_ROWS_SHOWN,
+                                plans_shown=CUSTOMER_PLANS_SHOWN)
+
+
+def delinquency_buckets() -> list[tuple[str, int]]:
+    """Accounts per delinquency bucket, one query: ``current`` counts the open (not closed)
+    accounts with nothing overdue; the others every account with that many days past due."""
+    counts = CreditAccount.objects.aggregate(**{
+        f"b{n}": Count("id", filter=(Q(days_past_due=0) & ~Q(status=AccountStatus.CLOSED)) if high == 0 else
+                       Q(days_past_due__gte=low, **({} if high is None else {"days_past_due__lte": high})))
+        for n, (low, high) in enumerate(BUCKETS.values())})
+    return [(name, counts[f"b{n}"]) for n, name in enumerate(BUCKETS)]
+
+
+def bar_chart(rows: list[tuple[str, int, str]]) -> dict[str, Any]:
+    """A horizontal bar chart as SVG coordinates: ``rows`` are (label, value, url)."""
+    top = max((value for _, value, _ in rows), default=0) or 1
+    span = CHART_WIDTH - LABEL_WIDTH - 48
+    bars = [{"label": label, "value": value, "url": url, "y": i * (BAR_HEIGHT + BAR_GAP),
+             "text_y": i * (BAR_HEIGHT + BAR_GAP) + BAR_HEIGHT - 5,
+             "width": max(1, round(span * value / top)) if value else 0,
+             "value_x": LABEL_WIDTH + (max(1, round(span * value / top)) if value else 0) + 4}
+            for i, (label, value, url) in enumerate(rows)]
+    return {"bars": bars, "width": CHART_WIDTH, "height": len(rows) * (BAR_HEIGHT + BAR_GAP),
+            "label_width": LABEL_WIDTH, "bar_height": BAR_HEIGHT}
+
+
+def delinquency_widget(request: HttpRequest) -> dict[str, Any]:
+    collections = reverse("admin:accounts_creditaccount_collections")
+    accounts = reverse("admin:accounts_creditaccount_changelist")
+    rows = []
+    for name, count in delinquency_buckets():
+        url = (f"{accounts}?{urlencode({'days_past_due': 0})}" if name == "current"
+               else f"{collections}?{urlencode({'bucket': name})}")
+        rows.append((gettext("current") if name == "current" else name, count, url))
+    return {"buckets": rows, "chart": bar_chart(rows), "overdue": sum(c for name, c, _ in rows[1:]),
+            "collections_url": collections}
+
+
+def _statements_scope(customer_id: int) -> Q:
+    return Q(object_type="installments.statement",
+             object_id__in=ids_as_text(Statement.objects.filter(account__customer_id=customer_id)))
+
+
+def _attempts_scope(customer_id: int) -> Q:
+    return Q(object_type="installments.paymentattempt",
+             object_id__in=ids_as_text(PaymentAttempt.objects.filter(account__customer_id=customer_id)))
+
+
+register_customer_section(CustomerSection(
+    key="money", template="admin/installments/creditaccount/_money_sections.html", context=customer_money_section,
+    permission="accounts.view_creditaccount", order=20))
+register_dashboard_widget(DashboardWidget(
+    key="delinquency", template="admin/installments/dashboard_delinquency.html", context=delinquency_widget,
+    permission="accounts.view_creditaccount", order=30))
+register_audit_scope("installments.statement", _statements_scope)
+register_audit_scope("installments.paymentattempt", _attempts_scope)
