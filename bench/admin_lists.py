@@ -31,6 +31,7 @@ Bounded by ``--timeout``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -264,6 +265,10 @@ def child_time(repeat: int, explain: bool, budget_ms: float) -> None:
         ("journal lines: one account", reverse("admin:accounts_journalline_changelist") + "?q=54321"),
         ("credit account page (10 installments)", reverse("admin:accounts_creditaccount_change", args=[54321])),
     ]
+    for label, name, args in (("admin index (dashboard)", "admin:index", []),
+                              ("customer 360° page", "admin:accounts_customer_360", [54321])):
+        with contextlib.suppress(Exception):  # a page this version of the code does not have
+            extra.append((label, reverse(name, args=args)))
     with connection.cursor() as cursor:
         cursor.execute("SELECT id FROM complaints_complaint ORDER BY id LIMIT 1")
         row = cursor.fetchone()
