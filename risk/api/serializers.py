@@ -60,16 +60,14 @@ class ApplicationOutSerializer(serializers.ModelSerializer):
     reasons = ReasonSerializer(many=True)
     credit_limit = MoneyField(required=False, allow_null=True)
     policy_version = serializers.IntegerField(source="policy.version")
-    account_id = serializers.SerializerMethodField()
+    # Present only when approved (to_representation drops it otherwise): not a required property.
+    account_id = serializers.CharField(required=False, allow_null=True)
     customer = serializers.SerializerMethodField()
 
     class Meta:
         model = Application
         fields = ["id", "kind", "status", "score", "reasons", "credit_limit", "policy_version", "account_id",
                   "customer", "created_at", "decided_at"]
-
-    def get_account_id(self, obj: Application) -> str | None:
-        return str(obj.account_id) if obj.account_id else None
 
     def get_customer(self, obj: Application) -> dict:
         return CustomerOutSerializer(obj).data
