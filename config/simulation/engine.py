@@ -403,7 +403,7 @@ class Simulation:
                 self._repayment(person, amount, f"{person.external_id}-d{index}")
                 if person.persona in ("late", "complainer"):
                     person.lateness = decision_rng(self.seed, "lateness", person.index, index).randint(
-                        1, 5 if person.persona == "complainer" else 45)
+                        1, 5 if person.persona == "complainer" else 30)
         for person in self.people:  # now and then someone pays everything off early
             if person.account_id and person.persona in ("good", "refunder") \
                     and decision_rng(self.seed, "payoff", person.index, index).random() < 0.004:

@@ -16,7 +16,7 @@ from risk.services import ApplicantData
 
 # persona → weight in the population
 PERSONAS: tuple[tuple[str, int], ...] = (
-    ("good", 34), ("late", 17), ("defaulter", 9), ("refunder", 10), ("fraud", 10), ("complainer", 10), ("thin", 10),
+    ("good", 42), ("late", 12), ("defaulter", 6), ("refunder", 10), ("fraud", 10), ("complainer", 10), ("thin", 10),
 )
 # persona → (card token, weight): every sandbox card behaviour appears
 CARDS: dict[str, tuple[tuple[str, int], ...]] = {
@@ -125,10 +125,10 @@ def build_population(*, seed: int, customers: int, days: int, start: date) -> li
         complaint_count = rng.choice((1, 2, 3)) if persona == "complainer" else (1 if rng.random() < 0.03 else 0)
         people.append(Person(
             index=index, external_id=external_id, persona=persona, variant=variant, card=card,
-            arrival_day=rng.randrange(0, arrival_window), applicant=applicant, via_api=rng.random() < 0.25,
+            arrival_day=rng.randrange(0, arrival_window), applicant=applicant, via_api=rng.random() < 0.15,
             manual_payer=persona in ("good", "refunder") and rng.random() < 0.3,
             converter=persona in ("good", "late", "complainer") and rng.random() < 0.2,
-            lateness=rng.randint(1, 5) if persona == "complainer" else rng.randint(4, 45),
+            lateness=rng.randint(1, 5) if persona == "complainer" else rng.randint(3, 30),
             closer_day=(rng.randrange(min(20, days - 1), days) if days > 2 and persona in ("good", "complainer")
                         and rng.random() < 0.08 else None),
             complaint_days=tuple(sorted(rng.randrange(0, days) for _ in range(complaint_count))),
