@@ -11,6 +11,7 @@ success paths are fuzzed too."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 
 import hypothesis
@@ -172,3 +173,31 @@ def test_an_application_answer_matches_the_schema_whatever_the_outcome(world):
         outcomes[answer["status"]] = "account_id" in answer
         _send(world, "/api/v1/applications/{application_id}", "GET", application_id=answer["id"])
     assert outcomes == {"rejected": False, "in_review": False, "approved": True}
+
+
+def _request_pattern(component: str, field: str) -> str:
+    return schema.raw_schema["components"]["schemas"][component]["properties"][field]["pattern"]
+
+
+@hypothesis.settings(max_examples=200, derandomize=True, database=None)
+@hypothesis.given(data=hypothesis.strategies.data())
+def test_what_the_schema_documents_for_money_and_rates_the_api_accepts(data):
+    """The documented request patterns allowed negative and zero amounts and "", "-" or
+    values above 1 as a return rate, all refused with 400 (found by checking that valid
+    data per the schema is accepted). Anything the patterns allow now passes validation."""
+    from config.api.fields import MoneyField
+    from risk.api.serializers import CustomerInSerializer
+
+    amount = data.draw(hypothesis.strategies.from_regex(_request_pattern("PurchaseInRequest", "amount"),
+                                                        fullmatch=True))
+    assert MoneyField(positive=True).to_internal_value(amount) > 0
+    spend = data.draw(hypothesis.strategies.from_regex(_request_pattern("CustomerInRequest", "spend_12m"),
+                                                       fullmatch=True))
+    assert MoneyField().to_internal_value(spend) >= 0
+    rate = data.draw(hypothesis.strategies.from_regex(_request_pattern("CustomerInRequest", "return_rate"),
+                                                      fullmatch=True))
+    assert 0 <= CustomerInSerializer().fields["return_rate"].to_internal_value(rate) <= 1
+    for refused in ("-1.00", "0.00", "0", "", "1.005"):
+        assert not re.fullmatch(_request_pattern("PurchaseInRequest", "amount"), refused)
+    for refused in ("", "-", ".", "1.5", "-0.1"):
+        assert not re.fullmatch(_request_pattern("CustomerInRequest", "return_rate"), refused)

@@ -49,6 +49,10 @@ try:
         target_class = "config.api.fields.MoneyField"
 
         def map_serializer_field(self, auto_schema, direction):
+            if direction == "request":  # what to_internal_value accepts: never negative, positive if asked
+                pattern = (r"^([1-9]\d{0,11}(\.\d{1,2})?|0\.(0[1-9]|[1-9]\d?))$" if self.target.positive
+                           else r"^\d{1,12}(\.\d{1,2})?$")
+                return {"type": "string", "pattern": pattern, "example": "100.00"}
             return {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "example": "100.00"}
 except ImportError:  # pragma: no cover
     pass

@@ -55,7 +55,8 @@ def _applies(scope: str, method: str, path: str) -> bool:
 
 
 def add_error_responses(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
-    """drf-spectacular POSTPROCESSING_HOOKS entry. Leaves responses a view declared itself."""
+    """drf-spectacular POSTPROCESSING_HOOKS entry. Leaves responses a view declared itself.
+    Also gives every ``Idempotency-Key`` header the contract's 1–255 characters."""
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_COMPONENT
     reference = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for path, operations in result.get("paths", {}).items():
@@ -64,6 +65,9 @@ def add_error_responses(result: dict[str, Any], generator, request, public) -> d
         for method, operation in operations.items():
             if method not in {"get", "head", *WRITE_METHODS}:
                 continue
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "header" and parameter.get("name") == "Idempotency-Key":
+                    parameter["schema"] = {"type": "string", "minLength": 1, "maxLength": 255}
             responses = operation.setdefault("responses", {})
             for status, (description, scope) in ERROR_RESPONSES.items():
                 if _applies(scope, method, path):

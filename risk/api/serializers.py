@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.api.fields import MoneyField, StrictCharField, StrictIntegerField
@@ -12,6 +13,12 @@ from ..models import Application, ApplicationKind
 from ..reasons import customer_message
 
 STORE_STATUSES = ("normal", "stolen", "deregistered", "restricted")
+
+
+@extend_schema_field({"type": "string", "pattern": r"^(0(\.\d{1,4})?|1(\.0{1,4})?)$", "example": "0.03"})
+class RateField(serializers.DecimalField):
+    """A share between 0 and 1 with at most 4 decimals; documented as what it accepts (the
+    default decimal pattern also allowed "", "-" and values above 1)."""
 
 
 class CustomerInSerializer(serializers.Serializer):
@@ -25,8 +32,8 @@ class CustomerInSerializer(serializers.Serializer):
     store_since = serializers.DateField(input_formats=["%Y-%m-%d"])
     orders_12m = StrictIntegerField(min_value=0, max_value=1_000_000)
     spend_12m = MoneyField()
-    return_rate = serializers.DecimalField(max_digits=5, decimal_places=4, min_value=Decimal("0"),
-                                           max_value=Decimal("1"), coerce_to_string=True)
+    return_rate = RateField(max_digits=5, decimal_places=4, min_value=Decimal("0"), max_value=Decimal("1"),
+                            coerce_to_string=True)
 
 
 class ApplicationInSerializer(serializers.Serializer):
