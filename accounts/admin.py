@@ -32,7 +32,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from . import beat_admin, dashboard, selectors, services  # noqa: F401 - beat_admin, dashboard register themselves
+from . import beat_admin, dashboard, permission_admin, selectors, services  # noqa: F401 - beat_admin, dashboard, permission_admin register themselves
 from .audit_filters import ActionFilter, ActorFilter, CustomerFilter, DateRangeFilter, ObjectFilter
 from .customer360 import VIEW_PERMISSION as VIEW_360_PERMISSION
 from .customer360 import audit_url_for_customer, audit_url_for_object, customer_360_url, customer_360_view
