@@ -33,7 +33,15 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from . import beat_admin, dashboard, permission_admin, selectors, services  # noqa: F401 - beat_admin, dashboard, permission_admin register themselves
-from .audit_filters import ActionFilter, ActorFilter, CustomerFilter, DateRangeFilter, ObjectFilter
+from .audit_filters import (
+    ActionFilter,
+    ActorFilter,
+    CustomerFilter,
+    DateRangeFilter,
+    ObjectFilter,
+    actor_condition,
+    audit_object_types,
+)
 from .customer360 import VIEW_PERMISSION as VIEW_360_PERMISSION
 from .customer360 import audit_url_for_customer, audit_url_for_object, customer_360_url, customer_360_view
 from .errors import ApplicationError
@@ -566,7 +574,8 @@ class AuditEventAdmin(ReadOnlyAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        condition = Q(actor_label__iexact=term) | Q(action=term) | Q(object_id=term)
+        condition = Q(action=term) | Q(object_type__in=audit_object_types(), object_id=term)
+        condition |= actor_condition(term)
         customer = selectors.customer_by_external_id(term)
         if customer is not None:
             condition |= selectors.customer_audit_q(customer.pk)

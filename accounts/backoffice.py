@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Q
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 if TYPE_CHECKING:
@@ -48,9 +48,10 @@ class DashboardWidget:
     order: int = 100
 
 
-# The objects of one customer in the audit trail: for a customer id, a Q on AuditEvent
-# (object_type and a subquery of ids, so the audit query stays one query).
-AuditScope = Callable[[int], Q]
+# The objects of one customer in the audit trail: for a customer id, a queryset of the
+# customer's objects of one type (``accounts.selectors.customer_audit_q`` reads all of them in
+# one UNION query, then matches the audit rows by indexed (object_type, object_id) equalities).
+AuditScope = Callable[[int], QuerySet]
 
 _customer_sections: dict[str, CustomerSection] = {}
 _dashboard_widgets: dict[str, DashboardWidget] = {}
@@ -65,8 +66,8 @@ def register_dashboard_widget(widget: DashboardWidget) -> None:
     _dashboard_widgets[widget.key] = widget
 
 
-def register_audit_scope(key: str, scope: AuditScope) -> None:
-    _audit_scopes[key] = scope
+def register_audit_scope(object_type: str, scope: AuditScope) -> None:
+    _audit_scopes[object_type] = scope
 
 
 def customer_sections_for(user: Any) -> list[CustomerSection]:
@@ -79,9 +80,5 @@ def dashboard_widgets_for(user: Any) -> list[DashboardWidget]:
             if user.has_perm(w.permission)]
 
 
-def customer_audit_scope(customer_id: int) -> Q:
-    """Audit rows of the customer and of everything that belongs to them."""
-    condition = Q(object_type="accounts.customer", object_id=str(customer_id))
-    for scope in _audit_scopes.values():
-        condition |= scope(customer_id)
-    return condition
+def audit_scopes() -> dict[str, AuditScope]:
+    return dict(_audit_scopes)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import CharField, Q, QuerySet
+from django.db.models import CharField, Q, QuerySet, Value
 from django.db.models.functions import Cast
 
 from .models import AccountStatusChange, AuditEvent, CobRun, CreditAccount, Customer, LimitChange, Notification
@@ -16,19 +16,29 @@ def audit_trail(*, object_type: str, object_id: str) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(object_type=object_type, object_id=object_id).select_related("actor")
 
 
-def ids_as_text(queryset: QuerySet) -> QuerySet:
-    """``queryset``'s primary keys as text, for ``AuditEvent.object_id__in`` (a subquery)."""
-    return queryset.order_by().annotate(_id_text=Cast("pk", CharField())).values("_id_text")
+def customer_audit_objects(customer_id: int) -> dict[str, list[str]]:
+    """The ids (as audit ``object_id`` text) of everything of the customer's in the audit
+    trail, by object type: the customer, their credit account, and what the other apps
+    register (applications, review cases, statements, attempts, complaints, …). One query."""
+    from .backoffice import audit_scopes
+
+    scopes = {"accounts.creditaccount": lambda cid: CreditAccount.objects.filter(customer_id=cid), **audit_scopes()}
+    parts = [scope(customer_id).order_by().annotate(_type=Value(object_type, output_field=CharField()),
+                                                     _id=Cast("pk", CharField())).values_list("_type", "_id")
+             for object_type, scope in scopes.items()]
+    found: dict[str, list[str]] = {"accounts.customer": [str(customer_id)]}
+    for object_type, object_id in parts[0].union(*parts[1:], all=True):
+        found.setdefault(object_type, []).append(object_id)
+    return found
 
 
 def customer_audit_q(customer_id: int) -> Q:
-    """The audit rows of a customer and of everything that belongs to them: their credit
-    account here, and what the other apps register (applications, complaints, …)."""
-    from .backoffice import customer_audit_scope
-
-    return customer_audit_scope(customer_id) | Q(
-        object_type="accounts.creditaccount",
-        object_id__in=ids_as_text(CreditAccount.objects.filter(customer_id=customer_id)))
+    """The audit rows of a customer and of everything that belongs to them, as indexed
+    (object_type, object_id) equalities."""
+    condition = Q()
+    for object_type, object_ids in customer_audit_objects(customer_id).items():
+        condition |= Q(object_type=object_type, object_id__in=object_ids)
+    return condition
 
 
 def customer_audit_trail(customer_id: int) -> QuerySet[AuditEvent]:

@@ -21,7 +21,6 @@ from accounts.backoffice import (
     register_dashboard_widget,
 )
 from accounts.models import CreditAccount, Customer
-from accounts.selectors import ids_as_text
 
 from . import selectors
 from .models import ClosureRequest, Complaint, ComplaintStatus, Waiver
@@ -72,19 +71,16 @@ def complaints_widget(request: HttpRequest) -> dict[str, Any]:
                                                                                  "escalated")}}
 
 
-def _complaints_scope(customer_id: int) -> Q:
-    return Q(object_type="complaints.complaint",
-             object_id__in=ids_as_text(Complaint.objects.filter(customer_id=customer_id)))
+def _complaints_scope(customer_id: int):
+    return Complaint.objects.filter(customer_id=customer_id)
 
 
-def _closures_scope(customer_id: int) -> Q:
-    return Q(object_type="complaints.closurerequest",
-             object_id__in=ids_as_text(ClosureRequest.objects.filter(account__customer_id=customer_id)))
+def _closures_scope(customer_id: int):
+    return ClosureRequest.objects.filter(account__customer_id=customer_id)
 
 
-def _waivers_scope(customer_id: int) -> Q:
-    return Q(object_type="complaints.waiver",
-             object_id__in=ids_as_text(Waiver.objects.filter(complaint__customer_id=customer_id)))
+def _waivers_scope(customer_id: int):
+    return Waiver.objects.filter(complaint__customer_id=customer_id)
 
 
 register_customer_section(CustomerSection(

@@ -23,7 +23,6 @@ from accounts.backoffice import (
     register_dashboard_widget,
 )
 from accounts.models import AccountStatus, CreditAccount, Customer
-from accounts.selectors import ids_as_text
 
 from .models import PaymentAttempt, Statement
 
@@ -88,14 +87,12 @@ def delinquency_widget(request: HttpRequest) -> dict[str, Any]:
             "collections_url": collections}
 
 
-def _statements_scope(customer_id: int) -> Q:
-    return Q(object_type="installments.statement",
-             object_id__in=ids_as_text(Statement.objects.filter(account__customer_id=customer_id)))
+def _statements_scope(customer_id: int):
+    return Statement.objects.filter(account__customer_id=customer_id)
 
 
-def _attempts_scope(customer_id: int) -> Q:
-    return Q(object_type="installments.paymentattempt",
-             object_id__in=ids_as_text(PaymentAttempt.objects.filter(account__customer_id=customer_id)))
+def _attempts_scope(customer_id: int):
+    return PaymentAttempt.objects.filter(account__customer_id=customer_id)
 
 
 register_customer_section(CustomerSection(

@@ -21,7 +21,6 @@ from accounts.backoffice import (
     register_dashboard_widget,
 )
 from accounts.models import CreditAccount, Customer
-from accounts.selectors import ids_as_text
 
 from .models import Application, ReviewCase, ReviewStatus
 
@@ -77,14 +76,12 @@ def review_queue_widget(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-def _applications_scope(customer_id: int) -> Q:
-    return Q(object_type="risk.application",
-             object_id__in=ids_as_text(Application.objects.filter(customer_id=customer_id)))
+def _applications_scope(customer_id: int):
+    return Application.objects.filter(customer_id=customer_id)
 
 
-def _review_cases_scope(customer_id: int) -> Q:
-    return Q(object_type="risk.reviewcase",
-             object_id__in=ids_as_text(ReviewCase.objects.filter(application__customer_id=customer_id)))
+def _review_cases_scope(customer_id: int):
+    return ReviewCase.objects.filter(application__customer_id=customer_id)
 
 
 register_customer_section(CustomerSection(
