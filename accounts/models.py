@@ -188,8 +188,9 @@ def delinquency_bucket(days_past_due: int) -> str:
 
 class AccountStatusChange(models.Model):
     account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="status_changes", verbose_name=_("account"))
-    from_status = models.CharField(max_length=16, blank=True, verbose_name=_("from status"))
-    to_status = models.CharField(max_length=16, verbose_name=_("to status"))
+    from_status = models.CharField(max_length=16, blank=True, choices=AccountStatus.choices,
+                                   verbose_name=_("from status"))
+    to_status = models.CharField(max_length=16, choices=AccountStatus.choices, verbose_name=_("to status"))
     reason_code = models.CharField(max_length=40, verbose_name=_("reason code"))
     note = models.TextField(blank=True, verbose_name=_("note"))
     business_date = models.DateField(verbose_name=_("business date"))
@@ -204,7 +205,7 @@ class AccountStatusChange(models.Model):
         triggers = [pgtrigger.Protect(name="status_change_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
 
     def __str__(self) -> str:
-        return f"{self.from_status or '-'} → {self.to_status} ({self.reason_code})"
+        return f"{self.get_from_status_display() or '-'} → {self.get_to_status_display()} ({self.reason_code})"
 
 
 class LimitChange(models.Model):
