@@ -242,3 +242,31 @@ def test_revealing_the_full_id_number_writes_an_audit_row():
         ("root", "pii.id_number_viewed", "accounts.customer", str(customer.pk), {}, {},
          "complaint 12: identity check")]
     assert Customer.objects.get(pk=customer.pk).id_number_masked == "110***********002X"
+
+
+def test_the_application_and_complaint_pages_link_their_own_trail_for_its_holders(api):
+    from conftest import applicant_payload
+
+    response = api.post("/api/v1/applications", applicant_payload(external_id="u-link", phone="13800000999"),
+                        format="json")
+    application_id = response.json()["id"]
+    customer = Customer.objects.get(external_id="u-link")
+    with time_machine.travel(at(START), tick=False):
+        complaint = complaint_services.complaint_file(
+            customer_external_id="u-link", category="other", channel="app", description="?")
+    supervisor, agent = staff("supervisor", "CS supervisor"), staff("agent", "CS agent")
+    pages = {"application": reverse("admin:risk_application_change", args=[application_id]),
+             "complaint": reverse("admin:complaints_complaint_change", args=[complaint.pk])}
+    expected = {"application": ids(object_type="risk.application", object_id=str(application_id)),
+                "complaint": ids(object_type="complaints.complaint", object_id=str(complaint.pk))}
+    assert len(expected["application"]) >= 2 and len(expected["complaint"]) == 1
+    client = logged_in(supervisor)
+    for name, url in pages.items():
+        page = client.get(url).content.decode()
+        link = re.search(r'<a href="([^"]+)" id="audit-trail-link"', page).group(1).replace("&amp;", "&")
+        assert {e.pk for e in client.get(link).context["cl"].result_list} == expected[name], name
+    application_page = client.get(pages["application"]).content.decode()
+    assert reverse("admin:accounts_customer_360", args=[customer.pk]) in application_page
+    for url in pages.values():
+        page = logged_in(agent).get(url).content.decode()
+        assert 'id="audit-trail-link"' not in page
