@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext
@@ -80,8 +81,10 @@ class SessionTimeoutMiddleware:
                 session[SEEN_AT] = now
         response = self.get_response(request)
         # A login in this very request: its clock starts now (the session is saved after this).
+        # Only a staff login: an API call leaves its ApiClient (token auth) on request.user, and
+        # writing the session then would save a new session row on every storefront request.
         user = getattr(request, "user", None)
-        if (user is not None and user.is_authenticated and hasattr(request, "session")
+        if (isinstance(user, AbstractBaseUser) and user.is_authenticated and hasattr(request, "session")
                 and LOGIN_AT not in request.session):
             now = int(time.time())
             request.session[LOGIN_AT] = now
