@@ -555,8 +555,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
     that belongs to them), who, action, object and dates; search a customer's store id, an
     object id (an account or complaint number…), a user name or an action."""
 
-    list_display = ("created_at", "actor_display", "action", "object_display", "before_display",
-                    "after_display", "reason")
+    list_display = ("created_at", "actor_display", "action", "object_display", "change_display", "reason")
     list_filter = (CustomerFilter, ActorFilter, ActionFilter, ObjectFilter, DateRangeFilter)
     search_fields = ("action", "object_id", "actor_label")
     search_help_text = _("Store customer id (all of the customer's events), object id, user name or action")
@@ -591,13 +590,12 @@ class AuditEventAdmin(ReadOnlyAdmin):
         return format_html('<a href="{}" title="{}">{} #{}</a>', url, gettext("All events of this object"),
                            event.object_type, event.object_id)
 
-    @admin.display(description=_("before"))
-    def before_display(self, event: AuditEvent) -> str:
-        return audit_json(event.before)
-
-    @admin.display(description=_("after"))
-    def after_display(self, event: AuditEvent) -> str:
-        return audit_json(event.after)
+    @admin.display(description=_("before → after"))
+    def change_display(self, event: AuditEvent) -> str:
+        before, after = audit_json(event.before), audit_json(event.after)
+        if before and after:
+            return f"{before} → {after}"
+        return after or before or "-"
 
 
 @admin.register(Notification)
