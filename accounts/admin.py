@@ -413,7 +413,8 @@ class JournalEntryAdmin(AccountIdSearchMixin, ReadOnlyAdmin):
     account_id_lookup = "credit_account_id"
     list_display = ("id", "business_date", "kind", "idempotency_key", "account", "description", "reverses_id",
                     "created_at")
-    list_filter = ("kind", "business_date")
+    # a date range filter, not DISTINCT business_date over the whole ledger (bench/admin_lists.py)
+    list_filter = ("kind", ("business_date", admin.DateFieldListFilter))
     search_fields = ("credit_account_id", "idempotency_key")
     search_help_text = _("Credit account id or idempotency key")
     ordering = ("-id",)
@@ -442,7 +443,7 @@ class JournalLineAdmin(AccountIdSearchMixin, ReadOnlyAdmin):
     account_id_lookup = "credit_account_id"
     list_display = ("id", "business_date", "entry_kind", "entry_key", "book", "account", "amount",
                     "installment_id")
-    list_filter = ("book", "entry__kind", "business_date")
+    list_filter = ("book", "entry__kind", ("business_date", admin.DateFieldListFilter))
     list_select_related = ("entry",)
     search_fields = ("credit_account_id", "entry__idempotency_key")
     search_help_text = _("Credit account id or idempotency key of the entry")
@@ -606,6 +607,7 @@ class NotificationAdmin(ReadOnlyAdmin):
     list_select_related = ("customer",)
     search_fields = ("customer__external_id", "event_key")
     show_full_result_count = False
+    ordering = ("-id",)  # newest first through the primary key (created_at has no index)
     fields = ("customer_external_id", "customer_phone", "account", "kind", "event_key", "status", "channel",
               "params", "rendered", "error", "created_at", "sent_at")
     readonly_fields = fields

@@ -157,7 +157,7 @@ class ReadOnlyInline(admin.TabularInline):
 class PurchaseAdmin(MoneyRecordAdmin):
     list_display = ("id", "business_date", "account_link", "merchant_order_id", "amount", "periods",
                     "refunded_amount", "created_at")
-    list_filter = ("periods", "business_date")
+    list_filter = ("periods", ("business_date", admin.DateFieldListFilter))
     search_fields = ("account_id", "merchant_order_id")
     search_help_text = _("Credit account id or merchant order id")
     ordering = ("-id",)

@@ -408,6 +408,7 @@ class ApplicationAdmin(PersonalDataSearchMixin, ReadOnlyAdmin):
     id_number_hash_fields = ("id_number_hash", "customer__id_number_hash")
     phone_fields = ("phone", "customer__phone")
     show_full_result_count = False
+    ordering = ("-id",)  # newest first through the primary key (created_at has no index)
     fieldsets = (
         (_("Applicant"), {"fields": ("customer", "kind", "name", "id_number_masked", "phone_masked",
                                      "store_status", "store_since", "orders_12m", "spend_12m", "return_rate",
