@@ -230,6 +230,7 @@ def test_existing_open_account_gets_409_and_nothing_changes(api):
         (lambda p: p["customer"].update(orders_12m=True), "customer.orders_12m"),
         (lambda p: p["customer"].update(name=12345), "customer.name"),
         (lambda p: p["customer"].update(store_since="01/03/2021"), "customer.store_since"),
+        (lambda p: p["customer"].update(store_since="5329-10-10"), "customer.store_since"),
         (lambda p: p["customer"].update(return_rate="1.5"), "customer.return_rate"),
         (lambda p: p["customer"].update(phone=["138"]), "customer.phone"),
         (lambda p: p.update(customer="u-1001"), "customer.non_field_errors"),

@@ -38,7 +38,8 @@ def _request_fingerprint(request) -> str:
 
 
 class IdempotentAPIView(APIView):
-    """Base view: subclasses implement ``create(request, *args, **kwargs)`` for POST."""
+    # Subclasses implement ``create(request, *args, **kwargs)`` for POST. (A comment, not a
+    # docstring: drf-spectacular would show an inherited docstring as every POST's description.)
 
     def post(self, request, *args, **kwargs):
         request.data  # noqa: B018 - parse first: malformed JSON is a 400 that claims no key

@@ -35,6 +35,17 @@ class CustomerInSerializer(serializers.Serializer):
     return_rate = RateField(max_digits=5, decimal_places=4, min_value=Decimal("0"), max_value=Decimal("1"),
                             coerce_to_string=True)
 
+    def validate_store_since(self, value):
+        """A store customer since a day that has not come yet is a typo, not a new customer:
+        refused rather than scored (the later of today and the business date is the limit)."""
+        from django.utils import timezone
+
+        from accounts.services import business_date_get
+
+        if value > max(timezone.localdate(), business_date_get()):
+            raise serializers.ValidationError(_("Must not be in the future."))
+        return value
+
 
 class ApplicationInSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ApplicationKind.choices)
