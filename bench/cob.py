@@ -1134,7 +1134,7 @@ def main(argv=None) -> int:
         child_profile(args.business_date, args.profile_out, args.profile_sample)
         return 0
 
-    if args.db in FORBIDDEN_DBS:
+    if args.db in FORBIDDEN_DBS or args.db.startswith("test_tally"):
         raise SystemExit(f"--db {args.db}: refusing to use that database")
     args.mix = parse_mix(args.mix)
     args.server = server_url()
