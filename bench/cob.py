@@ -861,7 +861,8 @@ def print_run(r: dict) -> None:
               f"{secs:>9}{(f'{rate:,.0f}' if rate else '-'):>9}{detail}")
         part = s.get("unfinished")
         if part and part["elapsed"]:
-            print(f"      cut short: {part['done_so_far']:,} of {s['accounts']:,} done in {part['elapsed']:.1f} s = "
+            print(f"      cut short: {part['done_so_far']:,} of {s['accounts'] or r['accounts']:,} done in "
+                  f"{part['elapsed']:.1f} s = "
                   f"{part['done_so_far'] / part['elapsed']:,.0f}/s so far")
     auto = next((s for s in r["steps"] if s["step"] == "auto_debit"), None)
     limits = next((s for s in r["steps"] if s["step"] == "recalculate_limits"), None)
@@ -880,7 +881,8 @@ def print_run(r: dict) -> None:
     py_ms = 1000 * (cpu["workers"] + cpu["driver"]) / r["accounts"]
     # the bench database's own backends when known (the server also runs the other engineers' tests)
     pg_ms = 1000 * (cpu.get("postgres_bench_db") or cpu["postgres"]) / r["accounts"]
-    print(f"  CPU per account over the whole close: Python {py_ms:.1f} ms + PostgreSQL {pg_ms:.1f} ms = "
+    cut = "" if r["status"] == "completed" else " (the run was cut short: not every step was done)"
+    print(f"  CPU per account over the whole close{cut}: Python {py_ms:.1f} ms + PostgreSQL {pg_ms:.1f} ms = "
           f"{py_ms + pg_ms:.1f} ms → at most ~{cpu['cores'] * 1000 / (py_ms + pg_ms):,.0f} accounts/s through "
           f"every step on {cpu['cores']} cores, if nothing else ran")
     print(f"  audit_ledger after the close: {'PASS' if r['audit_ok'] else 'FAIL'}")
