@@ -53,14 +53,7 @@ HOST = "127.0.0.1"  # the only host this benchmark ever talks to
 JSON_MARK = base.JSON_MARK
 
 LOAD_SQL = [
-    ("customers", """
-        INSERT INTO accounts_customer (id, external_id, name, id_number_encrypted, id_number_hash,
-            id_number_masked, phone, store_status, store_since, orders_12m, spend_12m, return_rate, language,
-            created_at, updated_at)
-        SELECT i, 'bench-' || i, 'Bench Customer ' || i, 'bench-not-encrypted', md5('b' || i) || md5('h' || i),
-               '110105**********2X', '139' || lpad(i::text, 8, '0'), 'normal', DATE '2020-01-01', 12, 8000.00,
-               0.0300, 'en', now(), now()
-        FROM generate_series(1, %(n)s) AS i"""),
+    base.LOAD_SQL[0],  # customers: the same rows as bench/cob.py loads
     ("credit accounts", """
         INSERT INTO accounts_creditaccount (id, customer_id, status, credit_limit, available_limit, held_amount,
             principal_outstanding, fees_outstanding, penalties_outstanding, credit_balance, days_past_due,
