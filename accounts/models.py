@@ -171,19 +171,26 @@ class CreditAccount(FSMModelMixin, models.Model):
         return delinquency_bucket(self.days_past_due)
 
 
+# DOMAIN.md §7: bucket name → (fewest, most days past due); None: no upper bound.
+DELINQUENCY_BUCKETS: dict[str, tuple[int, int | None]] = {
+    "current": (0, 0), "1-30": (1, 30), "31-60": (31, 60), "61-90": (61, 90), "91-180": (91, 180),
+    ">180": (181, None),
+}
+
+
 def delinquency_bucket(days_past_due: int) -> str:
     """DOMAIN.md §7 buckets."""
-    if days_past_due <= 0:
-        return "current"
-    if days_past_due <= 30:
-        return "1-30"
-    if days_past_due <= 60:
-        return "31-60"
-    if days_past_due <= 90:
-        return "61-90"
-    if days_past_due <= 180:
-        return "91-180"
-    return ">180"
+    for name, (_low, high) in DELINQUENCY_BUCKETS.items():
+        if high is None or days_past_due <= high:
+            return name
+    raise AssertionError("the last bucket has no upper bound")
+
+
+def delinquency_bucket_q(name: str) -> models.Q:
+    """The accounts whose days past due fall in bucket ``name``."""
+    low, high = DELINQUENCY_BUCKETS[name]
+    return models.Q(days_past_due__gte=low) if high is None else models.Q(days_past_due__gte=low,
+                                                                          days_past_due__lte=high)
 
 
 class AccountStatusChange(models.Model):

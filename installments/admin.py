@@ -25,7 +25,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import MONEY, CreditAccount
+from accounts.models import DELINQUENCY_BUCKETS, MONEY, CreditAccount, delinquency_bucket_q
 from accounts.money import ZERO
 from accounts.services import business_date_get
 
@@ -48,13 +48,7 @@ from .models import (
 ROWS_SHOWN = 50  # per block on the account page; each block links to the full list
 PLANS_SHOWN = 100
 COLLECTIONS_PER_PAGE = 50
-BUCKETS = {  # DOMAIN.md §7, as accounts.models.delinquency_bucket names them
-    "1-30": (1, 30),
-    "31-60": (31, 60),
-    "61-90": (61, 90),
-    "91-180": (91, 180),
-    ">180": (181, None),
-}
+BUCKETS = [name for name in DELINQUENCY_BUCKETS if name != "current"]  # the collections queue's
 
 
 def _account_link(account_id: int | None) -> str:
@@ -427,19 +421,14 @@ def collections_queue(*, business_date: date, bucket: str | None = None) -> Quer
         )
         .order_by("-days_past_due", "id"))
     if bucket in BUCKETS:
-        low, high = BUCKETS[bucket]
-        queryset = queryset.filter(days_past_due__gte=low)
-        if high is not None:
-            queryset = queryset.filter(days_past_due__lte=high)
+        queryset = queryset.filter(delinquency_bucket_q(bucket))
     return queryset
 
 
 def _bucket_counts() -> dict[str, int]:
     counts = CreditAccount.objects.filter(days_past_due__gt=0).aggregate(
         total=Count("id"),
-        **{f"b{n}": Count("id", filter=Q(days_past_due__gte=low, **({} if high is None else
-                                                                      {"days_past_due__lte": high})))
-           for n, (low, high) in enumerate(BUCKETS.values())})
+        **{f"b{n}": Count("id", filter=delinquency_bucket_q(name)) for n, name in enumerate(BUCKETS)})
     return {"": counts["total"], **{name: counts[f"b{n}"] for n, name in enumerate(BUCKETS)}}
 
 

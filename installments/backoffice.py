@@ -22,20 +22,12 @@ from accounts.backoffice import (
     register_customer_section,
     register_dashboard_widget,
 )
-from accounts.models import AccountStatus, CreditAccount, Customer
+from accounts.models import DELINQUENCY_BUCKETS, AccountStatus, CreditAccount, Customer, delinquency_bucket_q
 
 from .models import PaymentAttempt, Statement
 
 CUSTOMER_ROWS_SHOWN = 10
 CUSTOMER_PLANS_SHOWN = 10
-BUCKETS = {  # DOMAIN.md §7, as accounts.models.delinquency_bucket names them
-    "current": (0, 0),
-    "1-30": (1, 30),
-    "31-60": (31, 60),
-    "61-90": (61, 90),
-    "91-180": (91, 180),
-    ">180": (181, None),
-}
 CHART_WIDTH = 360
 BAR_HEIGHT = 18
 BAR_GAP = 6
@@ -56,10 +48,10 @@ def delinquency_buckets() -> list[tuple[str, int]]:
     """Accounts per delinquency bucket, one query: ``current`` counts the open (not closed)
     accounts with nothing overdue; the others every account with that many days past due."""
     counts = CreditAccount.objects.aggregate(**{
-        f"b{n}": Count("id", filter=(Q(days_past_due=0) & ~Q(status=AccountStatus.CLOSED)) if high == 0 else
-                       Q(days_past_due__gte=low, **({} if high is None else {"days_past_due__lte": high})))
-        for n, (low, high) in enumerate(BUCKETS.values())})
-    return [(name, counts[f"b{n}"]) for n, name in enumerate(BUCKETS)]
+        f"b{n}": Count("id", filter=delinquency_bucket_q(name) & ~Q(status=AccountStatus.CLOSED)
+                       if name == "current" else delinquency_bucket_q(name))
+        for n, name in enumerate(DELINQUENCY_BUCKETS)})
+    return [(name, counts[f"b{n}"]) for n, name in enumerate(DELINQUENCY_BUCKETS)]
 
 
 def bar_chart(rows: list[tuple[str, int, str]]) -> dict[str, Any]:

@@ -11,8 +11,6 @@ from decimal import Decimal
 from django.db.models import Count, Q, Sum
 
 ZERO = Decimal("0.00")
-BUCKETS = (("current", 0, 0), ("1-30", 1, 30), ("31-60", 31, 60), ("61-90", 61, 90), ("91-180", 91, 180),
-           (">180", 181, 10**6))
 
 
 def _m(value) -> str:
@@ -49,7 +47,14 @@ def money_totals() -> dict[str, str]:
 
 def build(sim) -> tuple[str, dict[str, str], list[str]]:
     from accounts.audit import CHECKS, run_all
-    from accounts.models import AccountStatusChange, CreditAccount, JournalEntry, LimitChange
+    from accounts.models import (
+        DELINQUENCY_BUCKETS,
+        AccountStatusChange,
+        CreditAccount,
+        JournalEntry,
+        LimitChange,
+        delinquency_bucket_q,
+    )
     from complaints.models import ClosureRequest, Complaint
     from installments.models import InstallmentPlan, PaymentAttempt, PlanKind, Purchase, Refund, Repayment, Statement
     from risk.models import Application
@@ -121,8 +126,8 @@ def build(sim) -> tuple[str, dict[str, str], list[str]]:
     out("")
     out("Delinquency at the end (accounts not closed)")
     open_accounts = CreditAccount.objects.exclude(status="closed")
-    for name, low, high in BUCKETS:
-        row = open_accounts.filter(days_past_due__gte=low, days_past_due__lte=high).aggregate(
+    for name in DELINQUENCY_BUCKETS:
+        row = open_accounts.filter(delinquency_bucket_q(name)).aggregate(
             n=Count("id"), p=Sum("principal_outstanding"))
         out(f"  {name:<8} {row['n']:>7} accounts  {_m(row['p']):>14} principal")
     written = JournalEntry.objects.filter(kind="write_off").count()
