@@ -46,3 +46,10 @@ class BusinessRuleRefused(ApplicationError):
 class PermissionRefused(ApplicationError):
     status_code = 403
     code = "permission_denied"
+
+
+def require_permission(user, perm: str, message) -> None:
+    """Services check permissions themselves: refuse unless ``user`` (None: the system, which
+    holds no staff permission) has ``perm``. Inactive users hold none (Django's has_perm)."""
+    if user is None or not user.has_perm(perm):
+        raise PermissionRefused(message)

@@ -25,6 +25,7 @@ from django_fsm import can_proceed
 
 from accounts import services as account_services
 from accounts.errors import BusinessRuleRefused, Conflict, NotFound, PermissionRefused, ValidationFailed
+from accounts.errors import require_permission as _require
 from accounts.ledger import Leg, available_limit_for, lock_credit_account, post_entry
 from accounts.models import AccountStatus, Book, CreditAccount, Customer
 from accounts.money import ZERO, to_money
@@ -68,11 +69,6 @@ WORKING_STATUSES = (ComplaintStatus.IN_PROGRESS, ComplaintStatus.AWAITING_CUSTOM
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _require(user: AbstractBaseUser | None, perm: str, message: str) -> None:
-    if user is None or not user.has_perm(perm):
-        raise PermissionRefused(message)
 
 
 def _user_id(user: AbstractBaseUser | None) -> int | None:

@@ -13,7 +13,7 @@ from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 
 from accounts import services as account_services
-from accounts.errors import BusinessRuleRefused, Conflict, NotFound
+from accounts.errors import BusinessRuleRefused, Conflict, NotFound, require_permission
 from accounts.ledger import EntrySpec, Leg, lock_credit_account, post_entries, post_entry, save_accounts
 from accounts.models import AccountStatus, Book, CreditAccount
 from accounts.money import ZERO, to_money
@@ -330,13 +330,6 @@ FREEZE_ACCOUNT = "accounts.freeze_account"
 WRITE_OFF_ACCOUNT = "accounts.write_off_account"
 
 
-def _require_perm(user, perm: str, message: str) -> None:
-    from accounts.errors import PermissionRefused
-
-    if user is None or not getattr(user, "is_active", False) or not user.has_perm(perm):
-        raise PermissionRefused(message)
-
-
 def _reason_required(reason_text: str, message: str) -> str:
     from accounts.errors import ValidationFailed
 
@@ -348,7 +341,7 @@ def _reason_required(reason_text: str, message: str) -> str:
 def account_freeze(*, account_id: int, reason_text: str, acting_user) -> CreditAccount:
     """Suspected fraud: the account is ``frozen`` (no purchases; repayments still accepted).
     Risk managers only; the status change and the audit row carry who and why."""
-    _require_perm(acting_user, FREEZE_ACCOUNT, _("Only a risk manager may freeze credit accounts."))
+    require_permission(acting_user, FREEZE_ACCOUNT, _("Only a risk manager may freeze credit accounts."))
     text = _reason_required(reason_text, _("Say why the account is frozen."))
     with transaction.atomic():
         account = lock_credit_account(account_id)
@@ -367,7 +360,7 @@ def account_unfreeze(*, account_id: int, reason_text: str, acting_user) -> Credi
     """Lift a freeze. The account goes back to ``active``, or straight to ``suspended`` when it
     is overdue beyond grace or paused at the customer's request (what the nightly close
     would otherwise do a day late)."""
-    _require_perm(acting_user, FREEZE_ACCOUNT, _("Only a risk manager may unfreeze credit accounts."))
+    require_permission(acting_user, FREEZE_ACCOUNT, _("Only a risk manager may unfreeze credit accounts."))
     text = _reason_required(reason_text, _("Say why the freeze is lifted."))
     grace_days = active_policy().parsed.grace_days
     with transaction.atomic():
@@ -391,7 +384,7 @@ def account_write_off(*, account_id: int, reason_text: str, acting_user) -> Deci
 
     from .repayments import write_off_account
 
-    _require_perm(acting_user, WRITE_OFF_ACCOUNT, _("Only a risk manager may write off credit accounts."))
+    require_permission(acting_user, WRITE_OFF_ACCOUNT, _("Only a risk manager may write off credit accounts."))
     text = _reason_required(reason_text, _("Say why the account is written off."))
     with transaction.atomic():
         account = lock_credit_account(account_id)

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import services as account_services
 from accounts.errors import BusinessRuleRefused, Conflict, NotFound, PermissionRefused, ValidationFailed
+from accounts.errors import require_permission as _require
 from accounts.models import AccountStatus, CreditAccount, Customer
 from accounts.pii import keyed_hash, mask_id_number, normalize_id_number
 
@@ -297,11 +298,6 @@ def applications_due_for_retry(*, now: datetime | None = None, limit: int = 500)
 
 
 # --- manual review queue -------------------------------------------------------------------
-
-
-def _require(user: AbstractBaseUser, perm: str, message: str) -> None:
-    if not user.has_perm(perm):
-        raise PermissionRefused(message)
 
 
 def _claimable_q(user: AbstractBaseUser, *, idle_before: datetime) -> Q:
