@@ -748,6 +748,39 @@ def penalty_accrue(*, account_id: int, business_date: date) -> Decimal:
     return amount
 
 
+def penalties_accrue_accounts(*, account_ids: list[int], business_date: date) -> list[int]:
+    """``penalty_accrue`` for a chunk of accounts (the nightly close): one transaction and a
+    handful of statements for the chunk instead of ~8 per account; the same penalties, entries
+    and balances. Returns the ids it could not lock (left to ``penalty_accrue``, which says why)."""
+    params = active_policy().parsed
+    with transaction.atomic():
+        accounts = _lock_accounts(account_ids)
+        accrued = set(Penalty.objects.filter(account_id__in=list(accounts), business_date=business_date)
+                      .values_list("account_id", flat=True))
+        overdue: dict[int, list[Installment]] = defaultdict(list)
+        for inst in Installment.objects.filter(account_id__in=[pk for pk in accounts if pk not in accrued],
+                                               state=InstallmentState.OPEN, due_date__lt=business_date):
+            overdue[inst.account_id].append(inst)
+        penalties, entries = [], []
+        for account_id, installments in sorted(overdue.items()):
+            oldest = oldest_overdue_date(installments, business_date)
+            if oldest is None or (business_date - oldest).days <= params.grace_days:
+                continue
+            overdue_principal = sum((i.principal_unpaid for i in installments), ZERO)
+            amount = round_half_up(overdue_principal * params.penalty_daily_rate)
+            if amount <= 0:
+                continue
+            penalties.append(Penalty(account_id=account_id, business_date=business_date,
+                                     overdue_principal=overdue_principal, rate=params.penalty_daily_rate, amount=amount))
+            entries.append(EntrySpec(account=accounts[account_id], key=f"penalty:{account_id}:{business_date}",
+                                     kind="penalty", business_date=business_date,
+                                     description=f"penalty on {overdue_principal} overdue",
+                                     legs=[Leg(Book.PENALTY_RECEIVABLE, amount), Leg(Book.PENALTY_INCOME, -amount)]))
+        Penalty.objects.bulk_create(penalties)
+        save_accounts(post_entries(entries))
+    return sorted(set(account_ids) - set(accounts))
+
+
 def accounts_overdue(business_date: date) -> list[int]:
     return list(Installment.objects.filter(state=InstallmentState.OPEN, due_date__lt=business_date)
                 .values_list("account_id", flat=True).distinct().order_by("account_id"))
@@ -791,6 +824,34 @@ def delinquency_classify(*, account_id: int, business_date: date) -> str:
             account_services.record_status_change(account, from_status=AccountStatus.SUSPENDED,
                                                   reason_code="OVERDUE_CLEARED", note="", acting_user=None)
     return outcome
+
+
+def delinquency_classify_accounts(*, account_ids: list[int], business_date: date) -> list[int]:
+    """``delinquency_classify`` for a chunk of accounts (the nightly close): days past due of
+    the whole chunk in one transaction and three statements. The accounts whose status
+    changes (suspended, reactivated) and any it could not lock are returned, left to
+    ``delinquency_classify`` one by one (they record a status change and may notify)."""
+    params = active_policy().parsed
+    with transaction.atomic():
+        accounts = _lock_accounts(account_ids)
+        overdue: dict[int, list[Installment]] = defaultdict(list)
+        for inst in Installment.objects.filter(account_id__in=list(accounts), state=InstallmentState.OPEN,
+                                               due_date__lt=business_date):
+            overdue[inst.account_id].append(inst)
+        leftover, changed = sorted(set(account_ids) - set(accounts)), []
+        for account_id, account in accounts.items():
+            oldest = oldest_overdue_date(overdue.get(account_id, []), business_date)
+            dpd = (business_date - oldest).days if oldest else 0
+            if (dpd > params.grace_days and account.status == AccountStatus.ACTIVE) or \
+                    (dpd == 0 and account.status == AccountStatus.SUSPENDED and not account.paused_by_customer):
+                leftover.append(account_id)
+            elif dpd > 0 or dpd != account.days_past_due:
+                account.days_past_due = dpd
+                if dpd > 0:
+                    account.last_overdue_on = business_date
+                changed.append(account)
+        save_accounts(changed, ["days_past_due", "last_overdue_on", "updated_at"])
+    return sorted(leftover)
 
 
 def accounts_to_classify(business_date: date) -> list[int]:

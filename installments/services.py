@@ -245,19 +245,51 @@ def statement_issue(*, account_id: int, statement_date: date) -> Statement:
         horizon = add_months(statement_date, 1)
         items = list(Installment.objects.filter(account=account, state=InstallmentState.OPEN,
                                                 due_date__lte=horizon).order_by("due_date", "id"))
-        upcoming = [i for i in items if i.due_date > statement_date]
-        overdue = [i for i in items if i.due_date <= statement_date]
-        principal_due = sum((i.principal_unpaid for i in upcoming), ZERO)
-        fees_due = sum((i.fee - i.fee_paid - i.fee_waived for i in upcoming), ZERO)
-        overdue_amount = sum((i.principal_unpaid + i.fee_unpaid for i in overdue), ZERO)
-        statement = Statement.objects.create(
-            account=account, statement_date=statement_date,
-            earliest_due_date=min((i.due_date for i in upcoming), default=None),
-            principal_due=principal_due, fees_due=fees_due, overdue_amount=overdue_amount,
-            penalties=account.penalties_outstanding,
-            total_due=principal_due + fees_due + overdue_amount + account.penalties_outstanding)
+        statement = _statement_for(account, statement_date, items)
+        statement.save()
         statement.installments.set(items)
     return statement
+
+
+def _statement_for(account: CreditAccount, statement_date: date, items: list[Installment]) -> Statement:
+    """The (unsaved) statement of ``statement_date`` over the account's open installments
+    due up to a month after it."""
+    upcoming = [i for i in items if i.due_date > statement_date]
+    overdue = [i for i in items if i.due_date <= statement_date]
+    principal_due = sum((i.principal_unpaid for i in upcoming), ZERO)
+    fees_due = sum((i.fee - i.fee_paid - i.fee_waived for i in upcoming), ZERO)
+    overdue_amount = sum((i.principal_unpaid + i.fee_unpaid for i in overdue), ZERO)
+    return Statement(
+        account=account, statement_date=statement_date,
+        earliest_due_date=min((i.due_date for i in upcoming), default=None),
+        principal_due=principal_due, fees_due=fees_due, overdue_amount=overdue_amount,
+        penalties=account.penalties_outstanding,
+        total_due=principal_due + fees_due + overdue_amount + account.penalties_outstanding)
+
+
+def statements_issue_accounts(*, account_ids: list[int], statement_date: date) -> int:
+    """``statement_issue`` for a chunk of accounts (the nightly close): one transaction and
+    five statements for the whole chunk instead of ~7 per account; the same rows. Accounts
+    that already have the day's statement are left as they are. Returns how many it issued."""
+    with transaction.atomic():
+        accounts = {a.pk: a for a in CreditAccount.objects.select_for_update().filter(pk__in=account_ids)
+                    .order_by("pk")}
+        missing = set(account_ids) - set(accounts)
+        if missing:
+            raise NotFound(f"No such credit account: {sorted(missing)[:5]}")
+        issued = set(Statement.objects.filter(account_id__in=account_ids, statement_date=statement_date)
+                     .values_list("account_id", flat=True))
+        horizon = add_months(statement_date, 1)
+        items_by_account: dict[int, list[Installment]] = {pk: [] for pk in accounts if pk not in issued}
+        for inst in (Installment.objects.filter(account_id__in=list(items_by_account), state=InstallmentState.OPEN,
+                                                due_date__lte=horizon).order_by("due_date", "id")):
+            items_by_account[inst.account_id].append(inst)
+        statements = [_statement_for(accounts[pk], statement_date, items) for pk, items in sorted(items_by_account.items())]
+        Statement.objects.bulk_create(statements)
+        Through = Statement.installments.through
+        Through.objects.bulk_create([Through(statement_id=statement.pk, installment_id=inst.pk)
+                                     for statement in statements for inst in items_by_account[statement.account_id]])
+    return len(statements)
 
 
 def accounts_to_bill(business_date: date) -> list[int]:

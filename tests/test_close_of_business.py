@@ -13,7 +13,15 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts import audit
-from accounts.models import AuditEvent, CobFailure, CreditAccount, JournalLine, LimitChange, Notification
+from accounts.models import (
+    AccountStatusChange,
+    AuditEvent,
+    CobFailure,
+    CreditAccount,
+    JournalLine,
+    LimitChange,
+    Notification,
+)
 from accounts.services import business_date_get, credit_account_open, customer_upsert
 from config import cob
 from installments import repayments, services
@@ -24,6 +32,7 @@ from installments.models import (
     Repayment,
     RestorationHold,
     SandboxGatewayCharge,
+    Statement,
 )
 from risk.models import ScoringPolicy
 
@@ -235,12 +244,18 @@ def _normalized_state():
     penalties = _sorted(Penalty.objects.values_list("account_id", "business_date", "amount", "amount_paid"))
     accounts = _sorted(CreditAccount.objects.values_list(
         "id", "status", "credit_limit", "available_limit", "principal_outstanding", "fees_outstanding",
-        "penalties_outstanding", "credit_balance", "days_past_due"))
+        "penalties_outstanding", "credit_balance", "days_past_due", "last_overdue_on"))
     limits = _sorted(LimitChange.objects.values_list("account_id", "old_limit", "new_limit", "reason_code"))
     notes = _sorted((n.account_id, n.kind, str(_sorted(n.params.items()))) for n in Notification.objects.all())
     installments = _sorted(Installment.objects.values_list("account_id", "seq", "principal_paid", "fee_paid", "state"))
     charges = _sorted(SandboxGatewayCharge.objects.values_list("idempotency_key", "amount", "outcome"))
-    return lines, attempts, penalties, accounts, limits, notes, installments, charges, business_date_get()
+    statements = _sorted((s.account_id, s.statement_date, s.earliest_due_date, s.principal_due, s.fees_due,
+                          s.overdue_amount, s.penalties, s.total_due, _sorted(s.installments.values_list("pk", flat=True)))
+                         for s in Statement.objects.all())
+    status_changes = _sorted(AccountStatusChange.objects.values_list(
+        "account_id", "from_status", "to_status", "reason_code", "note", "business_date"))
+    return (lines, attempts, penalties, accounts, limits, notes, installments, charges, statements, status_changes,
+            business_date_get())
 
 
 def _scenario():
@@ -418,7 +433,8 @@ def test_repayment_history_feeds_the_scorecard(db):
 
 
 def test_the_batched_close_writes_exactly_what_the_account_by_account_close_writes(db, monkeypatch):
-    """post_fees and auto_debit run a chunk at a time (``Step.run_many``); over three months of
+    """Penalties, delinquency, statements, post_fees and auto_debit run a chunk at a time
+    (``Step.run_many``); over three months of
     successes, declines with retries, penalties, suspension, timeouts and a closed card, the
     rows they write equal those of the one-account-at-a-time services."""
     _scenario()
@@ -441,4 +457,5 @@ def test_the_batched_close_writes_exactly_what_the_account_by_account_close_writ
     assert one_by_one == batched
     statuses = {status for _, _, status, *_ in batched[1]}
     assert {"succeeded", "declined", "hard_declined"} <= statuses
+    assert len(batched[8]) >= 7 and batched[9]  # statements were issued, an account was suspended
     assert_ledger_ok()

@@ -205,8 +205,8 @@ class Simulation:
 
         with ExitStack() as stack:
             traveller = stack.enter_context(time_machine.travel(_instant(START, CUSTOMER_HOURS), tick=False))
-            stack.enter_context(override_settings(
-                TALLY_PAYMENT_GATEWAY="config.simulation.faults.FaultyGateway", TALLY_COB_CHUNK_QUEUE=None))
+            stack.enter_context(override_settings(  # DEBUG off: no SQL log kept for every statement
+                DEBUG=False, TALLY_PAYMENT_GATEWAY="config.simulation.faults.FaultyGateway", TALLY_COB_CHUNK_QUEUE=None))
             stack.enter_context(fault_module.celery_eager(deliver_twice=self.faults))
             stack.enter_context(_quiet_logs())
             stack.enter_context(_asynchronous_commits())
