@@ -15,6 +15,7 @@ seeded generator, and the report is built from aggregates only (no ids, no times
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -98,14 +99,40 @@ def _staff_users() -> dict[str, object]:
 
 class Storefront:
     """The storefront's HTTP client (DRF's test client on the real URLconf and middleware).
-    With ``concurrent`` every POST is fired from several threads at once — each its own
-    database connection — with one ``Idempotency-Key``, then retried until answered."""
+    With ``concurrent`` every POST is fired from several threads at once — each with its own
+    database connection, kept for the whole run as a storefront's connection pool would —
+    with one ``Idempotency-Key``, then retried until answered. Use it as a context manager:
+    leaving it stops the threads and closes their connections."""
 
     def __init__(self, token: str, *, concurrent: bool, plan: fault_module.FaultPlan):
         self.token = token
         self.concurrent = concurrent
         self.plan = plan
         self.counter = 0
+        self.inboxes: list[queue.Queue] = []
+        self.threads: list[threading.Thread] = []
+
+    def __enter__(self):
+        if self.concurrent:
+            self.inboxes = [queue.Queue() for _ in range(CONCURRENT_RETRIES)]
+            self.threads = [threading.Thread(target=self._serve, args=(inbox,), daemon=True) for inbox in self.inboxes]
+            for thread in self.threads:
+                thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        for inbox in self.inboxes:
+            inbox.put(None)
+        for thread in self.threads:
+            thread.join(timeout=30)
+
+    def _serve(self, inbox: queue.Queue) -> None:
+        """One storefront connection: runs the jobs it is given until told to stop."""
+        try:
+            while (job := inbox.get()) is not None:
+                job()
+        finally:
+            connection.close()
 
     def _client(self):
         from rest_framework.test import APIClient
@@ -123,20 +150,25 @@ class Storefront:
             return response.status_code, response.json()
         answers: list = [None] * CONCURRENT_RETRIES
         barrier = threading.Barrier(CONCURRENT_RETRIES)
+        done = threading.Semaphore(0)
 
         def fire(slot: int) -> None:
             try:
                 barrier.wait(timeout=10)
                 response = self._client().post(f"/api/v1/{path}", body, format="json", **headers)
                 answers[slot] = (response.status_code, response.json(), response.headers.get("Idempotent-Replayed"))
+            except Exception as exc:  # raised again below, in the simulation's thread
+                answers[slot] = exc
             finally:
-                connection.close()
+                done.release()
 
-        threads = [threading.Thread(target=fire, args=(slot,)) for slot in range(CONCURRENT_RETRIES)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        for slot, inbox in enumerate(self.inboxes):
+            inbox.put(lambda slot=slot: fire(slot))
+        for _ in self.inboxes:
+            done.acquire()
+        for answer in answers:
+            if isinstance(answer, Exception):
+                raise answer
         firsts = [a for a in answers if a is not None and a[2] != "true" and not _in_progress(a)]
         self.plan.count("concurrent duplicate API requests", CONCURRENT_RETRIES - 1)
         self.plan.count("duplicate API requests answered 'request_in_progress'", sum(_in_progress(a) for a in answers))
@@ -214,7 +246,7 @@ class Simulation:
             business_date_set(new_date=START, acting_user=None, reason="simulation start")
             self.staff = _staff_users()
             _client, token = api_client_create_or_rotate(name=API_CLIENT_NAME)
-            self.api = Storefront(token, concurrent=self.faults, plan=self.plan)
+            self.api = stack.enter_context(Storefront(token, concurrent=self.faults, plan=self.plan))
             for index in range(self.days):
                 day = START + timedelta(days=index)
                 traveller.move_to(_instant(day, CUSTOMER_HOURS))
