@@ -81,11 +81,13 @@ def _lines(entry: JournalEntry, account: CreditAccount | None, legs: list[Leg], 
 
 def post_entry(*, account: CreditAccount | None, key: str, kind: str, legs: list[Leg], business_date,
                description: str = "", acting_user: AbstractBaseUser | None = None,
-               reverses: JournalEntry | None = None) -> tuple[JournalEntry, bool]:
-    """Post one balanced entry. The same ``key`` twice posts once: returns (entry, created)."""
+               reverses: JournalEntry | None = None, new_key: bool = False) -> tuple[JournalEntry, bool]:
+    """Post one balanced entry. The same ``key`` twice posts once: returns (entry, created).
+    ``new_key``: the key names a row the caller created in this transaction, so it cannot
+    have been posted — the lookup is skipped (the unique key still refuses a second one)."""
     if not connection.in_atomic_block:
         raise RuntimeError("post_entry must run inside the caller's transaction")
-    existing = JournalEntry.objects.filter(idempotency_key=key).first()
+    existing = None if new_key else JournalEntry.objects.filter(idempotency_key=key).first()
     if existing is not None:
         return existing, False
     _check_legs(key, account, legs)

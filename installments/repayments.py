@@ -152,7 +152,7 @@ def _book_repayment(account: CreditAccount, *, amount: Decimal, reference: str, 
         account.held_amount += held
         RestorationHold.objects.create(account=account, repayment=repayment, amount=held, reason_code=hold[0],
                                        release_at=release_at)
-    post_entry(account=account, key=f"repayment:{repayment.pk}", kind="repayment", business_date=today,
+    post_entry(account=account, key=f"repayment:{repayment.pk}", new_key=True, kind="repayment", business_date=today,
                legs=[Leg(funding, amount), *legs], description=f"{source} {reference}", acting_user=acting_user)
     account.available_limit = available_limit_for(account)
     _refresh_delinquency(account, installments, today)

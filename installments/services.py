@@ -85,7 +85,7 @@ def purchase_create(*, account_id: int, merchant_order_id: str, amount: Decimal,
                                            periods=periods, business_date=today)
         _create_plan(account=account, kind=PlanKind.PURCHASE, principal=amount, periods=periods, start=today,
                      purchase=purchase, policy=policy)
-        post_entry(account=account, key=f"purchase:{purchase.pk}", kind="purchase", business_date=today,
+        post_entry(account=account, key=f"purchase:{purchase.pk}", new_key=True, kind="purchase", business_date=today,
                    description=f"purchase {merchant_order_id}",
                    legs=[Leg(Book.PRINCIPAL_RECEIVABLE, amount), Leg(Book.MERCHANT_SETTLEMENT, -amount)])
     return purchase, True
@@ -163,11 +163,11 @@ def refund_create(*, purchase_id: int, merchant_refund_id: str, amount: Decimal)
             legs.append(Leg(Book.PRINCIPAL_RECEIVABLE, -principal_reduced))
         if credit_added:
             legs.append(Leg(Book.CUSTOMER_CREDIT, -credit_added))
-        post_entry(account=account, key=f"refund:{refund.pk}", kind="refund", business_date=today, legs=legs,
-                   description=f"refund {merchant_refund_id} of {purchase.merchant_order_id}")
+        post_entry(account=account, key=f"refund:{refund.pk}", new_key=True, kind="refund", business_date=today,
+                   legs=legs, description=f"refund {merchant_refund_id} of {purchase.merchant_order_id}")
         if fees_waived_posted:
-            post_entry(account=account, key=f"refund:{refund.pk}:fee_waiver", kind="fee_waiver", business_date=today,
-                       legs=[Leg(Book.WAIVER_EXPENSE, fees_waived_posted), *waived_legs],
+            post_entry(account=account, key=f"refund:{refund.pk}:fee_waiver", new_key=True, kind="fee_waiver",
+                       business_date=today, legs=[Leg(Book.WAIVER_EXPENSE, fees_waived_posted), *waived_legs],
                        description="fees of refunded installments waived")
     return RefundResult(refund, True, account.available_limit)
 
