@@ -732,7 +732,9 @@ def step_rows(args) -> list[dict]:
 PROGRESS_SQL = {
     "issue_statements": "SELECT (SELECT COUNT(*) FROM installments_statement WHERE statement_date = %(day)s)",
     "post_fees": "SELECT (SELECT COUNT(*) FROM installments_installment WHERE due_date = %(day)s AND fee_posted)",
-    "auto_debit": "SELECT (SELECT COUNT(*) FROM installments_paymentattempt WHERE business_date = %(day)s)",
+    # settled attempts (phase 1 of a chunk commits its attempts as 'submitted' before charging)
+    "auto_debit": "SELECT (SELECT COUNT(*) FROM installments_paymentattempt WHERE business_date = %(day)s "
+                  "AND status <> 'submitted')",
 }
 
 
@@ -809,7 +811,8 @@ def close_day(args, mode: str, workers: int, deadline: Deadline, logdir: Path) -
         watchdog = PoolWatchdog(worker, workers) if worker is not None else None
         try:
             _, out, seconds = run(cmd, env=child_env(args), deadline=deadline,
-                                  log=logdir / f"driver-{mode}-{workers}.log")
+                                  log=logdir / f"driver-{mode}-{workers}.log",
+                                  timeout=min(args.run_timeout, max(1.0, deadline.left())) if args.run_timeout else None)
             result["status"] = "completed"
         except TimeoutError as exc:
             seconds, out = time.perf_counter() - t0, ""
@@ -1103,6 +1106,9 @@ def parse_args(argv=None):
     p.add_argument("--redis", default="redis://127.0.0.1:6379/9", help="dedicated Redis db (flushed per run)")
     p.add_argument("--settings", choices=["production", "local"], default="production",
                    help="config.settings.<name> for the children (production: DEBUG off, bench-only keys)")
+    p.add_argument("--run-timeout", type=float, default=None,
+                   help="bound on each close run, seconds: a run cut short reports how far each step got and the "
+                        "next worker count runs (default: only --timeout bounds the runs)")
     p.add_argument("--timeout", type=float, default=1800, help="bound on the whole script, seconds")
     p.add_argument("--no-pgbench", action="store_true")
     p.add_argument("--no-limits", action="store_true", help="skip the synthetic limit-increase day")

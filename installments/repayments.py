@@ -457,7 +457,9 @@ def auto_debit_accounts(*, account_ids: list[int], business_date: date) -> list[
     called; phase 2 charges them (``charge_many`` when the gateway has it); phase 3 settles
     them in one transaction. Returns the accounts left for ``auto_debit_account`` one by one:
     those off the common path (an attempt already today, a credit balance, a fee due but not
-    posted, a suspended account) and, if phase 3 fails, every account of the chunk charged —
+    posted; a suspended account or a restoration hold once the charge succeeded, as the
+    repayment may reactivate the account or hold its limit) and, if phase 3 fails, every
+    account of the chunk charged —
     their committed attempts are then finished from the gateway's records, never charged twice."""
     leftover: list[int] = []
     attempts: list[PaymentAttempt] = []
@@ -480,8 +482,7 @@ def auto_debit_accounts(*, account_ids: list[int], business_date: date) -> list[
             elif prior is not None and prior.status == AttemptStatus.HARD_DECLINED \
                     and prior.card_token == account.repayment_card_token:
                 continue  # card_closed
-            elif account.credit_balance > 0 or account.status == AccountStatus.SUSPENDED \
-                    or _fee_unposted_by(installments[account_id], business_date):
+            elif account.credit_balance > 0 or _fee_unposted_by(installments[account_id], business_date):
                 leftover.append(account_id)
             else:
                 amount = allocation.due_total(*_as_allocation_input(penalties[account_id], installments[account_id]),
