@@ -5,8 +5,8 @@
 - same key, different body → 409 ``idempotency_key_reused``;
 - same key while the first request is still running → 409 ``request_in_progress``.
 
-The key is claimed in its own committed transaction (a unique row per client and key)
-before the view runs, so two concurrent requests cannot both run. A 5xx answer releases
+The key is claimed by one committed ``INSERT … ON CONFLICT DO NOTHING`` (a unique row per
+client and key) before the view runs, so two concurrent requests cannot both run. A 5xx answer releases
 the key (the request may be retried); every other answer is stored and kept ≥ 24 h.
 """
 
@@ -17,7 +17,7 @@ import json
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework.response import Response
@@ -37,6 +37,21 @@ def _request_fingerprint(request) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+def _claim(*, client, key: str, method: str, path: str, fingerprint: str, now, lease) -> int | None:
+    """Insert the key's record and return its id, or None when the client already holds
+    the key — one statement that commits at once (``ON CONFLICT DO NOTHING``: a concurrent
+    first request's insert is waited for, never duplicated)."""
+    meta = IdempotencyRecord._meta
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {qn(meta.db_table)} (client_id, key, method, path, request_hash, completed, created_at, "  # noqa: S608
+            "locked_until) VALUES (%s, %s, %s, %s, %s, false, %s, %s) ON CONFLICT (client_id, key) DO NOTHING "
+            "RETURNING id", [client.pk, key, method, path, fingerprint, now, now + lease])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 class IdempotentAPIView(APIView):
     # Subclasses implement ``create(request, *args, **kwargs)`` for POST. (A comment, not a
     # docstring: drf-spectacular would show an inherited docstring as every POST's description.)
@@ -53,12 +68,9 @@ class IdempotentAPIView(APIView):
         client = request.user
         now = timezone.now()
         lease = timedelta(seconds=settings.IDEMPOTENCY_IN_PROGRESS_LEASE_SECONDS)
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    client=client, key=key, method=request.method, path=request.path[:255],
-                    request_hash=fingerprint, locked_until=now + lease)
-        except IntegrityError:
+        record_id = _claim(client=client, key=key, method=request.method, path=request.path[:255],
+                           fingerprint=fingerprint, now=now, lease=lease)
+        if record_id is None:  # the client already used this key
             with transaction.atomic():
                 record = IdempotencyRecord.objects.select_for_update().get(client=client, key=key)
                 if record.request_hash != fingerprint:
@@ -76,15 +88,16 @@ class IdempotentAPIView(APIView):
                 # The first attempt died without answering: this one takes over the key.
                 record.locked_until = now + lease
                 record.save(update_fields=["locked_until"])
+                record_id = record.pk
         try:
             response = self.create(request, *args, **kwargs)
         except Exception as exc:
             response = self.handle_exception(exc)
         if response.status_code >= 500:
-            IdempotencyRecord.objects.filter(pk=record.pk, completed=False).delete()
+            IdempotencyRecord.objects.filter(pk=record_id, completed=False).delete()
             return response
         body = json.loads(json.dumps(response.data, cls=JSONEncoder))
-        IdempotencyRecord.objects.filter(pk=record.pk).update(
+        IdempotencyRecord.objects.filter(pk=record_id).update(
             completed=True, response_status=response.status_code, response_body=body)
         return response
 
