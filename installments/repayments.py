@@ -473,6 +473,9 @@ def auto_debit_accounts(*, account_ids: list[int], business_date: date) -> list[
         penalties, installments = _open_items_many(account_ids, lock=False)
         for account_id in account_ids:
             account, prior = accounts.get(account_id), last.get(account_id)
+            if prior is not None and prior.business_date == business_date and account is not None \
+                    and prior.status != AttemptStatus.SUBMITTED:
+                continue  # already_attempted (a chunk delivered twice, a day run again)
             if account is None or (prior is not None and prior.business_date == business_date):
                 leftover.append(account_id)
             elif account.status == AccountStatus.CLOSED or not account.auto_debit or not account.repayment_card_token:
@@ -846,7 +849,7 @@ def delinquency_classify_accounts(*, account_ids: list[int], business_date: date
             if (dpd > params.grace_days and account.status == AccountStatus.ACTIVE) or \
                     (dpd == 0 and account.status == AccountStatus.SUSPENDED and not account.paused_by_customer):
                 leftover.append(account_id)
-            elif dpd > 0 or dpd != account.days_past_due:
+            elif dpd != account.days_past_due or (dpd > 0 and account.last_overdue_on != business_date):
                 account.days_past_due = dpd
                 if dpd > 0:
                     account.last_overdue_on = business_date
