@@ -14,7 +14,15 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import services as account_services
 from accounts.errors import BusinessRuleRefused, Conflict, NotFound, require_permission
-from accounts.ledger import EntrySpec, Leg, lock_credit_account, post_entries, post_entry, save_accounts
+from accounts.ledger import (
+    EntrySpec,
+    Leg,
+    lock_credit_account,
+    lock_credit_accounts,
+    post_entries,
+    post_entry,
+    save_accounts,
+)
 from accounts.models import AccountStatus, Book, CreditAccount
 from accounts.money import ZERO, to_money
 from risk.models import ScoringPolicy
@@ -204,11 +212,7 @@ def fees_post_due_accounts(*, account_ids: list[int], business_date: date) -> De
     """``fees_post_due`` for a chunk of accounts (the nightly close): one transaction and a
     handful of statements for the whole chunk instead of ~8 per account; the same rows."""
     with transaction.atomic():
-        accounts = {a.pk: a for a in CreditAccount.objects.select_for_update().filter(pk__in=account_ids)
-                    .order_by("pk")}
-        missing = set(account_ids) - set(accounts)
-        if missing:
-            raise NotFound(f"No such credit account: {sorted(missing)[:5]}")
+        accounts = lock_credit_accounts(account_ids)
         due = list(Installment.objects.select_for_update()
                    .filter(account_id__in=account_ids, due_date=business_date, fee_posted=False,
                            state=InstallmentState.OPEN, fee__gt=0))
@@ -272,11 +276,7 @@ def statements_issue_accounts(*, account_ids: list[int], statement_date: date) -
     five statements for the whole chunk instead of ~7 per account; the same rows. Accounts
     that already have the day's statement are left as they are. Returns how many it issued."""
     with transaction.atomic():
-        accounts = {a.pk: a for a in CreditAccount.objects.select_for_update().filter(pk__in=account_ids)
-                    .order_by("pk")}
-        missing = set(account_ids) - set(accounts)
-        if missing:
-            raise NotFound(f"No such credit account: {sorted(missing)[:5]}")
+        accounts = lock_credit_accounts(account_ids)
         issued = set(Statement.objects.filter(account_id__in=account_ids, statement_date=statement_date)
                      .values_list("account_id", flat=True))
         horizon = add_months(statement_date, 1)
