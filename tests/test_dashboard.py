@@ -78,6 +78,11 @@ def known_dataset(api, monkeypatch, traveller) -> dict:
     def broken(*, account_id, business_date):
         raise RuntimeError("ledger unreachable")
 
+    def broken_chunk(*, account_ids, business_date):
+        raise RuntimeError("ledger unreachable")
+
+    # the chunk fails, then each account of it (run one by one) fails and is recorded
+    monkeypatch.setattr(repayments, "delinquency_classify_accounts", broken_chunk)
     monkeypatch.setattr(repayments, "delinquency_classify", broken)
     cob.close_business_day()
     monkeypatch.undo()
