@@ -51,14 +51,15 @@ def lock_credit_account(account_id: int) -> CreditAccount:
     return account
 
 
-def lock_credit_accounts(account_ids: list[int]) -> dict[int, CreditAccount]:
+def lock_credit_accounts(account_ids: list[int], *, missing_ok: bool = False) -> dict[int, CreditAccount]:
     """Lock and return many account rows by id, in id order (the order every batch of the
-    nightly close uses: no deadlocks); NotFound if one is missing (inside ``transaction.atomic``)."""
+    nightly close uses: no deadlocks); NotFound if one is missing, unless ``missing_ok``
+    (the caller leaves those to its one-by-one path). Inside ``transaction.atomic``."""
     if not connection.in_atomic_block:
         raise RuntimeError("lock_credit_accounts must run inside a transaction")
     accounts = {a.pk: a for a in CreditAccount.objects.select_for_update().filter(pk__in=account_ids).order_by("pk")}
     missing = set(account_ids) - set(accounts)
-    if missing:
+    if missing and not missing_ok:
         raise NotFound(f"No such credit account: {sorted(missing)[:5]}")
     return accounts
 

@@ -25,6 +25,7 @@ from accounts.ledger import (
     Leg,
     available_limit_for,
     lock_credit_account,
+    lock_credit_accounts,
     post_entries,
     post_entry,
     save_accounts,
@@ -66,6 +67,12 @@ def _open_items(account: CreditAccount, *, lock: bool) -> tuple[list[Penalty], l
 def _as_allocation_input(penalties: list[Penalty], installments: list[Installment]):
     return ([allocation.OpenPenalty(p.pk, p.business_date, p.unpaid) for p in penalties],
             [allocation.OpenInstallment(i.pk, i.due_date, i.fee_unpaid, i.principal_unpaid) for i in installments])
+
+
+def days_past_due(installments: list[Installment], as_of: date) -> int:
+    """Days since the oldest installment still unpaid after its due date (0: nothing overdue)."""
+    oldest = oldest_overdue_date(installments, as_of)
+    return (as_of - oldest).days if oldest else 0
 
 
 def oldest_overdue_date(installments: list[Installment], as_of: date) -> date | None:
@@ -200,8 +207,7 @@ def _check_restoration(account: CreditAccount, repayment: Repayment, *, principa
 def _refresh_delinquency(account: CreditAccount, installments: list[Installment], today: date) -> None:
     """After money comes in: nothing overdue → days past due 0 and, if suspended for
     delinquency (not paused by the customer), active again the same day."""
-    oldest = oldest_overdue_date([i for i in installments if i.state == InstallmentState.OPEN], today)
-    account.days_past_due = (today - oldest).days if oldest else 0
+    account.days_past_due = days_past_due([i for i in installments if i.state == InstallmentState.OPEN], today)
     if account.days_past_due == 0 and account.status == AccountStatus.SUSPENDED and not account.paused_by_customer:
         account.reactivate()
         account.save(update_fields=["status"])
@@ -423,11 +429,6 @@ def _notify_debit_failed(account: CreditAccount, attempt: PaymentAttempt) -> Non
 # --- auto-debit, a chunk of accounts at a time (the nightly close) ----------------------------------
 
 
-def _lock_accounts(account_ids: list[int]) -> dict[int, CreditAccount]:
-    """Lock the accounts of a chunk in id order (the order every batch uses: no deadlocks)."""
-    return {a.pk: a for a in CreditAccount.objects.select_for_update().filter(pk__in=account_ids).order_by("pk")}
-
-
 def _open_items_many(account_ids: list[int], *, lock: bool):
     """``_open_items`` for many accounts with two statements."""
     penalties = Penalty.objects.filter(account_id__in=account_ids, amount__gt=0).order_by("business_date", "id")
@@ -464,7 +465,7 @@ def auto_debit_accounts(*, account_ids: list[int], business_date: date) -> list[
     leftover: list[int] = []
     attempts: list[PaymentAttempt] = []
     with transaction.atomic():
-        accounts = _lock_accounts(account_ids)
+        accounts = lock_credit_accounts(account_ids, missing_ok=True)
         last = {a.account_id: a for a in PaymentAttempt.objects.filter(account_id__in=account_ids)
                 .order_by("account_id", "-business_date", "-id").distinct("account_id")}
         unresolved = set(PaymentAttempt.objects.filter(
@@ -542,7 +543,7 @@ def _settle_attempts(attempts: list[PaymentAttempt], results: dict[int, ChargeRe
     leftover: list[int] = []
     account_ids = sorted({a.account_id for a in attempts})
     with transaction.atomic():
-        accounts = _lock_accounts(account_ids)
+        accounts = lock_credit_accounts(account_ids, missing_ok=True)
         locked = {a.pk: a for a in PaymentAttempt.objects.select_for_update().filter(pk__in=[a.pk for a in attempts])}
         today = account_services.business_date_get()
         policy = active_policy()
@@ -614,9 +615,8 @@ def _settle_attempts(attempts: list[PaymentAttempt], results: dict[int, ChargeRe
             if repayment is None:  # only a surplus: post_entries moved the balances
                 continue
             account.available_limit = available_limit_for(account)
-            oldest = oldest_overdue_date([i for i in installments[account.pk] if i.state == InstallmentState.OPEN],
-                                         today)
-            account.days_past_due = (today - oldest).days if oldest else 0
+            account.days_past_due = days_past_due(
+                [i for i in installments[account.pk] if i.state == InstallmentState.OPEN], today)
             repayment.available_limit_after = account.available_limit
             restored = extra["principal_before"] - account.principal_outstanding
             if restored != repayment.principal_paid or account.held_amount != extra["held_before"]:
@@ -725,6 +725,27 @@ def accounts_to_debit(business_date: date) -> list[int]:
 # --- penalties and delinquency ------------------------------------------------------------------
 
 
+def _penalty_due(installments: list[Installment], business_date: date, params) -> tuple[Decimal, Decimal] | None:
+    """(overdue principal, penalty) for the day over an account's open installments due
+    before it, or None: within grace, or a penalty that rounds to 0.00."""
+    oldest = oldest_overdue_date(installments, business_date)
+    if oldest is None or (business_date - oldest).days <= params.grace_days:
+        return None
+    overdue_principal = sum((i.principal_unpaid for i in installments), ZERO)
+    amount = round_half_up(overdue_principal * params.penalty_daily_rate)
+    return (overdue_principal, amount) if amount > 0 else None
+
+
+def _status_by_delinquency(account: CreditAccount, dpd: int, params) -> str:
+    """What the days past due do to the account's status: overdue beyond grace →
+    "suspended"; nothing overdue → "reactivated" (unless the customer paused it); else "unchanged"."""
+    if dpd > params.grace_days and account.status == AccountStatus.ACTIVE:
+        return "suspended"
+    if dpd == 0 and account.status == AccountStatus.SUSPENDED and not account.paused_by_customer:
+        return "reactivated"
+    return "unchanged"
+
+
 def penalty_accrue(*, account_id: int, business_date: date) -> Decimal:
     """From day grace+1 past due, post rate × overdue principal for the day (half-up; a
     penalty that rounds to 0.00 is not posted). Idempotent per (account, day)."""
@@ -735,13 +756,10 @@ def penalty_accrue(*, account_id: int, business_date: date) -> Decimal:
             return ZERO
         installments = list(Installment.objects.filter(account=account, state=InstallmentState.OPEN,
                                                        due_date__lt=business_date))
-        oldest = oldest_overdue_date(installments, business_date)
-        if oldest is None or (business_date - oldest).days <= params.grace_days:
+        due = _penalty_due(installments, business_date, params)
+        if due is None:
             return ZERO
-        overdue_principal = sum((i.principal_unpaid for i in installments), ZERO)
-        amount = round_half_up(overdue_principal * params.penalty_daily_rate)
-        if amount <= 0:
-            return ZERO
+        overdue_principal, amount = due
         penalty = Penalty.objects.create(account=account, business_date=business_date,
                                          overdue_principal=overdue_principal, rate=params.penalty_daily_rate,
                                          amount=amount)
@@ -758,7 +776,7 @@ def penalties_accrue_accounts(*, account_ids: list[int], business_date: date) ->
     and balances. Returns the ids it could not lock (left to ``penalty_accrue``, which says why)."""
     params = active_policy().parsed
     with transaction.atomic():
-        accounts = _lock_accounts(account_ids)
+        accounts = lock_credit_accounts(account_ids, missing_ok=True)
         accrued = set(Penalty.objects.filter(account_id__in=list(accounts), business_date=business_date)
                       .values_list("account_id", flat=True))
         overdue: dict[int, list[Installment]] = defaultdict(list)
@@ -767,13 +785,10 @@ def penalties_accrue_accounts(*, account_ids: list[int], business_date: date) ->
             overdue[inst.account_id].append(inst)
         penalties, entries = [], []
         for account_id, installments in sorted(overdue.items()):
-            oldest = oldest_overdue_date(installments, business_date)
-            if oldest is None or (business_date - oldest).days <= params.grace_days:
+            due = _penalty_due(installments, business_date, params)
+            if due is None:
                 continue
-            overdue_principal = sum((i.principal_unpaid for i in installments), ZERO)
-            amount = round_half_up(overdue_principal * params.penalty_daily_rate)
-            if amount <= 0:
-                continue
+            overdue_principal, amount = due
             penalties.append(Penalty(account_id=account_id, business_date=business_date,
                                      overdue_principal=overdue_principal, rate=params.penalty_daily_rate, amount=amount))
             entries.append(EntrySpec(account=accounts[account_id], key=f"penalty:{account_id}:{business_date}",
@@ -797,8 +812,7 @@ def delinquency_classify(*, account_id: int, business_date: date) -> str:
         account = lock_credit_account(account_id)
         installments = list(Installment.objects.filter(account=account, state=InstallmentState.OPEN,
                                                        due_date__lt=business_date))
-        oldest = oldest_overdue_date(installments, business_date)
-        dpd = (business_date - oldest).days if oldest else 0
+        dpd = days_past_due(installments, business_date)
         changed = []
         if dpd != account.days_past_due:
             account.days_past_due = dpd
@@ -806,15 +820,13 @@ def delinquency_classify(*, account_id: int, business_date: date) -> str:
         if dpd > 0:
             account.last_overdue_on = business_date
             changed.append("last_overdue_on")
-        outcome = "unchanged"
-        if dpd > params.grace_days and account.status == AccountStatus.ACTIVE:
+        outcome = _status_by_delinquency(account, dpd, params)
+        if outcome == "suspended":
             account.suspend()
             changed.append("status")
-            outcome = "suspended"
-        elif dpd == 0 and account.status == AccountStatus.SUSPENDED and not account.paused_by_customer:
+        elif outcome == "reactivated":
             account.reactivate()
             changed.append("status")
-            outcome = "reactivated"
         if changed:
             account.save(update_fields=[*changed, "updated_at"])
         if outcome == "suspended":
@@ -837,17 +849,15 @@ def delinquency_classify_accounts(*, account_ids: list[int], business_date: date
     ``delinquency_classify`` one by one (they record a status change and may notify)."""
     params = active_policy().parsed
     with transaction.atomic():
-        accounts = _lock_accounts(account_ids)
+        accounts = lock_credit_accounts(account_ids, missing_ok=True)
         overdue: dict[int, list[Installment]] = defaultdict(list)
         for inst in Installment.objects.filter(account_id__in=list(accounts), state=InstallmentState.OPEN,
                                                due_date__lt=business_date):
             overdue[inst.account_id].append(inst)
         leftover, changed = sorted(set(account_ids) - set(accounts)), []
         for account_id, account in accounts.items():
-            oldest = oldest_overdue_date(overdue.get(account_id, []), business_date)
-            dpd = (business_date - oldest).days if oldest else 0
-            if (dpd > params.grace_days and account.status == AccountStatus.ACTIVE) or \
-                    (dpd == 0 and account.status == AccountStatus.SUSPENDED and not account.paused_by_customer):
+            dpd = days_past_due(overdue.get(account_id, []), business_date)
+            if _status_by_delinquency(account, dpd, params) != "unchanged":
                 leftover.append(account_id)
             elif dpd != account.days_past_due or (dpd > 0 and account.last_overdue_on != business_date):
                 account.days_past_due = dpd
