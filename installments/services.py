@@ -330,7 +330,11 @@ def bill_installment_create(*, statement_id: int, periods: int) -> InstallmentPl
         if statement.earliest_due_date is None or today > statement.earliest_due_date:
             raise BusinessRuleRefused(_("This statement can no longer be converted."), code="conversion_closed",
                                       details={"earliest_due_date": str(statement.earliest_due_date or "")})
-        items = list(statement.installments.select_for_update().filter(
+        # The statement's installment ids first, then those rows by primary key: joined in one
+        # query, the planner may start from every pay-later plan (a scan that grows with the book).
+        on_statement = Statement.installments.through.objects.filter(statement_id=statement.pk)
+        items = list(Installment.objects.select_for_update(of=("self",)).filter(
+            pk__in=list(on_statement.values_list("installment_id", flat=True)),
             state=InstallmentState.OPEN, plan__kind=PlanKind.PURCHASE, plan__periods=1,
             due_date__gt=statement.statement_date))
         convertible = [i for i in items if i.principal_unpaid > 0]
