@@ -195,6 +195,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fixup closes the database connection before and after every task unless
+# this is set; it then closes it every N tasks, and config/celery_app.py closes a broken or
+# CONN_MAX_AGE-old one around each task, as Django does per request (decision 0020).
+CELERY_DB_REUSE_MAX = int(env("CELERY_DB_REUSE_MAX", "1000") or 1000)
 
 # --- Tally -----------------------------------------------------------------------------
 TALLY_ENVIRONMENT = "base"
