@@ -35,7 +35,7 @@ def _test_database_url() -> str:
 @contextmanager
 def worker_process(*, application_name: str = "tally-test-worker"):
     """A real solo Celery worker on its own queue of the test broker, against the test database
-    (local settings, so CONN_MAX_AGE is the deployed 60 s); yields the queue name."""
+    (local settings, so CONN_MAX_AGE is the deployed 60 s); yields the process and its queue."""
     queue = f"test-{uuid.uuid4().hex[:8]}"
     env = dict(os.environ, DATABASE_URL=f"{_test_database_url()}?application_name={application_name}",
                CELERY_BROKER_URL=settings.CELERY_BROKER_URL, DJANGO_SETTINGS_MODULE="config.settings.local")
