@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
+from django.db import transaction
 from rest_framework.test import APIClient
 
-from accounts.services import api_client_create_or_rotate, business_date_set
+from accounts.business_day import business_date_set
+from accounts.customers import customer_upsert
+from accounts.models import Customer
+from config.api.clients import api_client_create_or_rotate
+from config.cob import pipeline
+from risk.models import ScoringPolicy
+from risk.policy import DEFAULT_POLICY
 from risk.rules import id_check_char
 
 BUSINESS_DATE = date(2026, 11, 20)
@@ -35,17 +44,12 @@ def applicant_payload(**overrides) -> dict:
 def ensure_reference_data() -> None:
     """What the data migrations create (policy v1, staff groups). A transactional test flushes
     every table afterwards, so later tests recreate them when missing."""
-    import importlib
-
-    from django.contrib.auth.models import Permission
-
-    from risk.models import ScoringPolicy
-    from risk.policy import DEFAULT_POLICY
-
     if not ScoringPolicy.objects.filter(status="active").exists():
         ScoringPolicy.objects.create(version=1, status="active", params=DEFAULT_POLICY.to_json())
     module = importlib.import_module("accounts.migrations.0003_staff_groups")
-    groups = {name: perms + module.LATER_GRANTS.get(name, []) for name, perms in module.GROUPS.items()}
+    moved = {"accounts.view_cobrun": "cob.view_cobrun"}  # models that later moved app (accounts 0011)
+    groups = {name: [moved.get(p, p) for p in perms + module.LATER_GRANTS.get(name, [])]
+              for name, perms in module.GROUPS.items()}
     if Group.objects.count() < len(groups):
         for name, perms in groups.items():
             group, _ = Group.objects.get_or_create(name=name)
@@ -111,3 +115,16 @@ def agent(db):
 
 
 __all__ = ["BUSINESS_DATE", "Decimal", "applicant_payload", "make_id_number"]
+
+
+def replace_step(monkeypatch, name: str, **changes) -> None:
+    """Run the nightly close with step ``name`` changed (``select``, ``run``, …) for this test."""
+    monkeypatch.setattr(pipeline, "STEPS", tuple(dataclasses.replace(step, **changes) if step.name == name else step
+                                                 for step in pipeline.STEPS))
+
+
+def upsert_customer(**profile) -> Customer:
+    """``customer_upsert`` in a transaction of its own (in the product it runs inside the
+    application's transaction)."""
+    with transaction.atomic():
+        return customer_upsert(**profile)

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import selectors
+from .ids import parse_id
 
 
 class InputFilter(admin.ListFilter):
@@ -73,9 +74,10 @@ class CustomerFilter(InputFilter):
         value = self.values.get("customer")
         if value is None:
             return queryset
-        if not value.isdigit() or len(value) > 18:
+        customer_id = parse_id(value)
+        if customer_id is None:
             return queryset.none()
-        return queryset.filter(selectors.customer_audit_q(int(value)))
+        return queryset.filter(selectors.customer_audit_q(customer_id))
 
 
 def actor_condition(name: str) -> Q:

@@ -23,8 +23,10 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext
 
-from . import selectors, services
+from . import selectors
 from .backoffice import CustomerSection, customer_sections_for, register_customer_section
+from .business_day import business_date_get
+from .ids import parse_id
 from .models import CreditAccount, Customer
 
 VIEW_PERMISSION = "accounts.view_creditaccount"
@@ -57,15 +59,12 @@ def customer_360_view(model_admin: ModelAdmin, request: HttpRequest, object_id: 
     user = request.user
     if not user.has_perm(VIEW_PERMISSION):
         raise PermissionDenied
-    try:
-        customer_id = int(unquote(object_id))
-    except ValueError:
-        customer_id = None
-    customer = selectors.customer_get(customer_id) if customer_id is not None and customer_id < 2**63 else None
+    customer_id = parse_id(unquote(object_id))
+    customer = selectors.customer_get(customer_id) if customer_id is not None else None
     if customer is None:
         return model_admin._get_obj_does_not_exist_redirect(request, model_admin.opts, object_id)
     account: CreditAccount | None = getattr(customer, "credit_account", None)
-    today = services.business_date_get()
+    today = business_date_get()
     sections = [{"key": s.key, "template": s.template, "section": s.context(request, customer, account, today)}
                 for s in customer_sections_for(user)]
     context = {
@@ -116,12 +115,15 @@ def audit_section(request: HttpRequest, customer: Customer, account: CreditAccou
     return {"events": rows, "more": more, "url": audit_url_for_customer(customer.pk)}
 
 
-register_customer_section(CustomerSection(
-    key="account", template="admin/accounts/customer/_360_account.html", context=account_section,
-    permission=VIEW_PERMISSION, order=10))
-register_customer_section(CustomerSection(
-    key="notifications", template="admin/accounts/customer/_360_notifications.html",
-    context=notifications_section, permission="accounts.view_notification", order=80))
-register_customer_section(CustomerSection(
-    key="audit", template="admin/accounts/customer/_360_audit.html", context=audit_section,
-    permission="accounts.view_auditevent", order=90))
+
+def register() -> None:
+    """This app's blocks, widgets and audit scopes (called from ``AppConfig.ready()``)."""
+    register_customer_section(CustomerSection(
+        key="account", template="admin/accounts/customer/_360_account.html", context=account_section,
+        permission=VIEW_PERMISSION, order=10))
+    register_customer_section(CustomerSection(
+        key="notifications", template="admin/accounts/customer/_360_notifications.html",
+        context=notifications_section, permission="accounts.view_notification", order=80))
+    register_customer_section(CustomerSection(
+        key="audit", template="admin/accounts/customer/_360_audit.html", context=audit_section,
+        permission="accounts.view_auditevent", order=90))

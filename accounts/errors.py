@@ -1,5 +1,5 @@
 """The one family of business errors. Services raise these; the API turns each into the
-error shape of API.md, the admin into a message. ``code`` is the stable snake_case code."""
+error shape of docs/api.md, the admin into a message. ``code`` is the stable snake_case code."""
 
 from __future__ import annotations
 
@@ -51,5 +51,6 @@ class PermissionRefused(ApplicationError):
 def require_permission(user, perm: str, message) -> None:
     """Services check permissions themselves: refuse unless ``user`` (None: the system, which
     holds no staff permission) has ``perm``. Inactive users hold none (Django's has_perm)."""
-    if user is None or not user.has_perm(perm):
+    has_perm = getattr(user, "has_perm", None)  # a service client (the storefront) holds no staff permission
+    if has_perm is None or not has_perm(perm):
         raise PermissionRefused(message)

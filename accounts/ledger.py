@@ -1,4 +1,4 @@
-"""The ledger service: the only code that writes journal entries and lines (DOMAIN.md §11).
+"""The ledger service: the only code that writes journal entries and lines (docs/rules.md §11).
 
 Callers lock the credit account row first (``lock_credit_account``) inside their
 transaction; ``post_entry`` then writes a balanced, append-only entry and moves the account
@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .audit_trail import Actor, staff_user
 from .bulk import update_rows
 from .errors import NotFound
+from .lifecycle.credit_line import refresh_available_limit
 from .models import CUSTOMER_BOOKS, Book, CreditAccount, JournalEntry, JournalLine
 from .money import ZERO, to_money
 
@@ -64,11 +65,6 @@ def lock_credit_accounts(account_ids: list[int], *, missing_ok: bool = False) ->
     return accounts
 
 
-def available_limit_for(account: CreditAccount) -> Decimal:
-    """DOMAIN.md §4: max(0, credit limit − outstanding principal − restoration holds)."""
-    return max(ZERO, account.credit_limit - account.principal_outstanding - account.held_amount)
-
-
 def _check_legs(key: str, account: CreditAccount | None, legs: list[Leg]) -> None:
     if len(legs) < 2:
         raise UnbalancedEntry("an entry needs at least two legs")
@@ -93,8 +89,7 @@ def _lines(entry: JournalEntry, account: CreditAccount | None, legs: list[Leg], 
 
 
 def post_entry(*, account: CreditAccount | None, key: str, kind: str, legs: list[Leg], business_date,
-               description: str = "", acting_user: AbstractBaseUser | None = None,
-               reverses: JournalEntry | None = None, new_key: bool = False) -> tuple[JournalEntry, bool]:
+               description: str = "", acting_user: Actor = None, new_key: bool = False) -> tuple[JournalEntry, bool]:
     """Post one balanced entry. The same ``key`` twice posts once: returns (entry, created).
     ``new_key``: the key names a row the caller created in this transaction, so it cannot
     have been posted — the lookup is skipped (the unique key still refuses a second one)."""
@@ -106,8 +101,7 @@ def post_entry(*, account: CreditAccount | None, key: str, kind: str, legs: list
     _check_legs(key, account, legs)
     entry = JournalEntry.objects.create(
         idempotency_key=key, kind=kind, business_date=business_date, credit_account=account,
-        description=description[:255], reverses=reverses,
-        actor=acting_user if getattr(acting_user, "pk", None) else None)
+        description=description[:255], actor=staff_user(acting_user))
     JournalLine.objects.bulk_create(_lines(entry, account, legs, business_date))
     if account is not None:
         changed = _move_balances(account, legs)
@@ -126,6 +120,7 @@ class EntrySpec:
     legs: list[Leg]
     business_date: date
     description: str = ""
+    acting_user: Actor = None
 
 
 def post_entries(entries: list[EntrySpec]) -> set[CreditAccount]:
@@ -144,7 +139,8 @@ def post_entries(entries: list[EntrySpec]) -> set[CreditAccount]:
         _check_legs(spec.key, spec.account, spec.legs)
     rows = JournalEntry.objects.bulk_create([
         JournalEntry(idempotency_key=spec.key, kind=spec.kind, business_date=spec.business_date,
-                     credit_account=spec.account, description=spec.description[:255]) for spec in new])
+                     credit_account=spec.account, description=spec.description[:255],
+                     actor=staff_user(spec.acting_user)) for spec in new])
     JournalLine.objects.bulk_create([line for row, spec in zip(rows, new, strict=True)
                                      for line in _lines(row, spec.account, spec.legs, spec.business_date)])
     moved: set[CreditAccount] = set()
@@ -180,14 +176,6 @@ def _move_balances(account: CreditAccount, legs: list[Leg]) -> list[str]:
         return []
     for field, delta in deltas.items():
         setattr(account, field, getattr(account, field) + delta)
-    account.available_limit = available_limit_for(account)
+    refresh_available_limit(account)
     return [*deltas, "available_limit"]
 
-
-def reverse_entry(*, entry: JournalEntry, account: CreditAccount | None, key: str, kind: str, business_date,
-                  description: str, acting_user: AbstractBaseUser | None) -> tuple[JournalEntry, bool]:
-    """A correction: a new entry with every leg negated."""
-    legs = [Leg(book=line.book, amount=-line.amount, installment_id=line.installment_id)
-            for line in entry.lines.all()]
-    return post_entry(account=account, key=key, kind=kind, legs=legs, business_date=business_date,
-                      description=description, acting_user=acting_user, reverses=entry)

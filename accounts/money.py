@@ -6,10 +6,21 @@ A float reaching money code is a bug and raises ``TypeError``.
 from __future__ import annotations
 
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
+from typing import Any
+
+from django.db import models
 
 FEN = Decimal("0.01")
 ZERO = Decimal("0.00")
 HUNDRED = Decimal("100")
+
+# Every money column: 14 digits, 2 of them after the point.
+MONEY: dict[str, Any] = {"max_digits": 14, "decimal_places": 2}
+
+
+def money_field(**kwargs: Any) -> models.DecimalField:
+    """A money column defaulting to 0.00."""
+    return models.DecimalField(default=0, **MONEY, **kwargs)
 
 
 def to_money(value: Decimal | str | int) -> Decimal:
@@ -31,7 +42,7 @@ def to_money(value: Decimal | str | int) -> Decimal:
 
 
 def round_half_up(value: Decimal) -> Decimal:
-    """Round to the fen, half up (the default rule of DOMAIN.md)."""
+    """Round to the fen, half up (the default rule of docs/rules.md)."""
     if isinstance(value, float):
         raise TypeError("money must never be a float")
     return value.quantize(FEN, rounding=ROUND_HALF_UP)

@@ -1,65 +1,41 @@
-"""Delivery of the outbox: render a notification in the customer's language and hand it to
-the configured channel, at most once per row."""
+"""Delivery of the outbox (docs/rules.md §12): render a notification in the customer's
+language and hand it to the configured channel, at most once per row.
+
+Each app registers the texts of its notification kinds in ``NOTIFICATION_TEXTS`` from its
+``AppConfig.ready()``: a function of the notification's params, called in the customer's
+language."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
-from django.apps import apps
 from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from .models import Notification, NotificationStatus
+from .registry import Registry
 
 logger = logging.getLogger("tally.notifications")
+
+NotificationText = Callable[[dict[str, Any]], str]
+NOTIFICATION_TEXTS: Registry[NotificationText] = Registry("notification text")
+
+
+def limit_changed_text(params: dict[str, Any]) -> str:
+    return _("Your credit limit changed from %(old)s to %(new)s CNY.") % {
+        "old": params.get("old_limit", ""), "new": params.get("new_limit", "")}
 
 
 def render(notification: Notification) -> str:
     """The customer-facing text of a notification (rendered in the customer's language)."""
-    p = notification.params
     with translation.override(notification.customer.language or settings.LANGUAGE_CODE):
-        kind = notification.kind
-        if kind == "application_result":
-            reasons = "; ".join(_(r["message"]) for r in p.get("reasons", []))
-            if p.get("status") == "approved":
-                return _("Your credit line is active with a limit of %(limit)s CNY.") % {"limit": p["credit_limit"]}
-            if p.get("status") == "in_review":
-                return _("Your application is being reviewed by our team. We will tell you the result soon.")
-            if p.get("status") == "pending_retry":
-                return _("We could not finish checking your application yet; we will retry automatically.")
-            return _("Your application was not approved: %(reasons)s") % {"reasons": reasons}
-        if kind == "limit_restored":
-            if p.get("available_limit"):
-                return _("We received your payment. %(restored)s CNY of your limit is back; available now: "
-                         "%(available)s CNY.") % {"restored": p.get("restored", ""), "available": p["available_limit"]}
-            return _("%(restored)s CNY of your limit is available again.") % {"restored": p.get("restored", "")}
-        if kind == "limit_held":
-            return _("We received your payment. %(held)s CNY of your limit will be available again at "
-                     "%(release_at)s; available now: %(available)s CNY.") % {
-                "held": p.get("held", ""), "release_at": p.get("release_at", ""),
-                "available": p.get("available_limit", "")}
-        if kind == "debit_failed":
-            if p.get("card_closed"):
-                return _("We could not collect %(amount)s CNY: your repayment card is closed. Please add a new "
-                         "card.") % {"amount": p.get("amount", "")}
-            if p.get("retry_on"):
-                return _("We could not collect %(amount)s CNY. We will try again on %(retry_on)s.") % {
-                    "amount": p.get("amount", ""), "retry_on": p["retry_on"]}
-            return _("We could not collect %(amount)s CNY. Please repay in the app.") % {"amount": p.get("amount", "")}
-        if kind == "overdue_warning":
-            return _("Your payment is %(days)s days overdue; your credit line is paused until it is paid. "
-                     "Late fees apply.") % {"days": p.get("days_past_due", "")}
-        if kind == "limit_changed":
-            return _("Your credit limit changed from %(old)s to %(new)s CNY.") % {
-                "old": p.get("old_limit", ""), "new": p.get("new_limit", "")}
-        for app_config in apps.get_app_configs():
-            hook = getattr(app_config, "render_notification", None)
-            text = hook(kind, p) if hook else None
-            if text is not None:
-                return text
-        return _("You have a new message from Tally (%(kind)s).") % {"kind": kind}
+        if notification.kind in NOTIFICATION_TEXTS:
+            return NOTIFICATION_TEXTS.get(notification.kind)(notification.params)
+        return _("You have a new message from Tally (%(kind)s).") % {"kind": notification.kind}
 
 
 def deliver(notification_id: int) -> str:
@@ -86,3 +62,9 @@ def deliver(notification_id: int) -> str:
     Notification.objects.filter(pk=notification_id).update(
         status=NotificationStatus.SENT, rendered=text, channel=channel.name, sent_at=timezone.now())
     return "sent"
+
+
+def pending_ids(limit: int = 1000) -> list[int]:
+    """The oldest outbox rows still waiting (the beat sweep delivers them)."""
+    return list(Notification.objects.filter(status=NotificationStatus.PENDING)
+                .order_by("id").values_list("id", flat=True)[:limit])

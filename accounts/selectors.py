@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.db.models import CharField, Q, QuerySet, Value
 from django.db.models.functions import Cast
 
-from .models import AccountStatusChange, AuditEvent, CobRun, CreditAccount, Customer, LimitChange, Notification
+from .backoffice import audit_scopes
+from .models import AccountStatusChange, AuditEvent, CreditAccount, Customer, LimitChange, Notification
 
 
 def credit_account_get(account_id: int) -> CreditAccount | None:
@@ -20,8 +21,6 @@ def customer_audit_objects(customer_id: int) -> dict[str, list[str]]:
     """The ids (as audit ``object_id`` text) of everything of the customer's in the audit
     trail, by object type: the customer, their credit account, and what the other apps
     register (applications, review cases, statements, attempts, complaints, …). One query."""
-    from .backoffice import audit_scopes
-
     scopes = {"accounts.creditaccount": lambda cid: CreditAccount.objects.filter(customer_id=cid), **audit_scopes()}
     parts = [scope(customer_id).order_by().annotate(_type=Value(object_type, output_field=CharField()),
                                                      _id=Cast("pk", CharField())).values_list("_type", "_id")
@@ -68,11 +67,3 @@ def limit_changes_of(account_id: int) -> QuerySet[LimitChange]:
 def notifications_of(customer_id: int) -> QuerySet[Notification]:
     return Notification.objects.filter(customer_id=customer_id).order_by("-created_at", "-id")
 
-
-def last_cob_run() -> CobRun | None:
-    """The latest close-of-business run with its failure count (``failure_count``)."""
-    from django.db.models import Sum
-    from django.db.models.functions import Coalesce
-
-    return (CobRun.objects.annotate(failure_count=Coalesce(Sum("steps__failures"), 0))
-            .order_by("-business_date").first())

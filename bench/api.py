@@ -281,7 +281,7 @@ def child_profile(requests: int, out_path: str) -> None:
     from django.test import Client as DjangoClient
     from django.test.utils import CaptureQueriesContext
 
-    from accounts.services import api_client_create_or_rotate
+    from config.api.clients import api_client_create_or_rotate
 
     _client, token = api_client_create_or_rotate(name="bench-profile")
     client = DjangoClient(HTTP_AUTHORIZATION=f"Token {token}")

@@ -1019,27 +1019,27 @@ def child_profile(day: date, out_path: str, sample: int) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from config import cob
-    from installments import repayments
+    from config.cob import pipeline, runner
+    from installments.services.auto_debit import auto_debit_accounts
 
     # The steps before auto-debit (post_fees posts every installment-1 fee), as the close would.
-    for step in cob._steps():
+    for step in pipeline.STEPS:
         if step.name == "auto_debit":
             break
         if step.run_all is not None:
             step.run_all(day)
         else:
-            cob.run_chunk(step.name, day, step.select(day), None)
-    ids = cob.step_by_name("auto_debit").select(day)
+            runner.run_chunk(step.name, day, step.select(day), None)
+    ids = pipeline.step_by_name("auto_debit").select(day)
 
     with CaptureQueriesContext(connection) as ctx:
-        outcome = repayments.auto_debit_account(account_id=ids[0], business_date=day)
+        outcome = auto_debit_accounts(account_ids=[ids[0]], business_date=day)
     queries = [q["sql"] for q in ctx.captured_queries]
     print(f"SQL statements for one auto-debited account ({outcome}): {len(queries)}")
     for i, q in enumerate(queries, 1):
         print(f"  {i:>2}. {_shorten(q)}")
 
-    # One chunk as the close runs it (run_chunk: one by one, or the step's batch when it has one).
+    # One chunk as the close runs it.
     # (counted by an execute wrapper: CaptureQueriesContext keeps only the last 9,000 queries)
     batch = ids[1:1 + sample]
     executed: list[float] = []
@@ -1053,7 +1053,7 @@ def child_profile(day: date, out_path: str, sample: int) -> None:
 
     started = time.perf_counter()
     with connection.execute_wrapper(count):
-        cob.run_chunk("auto_debit", day, batch, None)
+        runner.run_chunk("auto_debit", day, batch, None)
     wall = time.perf_counter() - started
     db_time = sum(executed)
     per_account_queries = len(executed) / max(1, len(batch))
@@ -1066,7 +1066,7 @@ def child_profile(day: date, out_path: str, sample: int) -> None:
     profiler = cProfile.Profile()
     started = time.perf_counter()
     profiler.enable()
-    cob.run_chunk("auto_debit", day, rest, None)
+    runner.run_chunk("auto_debit", day, rest, None)
     profiler.disable()
     profiled_wall = time.perf_counter() - started
     profiler.dump_stats(out_path)

@@ -82,11 +82,13 @@ def setup(url: str) -> None:
 def load_history(months: int, per_month: int) -> None:
     from django.db import transaction
 
+    from accounts.business_day import business_date_set
+    from accounts.customers import customer_upsert
+    from accounts.lifecycle import credit_line
     from accounts.models import CreditAccount, Customer
-    from accounts.services import business_date_set, credit_account_open, customer_upsert
-    from complaints import services as complaints
-    from installments import repayments
-    from installments import services as installments
+    from complaints.services import complaints
+    from installments.services.purchases import purchase_create
+    from installments.services.repayments import repayment_create
     from risk.models import ScoringPolicy
 
     existing = Customer.objects.filter(external_id=EXTERNAL_ID).first()
@@ -102,21 +104,22 @@ def load_history(months: int, per_month: int) -> None:
     agent = User.objects.get(pk=agent.pk)
     start = date(2021, 1, 5)
     business_date_set(new_date=start, acting_user=None, reason="bench")
-    customer = customer_upsert(external_id=EXTERNAL_ID, name="Bench Long History", id_number="11010519491231002X",
-                               phone="13900000360", store_status="normal", store_since=date(2018, 1, 1),
-                               orders_12m=40, spend_12m=Decimal("30000.00"), return_rate=Decimal("0.02"))
     with transaction.atomic():
-        account = credit_account_open(customer=customer, credit_limit=Decimal("1000000.00"), card_token="tok_ok",
-                                      policy_version_id=ScoringPolicy.objects.get(status="active").pk,
-                                      reason_code="ACCOUNT_OPENED", acting_user=None)
+        customer = customer_upsert(external_id=EXTERNAL_ID, name="Bench Long History", id_number="11010519491231002X",
+                                   phone="13900000360", store_status="normal", store_since=date(2018, 1, 1),
+                                   orders_12m=40, spend_12m=Decimal("30000.00"), return_rate=Decimal("0.02"))
+        account = credit_line.open_account(customer=customer, credit_limit=Decimal("1000000.00"),
+                                           card_token="tok_ok",
+                                           policy_version_id=ScoringPolicy.objects.get(status="active").pk,
+                                           reason_code="ACCOUNT_OPENED", acting_user=None)
     began = time.monotonic()
     for month in range(months):
         business_date_set(new_date=start + timedelta(days=30 * month), acting_user=None, reason="bench")
         for k in range(per_month):
-            installments.purchase_create(account_id=account.pk, merchant_order_id=f"b360-{month}-{k}",
+            purchase_create(account_id=account.pk, merchant_order_id=f"b360-{month}-{k}",
                                          amount=Decimal("120.00"), periods=(3, 6, 12)[k % 3])
         for k in range(per_month):
-            repayments.repayment_create(account_id=account.pk, reference=f"b360-r-{month}-{k}", amount=Decimal("20.00"))
+            repayment_create(account_id=account.pk, reference=f"b360-r-{month}-{k}", amount=Decimal("20.00"))
         complaint = complaints.complaint_file(customer_external_id=EXTERNAL_ID, category="other", channel="app",
                                               description="A question.", account_id=account.pk, acting_user=agent)
         complaints.complaint_assign(complaint_id=complaint.pk, assignee=agent, acting_user=agent)

@@ -1,7 +1,3 @@
-from __future__ import annotations
-
-from typing import Any
-
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -10,9 +6,9 @@ class ComplaintsConfig(AppConfig):
     name = "complaints"
     verbose_name = _("Complaints and closures")
 
-    def render_notification(self, kind: str, params: dict[str, Any]) -> str | None:
-        """The customer-facing text of a complaint or closure notification (None for other
-        kinds). ``accounts.notifications.render`` calls this hook in the customer's language."""
-        from .notifications import render
+    def ready(self) -> None:
+        # Imported here: they use the models, which are loaded only now.
+        from . import backoffice, notifications  # noqa: PLC0415
 
-        return render(kind, params)
+        backoffice.register()
+        notifications.register()

@@ -10,9 +10,9 @@ from typing import Any
 from django.db.models import Count, Q
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import urlencode
 
+from accounts import clock
 from accounts.backoffice import (
     CustomerSection,
     DashboardWidget,
@@ -30,7 +30,7 @@ ROWS_SHOWN = 10
 
 def complaints_section(request: HttpRequest, customer: Customer, account: CreditAccount | None,
                        business_date: date) -> dict[str, Any]:
-    now = timezone.now()
+    now = clock.now()
     rows = list(Complaint.objects.filter(customer_id=customer.pk).select_related("assigned_to")
                 .order_by("-received_at", "-id")[:ROWS_SHOWN + 1])
     return {
@@ -56,7 +56,7 @@ def closures_section(request: HttpRequest, customer: Customer, account: CreditAc
 def complaint_deadline_figures(*, now=None) -> dict[str, int]:
     """Complaints not closed, those due soon and those past a deadline (as the queue views count
     them), and the escalated ones: one query."""
-    now = now or timezone.now()
+    now = now or clock.now()
     return Complaint.objects.exclude(status=ComplaintStatus.CLOSED).aggregate(
         not_closed=Count("id"),
         due_soon=Count("id", filter=selectors._due_soon_q(now)),
@@ -83,15 +83,18 @@ def _waivers_scope(customer_id: int):
     return Waiver.objects.filter(complaint__customer_id=customer_id)
 
 
-register_customer_section(CustomerSection(
-    key="complaints", template="admin/complaints/customer_complaints.html", context=complaints_section,
-    permission="complaints.view_complaint", order=50))
-register_customer_section(CustomerSection(
-    key="closures", template="admin/complaints/customer_closures.html", context=closures_section,
-    permission="complaints.view_closurerequest", order=60))
-register_dashboard_widget(DashboardWidget(
-    key="complaints", template="admin/complaints/dashboard_complaints.html", context=complaints_widget,
-    permission="complaints.view_complaint", order=20))
-register_audit_scope("complaints.complaint", _complaints_scope)
-register_audit_scope("complaints.closurerequest", _closures_scope)
-register_audit_scope("complaints.waiver", _waivers_scope)
+
+def register() -> None:
+    """This app's blocks, widgets and audit scopes (called from ``AppConfig.ready()``)."""
+    register_customer_section(CustomerSection(
+        key="complaints", template="admin/complaints/customer_complaints.html", context=complaints_section,
+        permission="complaints.view_complaint", order=50))
+    register_customer_section(CustomerSection(
+        key="closures", template="admin/complaints/customer_closures.html", context=closures_section,
+        permission="complaints.view_closurerequest", order=60))
+    register_dashboard_widget(DashboardWidget(
+        key="complaints", template="admin/complaints/dashboard_complaints.html", context=complaints_widget,
+        permission="complaints.view_complaint", order=20))
+    register_audit_scope("complaints.complaint", _complaints_scope)
+    register_audit_scope("complaints.closurerequest", _closures_scope)
+    register_audit_scope("complaints.waiver", _waivers_scope)

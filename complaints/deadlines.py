@@ -1,4 +1,4 @@
-"""Complaint and closure deadlines (DOMAIN.md §9–10) as pure functions over datetimes.
+"""Complaint and closure deadlines (docs/rules.md §9–10) as pure functions over datetimes.
 
 The regulatory clock runs in calendar time and never pauses: acknowledge within 1 day of
 receipt; final response within 15 calendar days of the start of the round (the receipt, or

@@ -1,4 +1,4 @@
-"""The evidence panel of a complaint (DOMAIN.md §10): what the agent needs to answer the
+"""The evidence panel of a complaint (docs/rules.md §10): what the agent needs to answer the
 customer from one page, chosen by the complaint's category. Reads only.
 
 - ``limit_not_restored``: repayments with the limit each restored, or the hold and its
@@ -29,22 +29,12 @@ from installments.models import (
     Repayment,
     RestorationHold,
 )
+from risk.decision_display import breakdown_rows, reason_rows
 from risk.models import Application
-from risk.reasons import customer_message
 
 from .models import DISPUTE_CATEGORIES, Category, ClosureRequest, Complaint
 
 LIMIT = 100  # rows per section
-
-FEATURE_LABELS = {
-    "base": _("Base score"),
-    "months_since_customer": _("Months since store customer"),
-    "orders_12m": _("Orders in 12 months"),
-    "spend_12m": _("Spend in 12 months"),
-    "return_rate": _("Return rate"),
-    "repayment_history": _("Repayment history with Tally"),
-}
-
 
 @dataclass(frozen=True)
 class RepaymentRow:
@@ -86,19 +76,6 @@ class EvidencePanel:
     ledger_entries: list[JournalEntry] = field(default_factory=list)
     closure_requests: list[ClosureRequest] = field(default_factory=list)
     waivable: list[WaivableItem] = field(default_factory=list)
-
-
-def breakdown_rows(breakdown: dict[str, dict]) -> list[dict[str, Any]]:
-    """Score breakdown rows in scorecard order (jsonb does not keep key order)."""
-    known = [key for key in FEATURE_LABELS if key in breakdown]
-    keys = known + sorted(key for key in breakdown if key not in FEATURE_LABELS)
-    return [{"feature": FEATURE_LABELS.get(key, key), "value": breakdown[key].get("value", ""),
-             "points": breakdown[key].get("points")} for key in keys]
-
-
-def reason_rows(reasons: list[dict]) -> list[dict[str, str]]:
-    return [{"code": r.get("code", ""), "message": customer_message(r), "detail": r.get("detail", "")}
-            for r in reasons]
 
 
 def repayments_evidence(account_id: int) -> list[RepaymentRow]:

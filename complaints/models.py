@@ -1,5 +1,5 @@
 """Complaints with their regulatory deadlines, remedies (waivers), and closure requests
-(DOMAIN.md §9–10). State machines change state only; ``complaints.services`` saves, audits
+(docs/rules.md §9–10). State machines change state only; ``complaints.services`` saves, audits
 and schedules side effects."""
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class Category(models.TextChoices):
     OTHER = "other", _("other")
 
 
-# An open complaint of these categories blocks a closure (DOMAIN.md §9 "no open dispute").
+# An open complaint of these categories blocks a closure (docs/rules.md §9 "no open dispute").
 DISPUTE_CATEGORIES = (Category.BILLING_DISPUTE, Category.FEE_DISPUTE, Category.UNAUTHORIZED_TRANSACTION)
 
 
@@ -56,7 +56,7 @@ OPEN_COMPLAINT_STATUSES = (ComplaintStatus.NEW, ComplaintStatus.ASSIGNED, Compla
 
 
 class Complaint(FSMModelMixin, models.Model):
-    """A customer complaint (DOMAIN.md §10).
+    """A customer complaint (docs/rules.md §10).
 
     The regulatory clock starts at ``received_at`` and never pauses: acknowledge by
     ``acknowledge_by``, final response by ``respond_by`` (15 days from the start of the
@@ -279,7 +279,7 @@ class Alternative(models.TextChoices):
 
 
 class ClosureRequest(FSMModelMixin, models.Model):
-    """A request to close a credit account (DOMAIN.md §9). At most one is open per account."""
+    """A request to close a credit account (docs/rules.md §9). At most one is open per account."""
 
     account = models.ForeignKey("accounts.CreditAccount", on_delete=models.PROTECT, related_name="closure_requests",
                                 verbose_name=_("credit account"))

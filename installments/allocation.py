@@ -1,4 +1,4 @@
-"""Repayment allocation as a pure function (DOMAIN.md §6): penalties oldest first, then due
+"""Repayment allocation as a pure function (docs/rules.md §6): penalties oldest first, then due
 installments oldest due date first — fee before principal — then any rest prepays
 not-yet-due principal in due-date order. Unposted (future) fees are never charged."""
 

@@ -1,5 +1,3 @@
-from datetime import date
-
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -8,9 +6,13 @@ class InstallmentsConfig(AppConfig):
     name = "installments"
     verbose_name = _("Purchases and installments")
 
-    def repayment_history(self, customer_id: int, *, start: date | None, end: date | None):
-        """The customer's record for the scorecard and reopen checks (risk reads it through
-        this hook so that risk does not import installments)."""
-        from .selectors import repayment_history
+    def ready(self) -> None:
+        # Imported here: they use the models, which are loaded only now.
+        from risk.selectors import REPAYMENT_HISTORY  # noqa: PLC0415
 
-        return repayment_history(customer_id, start=start, end=end)
+        from . import backoffice, ledger_checks, notifications, selectors  # noqa: PLC0415
+
+        backoffice.register()
+        ledger_checks.register()
+        notifications.register()
+        REPAYMENT_HISTORY.register("installments", selectors.repayment_history)

@@ -14,16 +14,23 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.backoffice import (
+    AccountBlock,
+    AccountPage,
     CustomerSection,
     DashboardWidget,
+    register_account_block,
+    register_account_page,
     register_audit_scope,
     register_customer_section,
     register_dashboard_widget,
 )
 from accounts.models import DELINQUENCY_BUCKETS, AccountStatus, CreditAccount, Customer, delinquency_bucket_q
 
+from .admin.account_page import account_page_context, collections_view
+from .admin.risk_actions import freeze_view, section_context, unfreeze_view, write_off_view
 from .models import PaymentAttempt, Statement
 
 CUSTOMER_ROWS_SHOWN = 10
@@ -38,8 +45,6 @@ def customer_money_section(request: HttpRequest, customer: Customer, account: Cr
                            business_date: date) -> dict[str, Any] | None:
     if account is None:
         return None
-    from .admin import account_page_context
-
     return account_page_context(request, account, business_date, rows=CUSTOMER_ROWS_SHOWN,
                                 plans_shown=CUSTOMER_PLANS_SHOWN)
 
@@ -87,11 +92,24 @@ def _attempts_scope(customer_id: int):
     return PaymentAttempt.objects.filter(account__customer_id=customer_id)
 
 
-register_customer_section(CustomerSection(
-    key="money", template="admin/installments/creditaccount/_money_sections.html", context=customer_money_section,
-    permission="accounts.view_creditaccount", order=20))
-register_dashboard_widget(DashboardWidget(
-    key="delinquency", template="admin/installments/dashboard_delinquency.html", context=delinquency_widget,
-    permission="accounts.view_creditaccount", order=30))
-register_audit_scope("installments.statement", _statements_scope)
-register_audit_scope("installments.paymentattempt", _attempts_scope)
+
+def register() -> None:
+    """This app's blocks, pages, widgets and audit scopes (called from ``AppConfig.ready()``)."""
+    register_account_block(AccountBlock(key="money", template="admin/installments/creditaccount/_money_sections.html",
+                                        context=account_page_context, order=10))
+    register_account_block(AccountBlock(key="risk_actions",
+                                        template="admin/installments/creditaccount/_risk_actions.html",
+                                        context=section_context, order=20))
+    register_account_page(AccountPage(route="collections/", name="collections", view=collections_view,
+                                      title=_("Collections queue")))
+    register_account_page(AccountPage(route="<int:account_id>/freeze/", name="freeze", view=freeze_view))
+    register_account_page(AccountPage(route="<int:account_id>/unfreeze/", name="unfreeze", view=unfreeze_view))
+    register_account_page(AccountPage(route="<int:account_id>/write-off/", name="write_off", view=write_off_view))
+    register_customer_section(CustomerSection(
+        key="money", template="admin/installments/creditaccount/_money_sections.html", context=customer_money_section,
+        permission="accounts.view_creditaccount", order=20))
+    register_dashboard_widget(DashboardWidget(
+        key="delinquency", template="admin/installments/dashboard_delinquency.html", context=delinquency_widget,
+        permission="accounts.view_creditaccount", order=30))
+    register_audit_scope("installments.statement", _statements_scope)
+    register_audit_scope("installments.paymentattempt", _attempts_scope)

@@ -13,6 +13,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.module_loading import import_string
 
+from .models import SandboxGatewayCharge
+
 
 class GatewayTimeout(Exception):
     """No readable answer: the money may or may not have been taken."""
@@ -39,7 +41,7 @@ class PaymentGateway(Protocol):
 
 
 class SandboxGateway:
-    """Deterministic sandbox of API.md, keeping its own records so status queries are real.
+    """Deterministic sandbox of docs/api.md, keeping its own records so status queries are real.
 
     The same idempotency key charged twice is answered from the records (never charged twice)."""
 
@@ -51,8 +53,6 @@ class SandboxGateway:
     }
 
     def charge(self, *, idempotency_key: str, card_token: str, amount: Decimal) -> ChargeResult:
-        from .models import SandboxGatewayCharge
-
         existing = SandboxGatewayCharge.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return ChargeResult(existing.outcome, self.OUTCOMES.get(existing.card_token, ("", ""))[1],
@@ -73,8 +73,6 @@ class SandboxGateway:
     def charge_many(self, charges: list[tuple[str, str, Decimal]]) -> dict[str, ChargeResult | GatewayTimeout]:
         """``charge`` for many (idempotency key, card token, amount): the answer per key, a
         ``GatewayTimeout`` instance where ``charge`` would raise it. Same records, 3 statements."""
-        from .models import SandboxGatewayCharge
-
         keys = [key for key, _, _ in charges]
         seen = set(SandboxGatewayCharge.objects.filter(idempotency_key__in=keys).values_list("idempotency_key",
                                                                                             flat=True))
@@ -102,8 +100,6 @@ class SandboxGateway:
         return answers
 
     def status(self, *, idempotency_key: str) -> StatusResult:
-        from .models import SandboxGatewayCharge
-
         record = SandboxGatewayCharge.objects.filter(idempotency_key=idempotency_key).first()
         if record is None:
             return StatusResult(found=False)

@@ -1,4 +1,4 @@
-"""Purchases, installment plans and their schedules, statements and refunds (DOMAIN.md §5)."""
+"""Purchases, installment plans and their schedules, statements and refunds (docs/rules.md §5)."""
 
 from __future__ import annotations
 
@@ -180,7 +180,7 @@ class Statement(models.Model):
 
 
 class Penalty(models.Model):
-    """A late-payment penalty posted for one business day (DOMAIN.md §7)."""
+    """A late-payment penalty posted for one business day (docs/rules.md §7)."""
 
     account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="penalties", verbose_name=_("account"))
     business_date = models.DateField(verbose_name=_("business date"))

@@ -1,4 +1,4 @@
-"""Installment schedule math as pure functions (DOMAIN.md §5).
+"""Installment schedule math as pure functions (docs/rules.md §5).
 
 - principal per installment: principal / n truncated to the fen; the last installment takes
   the remainder, so the parts sum exactly to the principal;

@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class RiskConfig(AppConfig):
     name = "risk"
     verbose_name = _("Risk")
+
+    def ready(self) -> None:
+        # Imported here: they use the models, which are loaded only now.
+        from . import backoffice, notifications  # noqa: PLC0415
+
+        backoffice.register()
+        notifications.register()

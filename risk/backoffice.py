@@ -10,9 +10,9 @@ from typing import Any
 from django.db.models import Count, Min, Q
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import urlencode
 
+from accounts import clock
 from accounts.backoffice import (
     CustomerSection,
     DashboardWidget,
@@ -45,7 +45,7 @@ def applications_section(request: HttpRequest, customer: Customer, account: Cred
 
 def review_queue_figures(*, now=None) -> dict[str, Any]:
     """Cases waiting for a decision, the oldest one's age and how many are past due (one query)."""
-    now = now or timezone.now()
+    now = now or clock.now()
     figures = ReviewCase.objects.exclude(status=ReviewStatus.DECIDED).aggregate(
         size=Count("id"), oldest=Min("created_at"), overdue=Count("id", filter=Q(due_at__lt=now)),
         escalated=Count("id", filter=Q(status=ReviewStatus.ESCALATED)))
@@ -84,11 +84,14 @@ def _review_cases_scope(customer_id: int):
     return ReviewCase.objects.filter(application__customer_id=customer_id)
 
 
-register_customer_section(CustomerSection(
-    key="applications", template="admin/risk/customer_applications.html", context=applications_section,
-    permission="risk.view_application", order=40))
-register_dashboard_widget(DashboardWidget(
-    key="review_queue", template="admin/risk/dashboard_review_queue.html", context=review_queue_widget,
-    permission="risk.view_reviewcase", order=10))
-register_audit_scope("risk.application", _applications_scope)
-register_audit_scope("risk.reviewcase", _review_cases_scope)
+
+def register() -> None:
+    """This app's blocks, widgets and audit scopes (called from ``AppConfig.ready()``)."""
+    register_customer_section(CustomerSection(
+        key="applications", template="admin/risk/customer_applications.html", context=applications_section,
+        permission="risk.view_application", order=40))
+    register_dashboard_widget(DashboardWidget(
+        key="review_queue", template="admin/risk/dashboard_review_queue.html", context=review_queue_widget,
+        permission="risk.view_reviewcase", order=10))
+    register_audit_scope("risk.application", _applications_scope)
+    register_audit_scope("risk.reviewcase", _review_cases_scope)

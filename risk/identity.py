@@ -26,7 +26,7 @@ class IdentityProvider(Protocol):
 
 
 class SandboxIdentityProvider:
-    """Deterministic sandbox (API.md): ``TEST MISMATCH`` → mismatch, ``TEST UNAVAILABLE`` →
+    """Deterministic sandbox (docs/api.md): ``TEST MISMATCH`` → mismatch, ``TEST UNAVAILABLE`` →
     provider down, anything else → match."""
 
     def verify(self, *, name: str, id_number: str) -> IdentityResult:

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
 
+from accounts import clock
 from accounts.models import MONEY
 
 from .policy import PolicyParams
@@ -123,7 +124,8 @@ class Application(FSMModelMixin, models.Model):
     identity_attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("identity attempts"))
     next_identity_retry_at = models.DateTimeField(null=True, blank=True, db_index=True, verbose_name=_("next identity retry at"))
     business_date = models.DateField(_("business date"))
-    created_at = models.DateTimeField(_("submitted at"), auto_now_add=True, db_index=True)
+    # The system's clock (not ``auto_now_add``): the velocity rule counts applications by it.
+    created_at = models.DateTimeField(_("submitted at"), default=clock.now, editable=False, db_index=True)
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
@@ -166,7 +168,7 @@ class ReviewStatus(models.TextChoices):
 
 
 class ReviewCase(FSMModelMixin, models.Model):
-    """A flagged application in the manual-review queue (DOMAIN.md §3)."""
+    """A flagged application in the manual-review queue (docs/rules.md §3)."""
 
     application = models.OneToOneField(Application, on_delete=models.PROTECT, related_name="review_case", verbose_name=_("application"))
     status = FSMField(_("status"), max_length=24, choices=ReviewStatus.choices, default=ReviewStatus.OPEN,

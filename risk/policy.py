@@ -1,4 +1,4 @@
-"""Scoring policy parameters as data (DOMAIN.md figures marked *(policy)*).
+"""Scoring policy parameters as data (docs/rules.md figures marked *(policy)*).
 
 A ``ScoringPolicy`` row stores these as JSON; ``PolicyParams.from_json`` validates and
 parses them. Version 1 — ``DEFAULT_POLICY`` — is created by a migration. Logic never
@@ -62,7 +62,7 @@ class PolicyParams:
     reopen_max_days_late: int = 30
     reopen_lookback_days: int = 365
 
-    # Later capabilities read these (DOMAIN.md §5–8); they live in the same versioned data.
+    # Later capabilities read these (docs/rules.md §5–8); they live in the same versioned data.
     term_fee_rates: dict[str, Decimal] = field(default_factory=lambda: {
         "1": Decimal("0"), "3": Decimal("0.0060"), "6": Decimal("0.0055"), "12": Decimal("0.0050")})
     pay_later_days: int = 30

@@ -1,4 +1,4 @@
-"""Knock-out rules as pure functions (DOMAIN.md §3.1)."""
+"""Knock-out rules as pure functions (docs/rules.md §3.1)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,3 @@ def id_number_problem(id_number: str, *, today: date) -> str | None:
         return "check_digit"
     return None
 
-
-def age_on(id_number: str, today: date) -> int:
-    birth = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
-    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))

@@ -1,4 +1,4 @@
-"""The scorecard, limit bands and decision thresholds as pure functions (DOMAIN.md §3)."""
+"""The scorecard, limit bands and decision thresholds as pure functions (docs/rules.md §3)."""
 
 from __future__ import annotations
 

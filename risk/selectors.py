@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import Protocol
 
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts import clock
 from accounts.errors import ApplicationError
 from accounts.models import Customer
+from accounts.registry import Registry
 
-from .models import Application, PolicyStatus, ReviewCase, ReviewStatus, ScoringPolicy
+from .models import Application, ApplicationStatus, PolicyStatus, ReviewCase, ReviewStatus, ScoringPolicy
 from .scorecard import RepaymentHistory
 
 
@@ -27,17 +29,21 @@ def active_policy() -> ScoringPolicy:
     return policy
 
 
+class RepaymentHistoryProvider(Protocol):
+    def __call__(self, customer_id: int, *, start: date | None, end: date | None) -> RepaymentHistory | None: ...
+
+
+# Installments are booked by ``installments``, which registers its reader here at start-up
+# (risk sits below installments and does not import it).
+REPAYMENT_HISTORY: Registry[RepaymentHistoryProvider] = Registry("repayment history provider")
+
+
 def repayment_history_for(customer: Customer, *, until: date | None,
                           lookback_days: int | None) -> RepaymentHistory | None:
-    """The customer's repayment record with Tally, for the scorecard and reopen checks.
-
-    Installments are booked by the installments app, read through its app-config hook so
-    that risk does not import installments; until an installment fell due there is none.
-    """
-    from django.apps import apps
-
+    """The customer's repayment record with Tally, for the scorecard and reopen checks;
+    until an installment fell due there is none."""
     start = (until - timedelta(days=lookback_days)) if (until and lookback_days) else None
-    return apps.get_app_config("installments").repayment_history(customer.pk, start=start, end=until)
+    return REPAYMENT_HISTORY.only()(customer.pk, start=start, end=until)
 
 
 def customer_applications(customer_id: int) -> QuerySet[Application]:
@@ -47,7 +53,7 @@ def customer_applications(customer_id: int) -> QuerySet[Application]:
 
 def review_queue(*, user, view: str | None = None) -> QuerySet[ReviewCase]:
     """The queue list with its filters: unclaimed, mine, due_soon, overdue."""
-    now = timezone.now()
+    now = clock.now()
     qs = (ReviewCase.objects.exclude(status=ReviewStatus.DECIDED)
           .select_related("application", "application__customer", "claimed_by").order_by("due_at", "id"))
     if view == "unclaimed":
@@ -60,3 +66,9 @@ def review_queue(*, user, view: str | None = None) -> QuerySet[ReviewCase]:
     elif view == "overdue":
         qs = qs.filter(due_at__lt=now)
     return qs
+
+
+def applications_due_for_retry(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    now = now or clock.now()
+    return list(Application.objects.filter(status=ApplicationStatus.PENDING_RETRY, next_identity_retry_at__lte=now)
+                .order_by("next_identity_retry_at").values_list("id", flat=True)[:limit])

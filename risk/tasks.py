@@ -2,17 +2,19 @@
 
 from celery import shared_task
 
-from . import services
+from .selectors import applications_due_for_retry
+from .services.applications import application_retry_identity
+from .services.review_queue import review_claims_expire
 
 
 @shared_task(ignore_result=True)
 def retry_pending_applications() -> int:
-    ids = services.applications_due_for_retry()
+    ids = applications_due_for_retry()
     for application_id in ids:
-        services.application_retry_identity(application_id=application_id)
+        application_retry_identity(application_id=application_id)
     return len(ids)
 
 
 @shared_task(ignore_result=True)
 def expire_idle_review_claims() -> int:
-    return services.review_claims_expire()
+    return review_claims_expire()

@@ -20,12 +20,16 @@ import schemathesis
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
+from rest_framework.test import APIClient
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from accounts.services import api_client_create_or_rotate, business_date_set
+from accounts.api.fields import MoneyField
+from accounts.business_day import business_date_set
+from config.api.clients import api_client_create_or_rotate
 from conftest import BUSINESS_DATE, applicant_payload, make_id_number
 from installments.models import Statement
+from risk.api.serializers import CustomerInSerializer
 
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 # 8 in the suite (about a minute); a deeper search by hand: TALLY_FUZZ_EXAMPLES=200 pytest tests/test_api_fuzz.py
@@ -47,8 +51,6 @@ def world(db) -> Iterator[dict]:
     The WSGI application is then called in-process inside the test's transaction; like
     Django's test client, it must not close the connection at the start and end of each
     request, so ``close_old_connections`` is disconnected while the test runs."""
-    from rest_framework.test import APIClient
-
     business_date_set(new_date=BUSINESS_DATE, acting_user=None, reason="fuzz")
     _client, token = api_client_create_or_rotate(name="fuzzer")
     api = APIClient()
@@ -111,7 +113,7 @@ def _send(world: dict, path: str, method: str, *, body: dict | None = None, **pa
 
 def test_creating_then_replaying_a_purchase_refund_or_repayment_matches_the_schema(world):
     """The schema said a purchase answers 201 with no body, and none of these documented the
-    200 a replay of the same natural key answers (API.md: same merchant_order_id, refund id
+    200 a replay of the same natural key answers (docs/api.md: same merchant_order_id, refund id
     or reference again → 200 with the same object)."""
     account_id, ids = world["ids"]["account_id"], []
     for path, body, key in [
@@ -159,7 +161,7 @@ def test_every_error_answer_is_documented_with_the_error_shape(world):
 
 def test_an_application_answer_matches_the_schema_whatever_the_outcome(world):
     """The schema required ``account_id`` in every application answer, but only an approved
-    one has it (API.md: "account_id" (when approved)); a rejected answer violated the schema."""
+    one has it (docs/api.md: "account_id" (when approved)); a rejected answer violated the schema."""
     assert "account_id" not in schema["/api/v1/applications"]["POST"].definition.raw["responses"]["201"][
         "content"]["application/json"]["schema"].get("required", [])
     thin = {"external_id": "u-2002", "name": "Han Mei", "phone": "13800000002", "store_since": "2026-10-01",
@@ -185,9 +187,6 @@ def test_what_the_schema_documents_for_money_and_rates_the_api_accepts(data):
     """The documented request patterns allowed negative and zero amounts and "", "-" or
     values above 1 as a return rate, all refused with 400 (found by checking that valid
     data per the schema is accepted). Anything the patterns allow now passes validation."""
-    from config.api.fields import MoneyField
-    from risk.api.serializers import CustomerInSerializer
-
     amount = data.draw(hypothesis.strategies.from_regex(_request_pattern("PurchaseInRequest", "amount"),
                                                         fullmatch=True))
     assert MoneyField(positive=True).to_internal_value(amount) > 0

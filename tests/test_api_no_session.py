@@ -16,8 +16,10 @@ from django.db import transaction
 from django.test import Client
 from rest_framework.test import APIClient
 
+from accounts.lifecycle import credit_line
 from accounts.security import LOGIN_AT
-from accounts.services import api_client_create_or_rotate, credit_account_open, customer_upsert
+from config.api.clients import api_client_create_or_rotate
+from conftest import upsert_customer
 from installments.models import Purchase
 from risk.models import ScoringPolicy
 
@@ -25,11 +27,11 @@ pytestmark = pytest.mark.django_db
 
 
 def test_api_purchases_write_no_session(business_date):
-    customer = customer_upsert(external_id="ns-1", name="Zhao Liu", id_number="11010519491231002X",
+    customer = upsert_customer(external_id="ns-1", name="Zhao Liu", id_number="11010519491231002X",
                                phone="13500009999", store_status="normal", store_since=date(2020, 1, 1),
                                orders_12m=10, spend_12m=Decimal("9000.00"), return_rate=Decimal("0.01"))
     with transaction.atomic():
-        account = credit_account_open(customer=customer, credit_limit=Decimal("1000.00"), card_token="tok_ok",
+        account = credit_line.open_account(customer=customer, credit_limit=Decimal("1000.00"), card_token="tok_ok",
                                       policy_version_id=ScoringPolicy.objects.get(status="active").pk,
                                       reason_code="ACCOUNT_OPENED", acting_user=None)
     _client, token = api_client_create_or_rotate(name="storefront")

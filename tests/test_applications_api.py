@@ -10,11 +10,14 @@ import pytest
 import time_machine
 from django.test import override_settings
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from accounts.models import AuditEvent, CreditAccount, Customer, Notification
 from conftest import applicant_payload, make_id_number
 from risk import tasks
+from risk.identity import IdentityResult
 from risk.models import Application, ReviewCase
+from risk.services.policies import policy_activate, policy_draft_create, policy_draft_update
 
 pytestmark = pytest.mark.django_db
 
@@ -164,8 +167,6 @@ def test_provider_down_is_pending_retry_and_retries_end_in_review_never_rejectio
 
 class RecoveredProvider:
     def verify(self, *, name, id_number):
-        from risk.identity import IdentityResult
-
         return IdentityResult(matched=True, reference="recovered")
 
 
@@ -190,12 +191,11 @@ def test_shared_phone_sends_an_approvable_application_to_review(api):
 
 
 def test_high_limit_goes_to_review(api, manager):
-    from risk import services
 
-    draft = services.policy_draft_create(acting_user=manager, notes="lower high-limit threshold")
+    draft = policy_draft_create(acting_user=manager, notes="lower high-limit threshold")
     params = dict(draft.params, high_limit_threshold="10000")
-    services.policy_draft_update(policy_id=draft.pk, params=params, notes="test", acting_user=manager)
-    services.policy_activate(policy_id=draft.pk, acting_user=manager, reason_text="test")
+    policy_draft_update(policy_id=draft.pk, params=params, notes="test", acting_user=manager)
+    policy_activate(policy_id=draft.pk, acting_user=manager, reason_text="test")
     body = post(api, applicant_payload()).json()
     assert body["status"] == "in_review"
     assert body["policy_version"] == 2
@@ -268,8 +268,6 @@ def test_malformed_bodies_are_400(api, body):
 
 
 def test_no_token_is_401_and_wrong_token_is_401(api, db):
-    from rest_framework.test import APIClient
-
     anonymous = APIClient()
     response = anonymous.post("/api/v1/applications", applicant_payload(), format="json")
     assert response.status_code == 401

@@ -16,9 +16,9 @@ from django.urls import reverse
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from accounts.models import AuditEvent, Customer, StaffProfile
-from accounts.services import customer_upsert
-from complaints import services as complaint_services
+from complaints.services.complaints import complaint_assign, complaint_file, complaint_start
 from complaints.tests.helpers import START, at, buy, close_until, ensure_grants, open_account, staff
+from conftest import applicant_payload, upsert_customer
 from installments.models import PaymentAttempt
 
 pytestmark = [pytest.mark.django_db]
@@ -49,15 +49,15 @@ def logged_in(user: User) -> Client:
 
 
 def test_a_customer_profile_is_audited_when_created_or_changed_with_personal_data_masked():
-    customer = customer_upsert(external_id="u-a1", **PROFILE)
+    customer = upsert_customer(external_id="u-a1", **PROFILE)
     assert rows(object_type="accounts.customer") == [(
         "system", "customer.created", "accounts.customer", str(customer.pk), {},
         {"name": "Zhao Liu", "id_number": "110***********002X", "phone": "139****2222", "store_status": "normal",
          "store_since": "2020-01-01", "orders_12m": "10", "spend_12m": "9000.00", "return_rate": "0.0100"},
         "store profile received")]
-    customer_upsert(external_id="u-a1", **{**PROFILE, "spend_12m": Decimal("9000")})  # the same profile
+    upsert_customer(external_id="u-a1", **{**PROFILE, "spend_12m": Decimal("9000")})  # the same profile
     assert AuditEvent.objects.filter(object_type="accounts.customer").count() == 1
-    customer_upsert(external_id="u-a1", **{**PROFILE, "phone": "13933334444", "orders_12m": 11})
+    upsert_customer(external_id="u-a1", **{**PROFILE, "phone": "13933334444", "orders_12m": 11})
     assert rows(action="customer.updated") == [(
         "system", "customer.updated", "accounts.customer", str(customer.pk),
         {"phone": "139****2222", "orders_12m": "10"}, {"phone": "139****4444", "orders_12m": "11"},
@@ -69,11 +69,11 @@ def test_complaint_handling_writes_one_row_per_step_with_the_agent():
     account = open_account(1)
     agent = staff("agent", "CS agent")
     with time_machine.travel(at(START), tick=False):
-        complaint = complaint_services.complaint_file(
+        complaint = complaint_file(
             customer_external_id=account.customer.external_id, category="other", channel="phone",
             description="Where is my statement?", account_id=account.pk, acting_user=agent)
-        complaint_services.complaint_assign(complaint_id=complaint.pk, assignee=agent, acting_user=agent)
-        complaint_services.complaint_start(complaint_id=complaint.pk, acting_user=agent)
+        complaint_assign(complaint_id=complaint.pk, assignee=agent, acting_user=agent)
+        complaint_start(complaint_id=complaint.pk, acting_user=agent)
     events = rows(object_type="complaints.complaint", object_id=str(complaint.pk))
     assert [(e[0], e[1]) for e in events] == [("agent", "complaint.filed"), ("agent", "complaint.assigned"),
                                               ("agent", "complaint.acknowledged")]
@@ -153,12 +153,12 @@ def two_customers():
     agent, supervisor = staff("agent", "CS agent"), staff("supervisor", "CS supervisor")
     mine, other = open_account(1), open_account(2)
     with time_machine.travel(at(START), tick=False):
-        complaint = complaint_services.complaint_file(
+        complaint = complaint_file(
             customer_external_id=mine.customer.external_id, category="other", channel="app",
             description="?", account_id=mine.pk, acting_user=agent)
     with time_machine.travel(at(START + timedelta(days=3)), tick=False):
-        complaint_services.complaint_assign(complaint_id=complaint.pk, assignee=agent, acting_user=supervisor)
-        other_complaint = complaint_services.complaint_file(
+        complaint_assign(complaint_id=complaint.pk, assignee=agent, acting_user=supervisor)
+        other_complaint = complaint_file(
             customer_external_id=other.customer.external_id, category="other", channel="app",
             description="?", account_id=other.pk, acting_user=agent)
     return {"mine": mine, "other": other, "complaint": complaint, "other_complaint": other_complaint,
@@ -234,7 +234,7 @@ def test_only_holders_of_the_audit_permission_see_the_trail(two_customers):
 
 def test_revealing_the_full_id_number_writes_an_audit_row():
     admin = User.objects.create_superuser("root", password="pw")
-    customer = customer_upsert(external_id="u-r1", **PROFILE)
+    customer = upsert_customer(external_id="u-r1", **PROFILE)
     response = logged_in(admin).post(reverse("admin:accounts_customer_reveal_id_number", args=[customer.pk]),
                                      {"purpose": "complaint 12: identity check"})
     assert response.status_code == 200 and PROFILE["id_number"] in response.content.decode()
@@ -245,14 +245,12 @@ def test_revealing_the_full_id_number_writes_an_audit_row():
 
 
 def test_the_application_and_complaint_pages_link_their_own_trail_for_its_holders(api):
-    from conftest import applicant_payload
-
     response = api.post("/api/v1/applications", applicant_payload(external_id="u-link", phone="13800000999"),
                         format="json")
     application_id = response.json()["id"]
     customer = Customer.objects.get(external_id="u-link")
     with time_machine.travel(at(START), tick=False):
-        complaint = complaint_services.complaint_file(
+        complaint = complaint_file(
             customer_external_id="u-link", category="other", channel="app", description="?")
     supervisor, agent = staff("supervisor", "CS supervisor"), staff("agent", "CS agent")
     pages = {"application": reverse("admin:risk_application_change", args=[application_id]),

@@ -18,9 +18,10 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from accounts import services, tasks
+from accounts import tasks
 from accounts.models import Notification
 from config.celery_app import app
+from conftest import upsert_customer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,7 +70,7 @@ def _deliver_through(worker, queue: str, note: Notification) -> None:
 
 
 def _customer(external_id: str):
-    customer = services.customer_upsert(
+    customer = upsert_customer(
         external_id=external_id, name="Wang Wu", id_number="11010519491231002X", phone="13800000077",
         store_status="normal", store_since=date(2020, 1, 1), orders_12m=1, spend_12m=Decimal("300.00"),
         return_rate=Decimal("0"))

@@ -12,19 +12,22 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts import audit
+from accounts import ledger_checks
+from accounts.business_day import business_date_get
+from accounts.lifecycle import credit_line
 from accounts.models import (
     AccountStatusChange,
     AuditEvent,
-    CobFailure,
     CreditAccount,
     JournalLine,
     LimitChange,
     Notification,
 )
-from accounts.services import business_date_get, credit_account_open, customer_upsert
-from config import cob
-from installments import repayments, services
+from config.cob import runner
+from config.cob.models import CobFailure
+from config.cob.runner import ADVISORY_LOCK_KEY, _unlock, run_day
+from conftest import upsert_customer
+from installments.gateway import SandboxGateway
 from installments.models import (
     Installment,
     PaymentAttempt,
@@ -34,18 +37,24 @@ from installments.models import (
     SandboxGatewayCharge,
     Statement,
 )
+from installments.services import fees, repayments
+from installments.services.purchases import purchase_create
+from installments.services.refunds import refund_create
+from installments.services.repayments import repayment_create
 from risk.models import ScoringPolicy
+from risk.selectors import repayment_history_for
+from risk.services.policies import policy_activate, policy_draft_create, policy_draft_update
 
 pytestmark = pytest.mark.django_db
 START = date(2026, 11, 20)
 
 
 def open_account(card: str, limit: str = "1000.00", n: int = 1) -> CreditAccount:
-    customer = customer_upsert(external_id=f"cob-{card}-{n}", name="Zhao Liu", id_number="11010519491231002X",
+    customer = upsert_customer(external_id=f"cob-{card}-{n}", name="Zhao Liu", id_number="11010519491231002X",
                                phone=f"1380000{n:04d}", store_status="normal", store_since=date(2020, 1, 1),
                                orders_12m=10, spend_12m=Decimal("9000.00"), return_rate=Decimal("0.01"))
     with transaction.atomic():
-        return credit_account_open(customer=customer, credit_limit=Decimal(limit), card_token=card,
+        return credit_line.open_account(customer=customer, credit_limit=Decimal(limit), card_token=card,
                                    policy_version_id=ScoringPolicy.objects.get(status="active").pk,
                                    reason_code="ACCOUNT_OPENED", acting_user=None)
 
@@ -62,12 +71,12 @@ def close_until(day: date) -> str:
 
 
 def assert_ledger_ok():
-    violations, _ = audit.run_all()
+    violations, _ = ledger_checks.run_all()
     assert violations == []
 
 
 def buy(account, amount="300.00", periods=3, order="o-1"):
-    purchase, _ = services.purchase_create(account_id=account.pk, merchant_order_id=order, amount=Decimal(amount),
+    purchase, _ = purchase_create(account_id=account.pk, merchant_order_id=order, amount=Decimal(amount),
                                            periods=periods)
     return purchase
 
@@ -205,13 +214,12 @@ def test_prepayment_restores_limit_at_once_and_future_fees_are_never_charged(api
 
 
 def test_restoration_hold_from_policy_is_shown_and_released(api, manager):
-    from risk import services as risk_services
 
-    draft = risk_services.policy_draft_create(acting_user=manager)
+    draft = policy_draft_create(acting_user=manager)
     params = dict(draft.params, restoration_hold_rules=[
         {"code": "NEW_ACCOUNT", "max_account_age_days": 30, "hold_hours": 24}])
-    risk_services.policy_draft_update(policy_id=draft.pk, params=params, notes="", acting_user=manager)
-    risk_services.policy_activate(policy_id=draft.pk, acting_user=manager, reason_text="hold new accounts")
+    policy_draft_update(policy_id=draft.pk, params=params, notes="", acting_user=manager)
+    policy_activate(policy_id=draft.pk, acting_user=manager, reason_text="hold new accounts")
     account = open_account("tok_ok")
     buy(account)
     body = api.post(f"/api/v1/accounts/{account.pk}/repayments", {"reference": "h", "amount": "50.00"},
@@ -270,9 +278,9 @@ def _scenario():
 def test_running_the_same_day_twice_changes_nothing(db):
     _scenario()
     day = business_date_get()
-    run = cob.run_day(day)
+    run = run_day(day)
     once = _normalized_state()
-    cob.run_day(day, rerun_completed_steps=True)
+    run_day(day, rerun_completed_steps=True)
     assert _normalized_state() == once
     assert run.steps.values("step").distinct().count() == 10
     assert PaymentAttempt.objects.count() == 7
@@ -290,7 +298,6 @@ def test_a_crash_in_the_middle_of_a_day_then_rerun_equals_a_clean_run(db, monkey
     clean = _normalized_state()
     transaction.savepoint_rollback(savepoint)
 
-    from installments.gateway import SandboxGateway
 
     real_charge_many = SandboxGateway.charge_many
 
@@ -303,7 +310,7 @@ def test_a_crash_in_the_middle_of_a_day_then_rerun_equals_a_clean_run(db, monkey
         call_command("close_business_day", stdout=StringIO())
     assert PaymentAttempt.objects.filter(status="submitted").count() >= 2
     assert business_date_get() == date(2026, 12, 20)
-    cob._unlock()  # a killed process's session lock goes with its connection
+    _unlock()  # a killed process's session lock goes with its connection
     monkeypatch.setattr(SandboxGateway, "charge_many", real_charge_many)
     call_command("close_business_day", stdout=StringIO())
     assert _normalized_state() == clean
@@ -316,22 +323,16 @@ def test_a_failing_account_is_recorded_and_the_day_goes_on(db, monkeypatch):
     buy(bad, order="b")
     buy(good, order="g")
     close_until(date(2026, 12, 20))
-    real = services.fees_post_due
+    real = fees.post_fees
 
-    def failing(*, account_id, business_date):
-        if account_id == bad.pk:
-            raise RuntimeError("disk on fire")
-        return real(account_id=account_id, business_date=business_date)
+    def failing(accounts, **due):
+        if bad.pk in accounts:
+            raise RuntimeError("disk on fire")  # a chunk holding it fails, then it fails alone
+        return real(accounts, **due)
 
-    monkeypatch.setattr(services, "fees_post_due", failing)
-    real_many = services.fees_post_due_accounts
-
-    def failing_many(*, account_ids, business_date):
-        if bad.pk in account_ids:
-            raise RuntimeError("disk on fire")  # the chunk is then run one account at a time
-        return real_many(account_ids=account_ids, business_date=business_date)
-
-    monkeypatch.setattr(services, "fees_post_due_accounts", failing_many)
+    # the close's fee step and a repayment's posting of the fees already due both go through it
+    monkeypatch.setattr(fees, "post_fees", failing)
+    monkeypatch.setattr(repayments, "post_fees", failing)
     output = close_until(date(2026, 12, 21))
     # the bad account fails in every step that posts its fees (post_fees, and auto_debit which
     # posts a due fee before collecting); the good account is untouched by that
@@ -349,7 +350,7 @@ def test_two_closes_never_overlap(db):
     other = psycopg.connect(host=settings_dict["HOST"] or "127.0.0.1", port=settings_dict["PORT"] or 5432,
                             user=settings_dict["USER"], dbname=settings_dict["NAME"], autocommit=True)
     try:
-        other.execute("SELECT pg_advisory_lock(%s)", [cob.ADVISORY_LOCK_KEY])
+        other.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
         before = AuditEvent.objects.count()
         with pytest.raises(Exception, match="another close of business is running"):
             call_command("close_business_day", stdout=StringIO())
@@ -396,7 +397,7 @@ def test_audit_ledger_catches_a_double_collection(db):
                           (%s, 'repayments_clearing', NULL, 100.00, NULL, '2026-12-20', NOW()),
                           (%s, 'principal_receivable', %s, -100.00, %s, '2026-12-20', NOW())""",
                        [entry_id, entry_id, account.pk, first.pk])
-    violations, counts = audit.run_all()
+    violations, counts = ledger_checks.run_all()
     assert counts["nothing collected twice"] == 1
     assert f"installment {first.pk}: 200.00 principal collected against 100.00 owed" in "\n".join(violations)
     assert counts["account balances equal the ledger"] == 1
@@ -419,8 +420,6 @@ def test_repaying_on_the_due_date_before_the_close_still_pays_the_fee(api):
 
 
 def test_repayment_history_feeds_the_scorecard(db):
-    from risk.selectors import repayment_history_for
-
     on_time = open_account("tok_ok", n=1)
     late = open_account("tok_insufficient_funds", n=2)
     buy(on_time, order="a")
@@ -432,26 +431,23 @@ def test_repayment_history_feeds_the_scorecard(db):
     assert (bad.installments_due, bad.installments_on_time, bad.max_days_late) == (2, 0, 36)
 
 
-def test_the_batched_close_writes_exactly_what_the_account_by_account_close_writes(db, monkeypatch):
-    """Penalties, delinquency, statements, post_fees and auto_debit run a chunk at a time
-    (``Step.run_many``); over three months of
-    successes, declines with retries, penalties, suspension, timeouts and a closed card, the
-    rows they write equal those of the one-account-at-a-time services."""
+def test_a_chunk_of_one_account_writes_what_a_chunk_of_many_writes(db, monkeypatch):
+    """Every chunked step is one function of a chunk of accounts; the close falls back to
+    chunks of one when a chunk fails. Over three months of successes, declines with retries,
+    penalties, suspension and reactivation, timeouts, a closed card and a credit balance, the
+    close with one account per chunk writes exactly the rows of the close with every account
+    in one chunk."""
     _scenario()
-    refund_target = open_account("tok_ok", n=20)  # a credit balance sends the batch back to run_one
+    refund_target = open_account("tok_ok", n=20)  # a credit balance pays dues before the card
     purchase = buy(refund_target, amount="200.00", periods=1, order="r-1")
-    repayments.repayment_create(account_id=refund_target.pk, amount=Decimal("200.00"), reference="pre-1")
-    services.refund_create(purchase_id=purchase.pk, amount=Decimal("50.00"), merchant_refund_id="rf-1")
+    repayment_create(account_id=refund_target.pk, amount=Decimal("200.00"), reference="pre-1")
+    refund_create(purchase_id=purchase.pk, amount=Decimal("50.00"), merchant_refund_id="rf-1")
     savepoint = transaction.savepoint()
     close_until(date(2027, 3, 1))
     batched = _normalized_state()
     transaction.savepoint_rollback(savepoint)
 
-    import dataclasses
-
-    steps = cob._steps
-    monkeypatch.setattr(cob, "_steps", lambda: [dataclasses.replace(s, run_many=None) for s in steps()])
-    assert all(s.run_many is None for s in cob._steps())
+    monkeypatch.setattr(runner, "CHUNK_SIZE", 1)
     close_until(date(2027, 3, 1))
     one_by_one = _normalized_state()
     assert one_by_one == batched

@@ -17,12 +17,14 @@ from pathlib import Path
 import pytest
 from django.db import connection, transaction
 
-from accounts import audit
-from accounts.services import business_date_get, business_date_set, credit_account_open, customer_upsert
-from config import cob
+from accounts import ledger_checks
+from accounts.business_day import business_date_get, business_date_set
+from accounts.lifecycle import credit_line
 from config.celery_app import app
-from installments import services
+from config.cob.runner import close_business_day
+from conftest import upsert_customer
 from installments.models import PaymentAttempt, Repayment, SandboxGatewayCharge
+from installments.services.purchases import purchase_create
 from risk.models import ScoringPolicy
 from tests.test_celery_worker import _test_database_url
 
@@ -35,14 +37,14 @@ def test_killed_worker_then_rerun_collects_every_account_exactly_once(settings):
     business_date_set(new_date=date(2026, 11, 20), acting_user=None, reason="test")
     policy = ScoringPolicy.objects.get(status="active")
     for n in range(ACCOUNTS):
-        customer = customer_upsert(external_id=f"kill-{n}", name="Qian Qi", id_number="11010519491231002X",
+        customer = upsert_customer(external_id=f"kill-{n}", name="Qian Qi", id_number="11010519491231002X",
                                    phone=f"1390000{n:04d}", store_status="normal", store_since=date(2020, 1, 1),
                                    orders_12m=10, spend_12m=Decimal("9000.00"), return_rate=Decimal("0.01"))
         with transaction.atomic():
-            account = credit_account_open(customer=customer, credit_limit=Decimal("1000.00"), card_token="tok_ok",
+            account = credit_line.open_account(customer=customer, credit_limit=Decimal("1000.00"), card_token="tok_ok",
                                           policy_version_id=policy.pk, reason_code="ACCOUNT_OPENED",
                                           acting_user=None)
-        services.purchase_create(account_id=account.pk, merchant_order_id=f"k-{n}", amount=Decimal("300.00"),
+        purchase_create(account_id=account.pk, merchant_order_id=f"k-{n}", amount=Decimal("300.00"),
                                  periods=3)
     business_date_set(new_date=date(2026, 12, 20), acting_user=None, reason="test: first due date")
 
@@ -62,7 +64,7 @@ def test_killed_worker_then_rerun_collects_every_account_exactly_once(settings):
 
     def drive():
         try:
-            cob.close_business_day(fan_out=True)
+            close_business_day(fan_out=True)
         except BaseException as exc:  # the driver gives up when its worker is gone
             outcome["error"] = exc
         finally:
@@ -89,12 +91,12 @@ def test_killed_worker_then_rerun_collects_every_account_exactly_once(settings):
     assert business_date_get() == date(2026, 12, 20)  # the day was not closed
 
     settings.TALLY_COB_CHUNK_QUEUE = None
-    cob.close_business_day(fan_out=False)  # run the day again
+    close_business_day(fan_out=False)  # run the day again
     assert business_date_get() == date(2026, 12, 21)
     assert PaymentAttempt.objects.count() == ACCOUNTS
     assert set(PaymentAttempt.objects.values_list("status", flat=True)) == {"succeeded"}
     assert Repayment.objects.count() == ACCOUNTS
     assert SandboxGatewayCharge.objects.count() == ACCOUNTS
     assert set(Repayment.objects.values_list("amount", flat=True)) == {Decimal("101.80")}
-    violations, _ = audit.run_all()
+    violations, _ = ledger_checks.run_all()
     assert violations == []

@@ -13,15 +13,17 @@ from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 
-from accounts import audit
+from accounts import ledger_checks
 from accounts.errors import PermissionRefused
 from accounts.models import AuditEvent, CreditAccount, JournalLine, Notification
 from complaints import tasks
 from complaints.models import Complaint, Waiver
+from complaints.services.remedies import waiver_approve
 from complaints.tests.helpers import START, at, close_until, ensure_grants, staff
 from conftest import applicant_payload
-from risk import services as risk_services
 from risk.models import Application, ReviewCase, ScoringPolicy
+from risk.services.policies import policy_activate, policy_draft_create, policy_draft_update
+from risk.services.review_queue import review_case_approve, review_case_claim_next, review_case_reject
 
 pytestmark = [pytest.mark.django_db]
 
@@ -175,8 +177,8 @@ def test_closure_waits_for_payoff_closes_refuses_purchases_and_reopen_uses_the_c
     assert Notification.objects.filter(kind="closure_done", account_id=account_id).count() == 1
 
     # the risk manager activates policy v2; the reopen application is decided under it
-    draft = risk_services.policy_draft_create(acting_user=manager, notes="v2")
-    risk_services.policy_activate(policy_id=draft.pk, acting_user=manager, reason_text="quarterly review")
+    draft = policy_draft_create(acting_user=manager, notes="v2")
+    policy_activate(policy_id=draft.pk, acting_user=manager, reason_text="quarterly review")
     reopened = apply(api, kind="reopen")
     assert (reopened["status"], reopened["policy_version"]) == ("approved", 2)
     assert reopened["account_id"] == account_id
@@ -199,15 +201,15 @@ def test_cs_agents_cannot_decide_credit_applications_or_edit_policies(api, agent
 
     before = snapshot()
     refusals = [
-        lambda: risk_services.review_case_claim_next(acting_user=agent),
-        lambda: risk_services.review_case_approve(case_id=case.pk, credit_limit=Decimal("2000.00"), note="",
+        lambda: review_case_claim_next(acting_user=agent),
+        lambda: review_case_approve(case_id=case.pk, credit_limit=Decimal("2000.00"), note="",
                                                   acting_user=agent),
-        lambda: risk_services.review_case_reject(case_id=case.pk, reason_code="REVIEW_REJECTED_POLICY", note="no",
+        lambda: review_case_reject(case_id=case.pk, reason_code="REVIEW_REJECTED_POLICY", note="no",
                                                  acting_user=agent),
-        lambda: risk_services.policy_draft_create(acting_user=agent),
-        lambda: risk_services.policy_draft_update(policy_id=policy.pk, params=policy.params, notes="",
+        lambda: policy_draft_create(acting_user=agent),
+        lambda: policy_draft_update(policy_id=policy.pk, params=policy.params, notes="",
                                                   acting_user=agent),
-        lambda: risk_services.policy_activate(policy_id=policy.pk, acting_user=agent, reason_text="x"),
+        lambda: policy_activate(policy_id=policy.pk, acting_user=agent, reason_text="x"),
     ]
     for refused in refusals:
         with pytest.raises(PermissionRefused):
@@ -247,9 +249,8 @@ def test_a_waiver_above_100_needs_a_supervisor_and_the_refusal_changes_nothing(a
     client.post(reverse("admin:complaints_complaint_waiver_approve", args=[waiver.pk]))
     assert snapshot() == before
     with pytest.raises(PermissionRefused):
-        from complaints import services
 
-        services.waiver_approve(waiver_id=waiver.pk, acting_user=agent)
+        waiver_approve(waiver_id=waiver.pk, acting_user=agent)
     assert snapshot() == before
 
     logged_in(supervisor).post(reverse("admin:complaints_complaint_waiver_approve", args=[waiver.pk]))
@@ -258,5 +259,5 @@ def test_a_waiver_above_100_needs_a_supervisor_and_the_refusal_changes_nothing(a
     account.refresh_from_db()
     assert (waiver.status, waiver.decided_by) == ("applied", supervisor)
     assert account.fees_outstanding == Decimal("0.00")
-    violations, _counts = audit.run_all()
+    violations, _counts = ledger_checks.run_all()
     assert violations == []

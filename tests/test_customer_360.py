@@ -15,13 +15,14 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from accounts.audit_trail import audit_record
 from accounts.models import AuditEvent, CreditAccount, Customer, Notification
-from accounts.services import audit_record
-from complaints import services as complaint_services
+from complaints.services.closures import closure_request_create
+from complaints.services.complaints import complaint_assign, complaint_file
 from complaints.tests.helpers import START, at, ensure_grants, staff
 from conftest import applicant_payload, make_id_number
-from installments import repayments
-from installments import services as installment_services
+from installments.services.purchases import purchase_create
+from installments.services.repayments import repayment_create
 
 pytestmark = [pytest.mark.django_db]
 
@@ -48,17 +49,17 @@ def history(customer: Customer, n: int, agent: User) -> CreditAccount:
     closure request, through the real services."""
     account = CreditAccount.objects.get(customer=customer)
     for i in range(n):
-        installment_services.purchase_create(account_id=account.pk, merchant_order_id=f"{customer.external_id}-o{i}",
+        purchase_create(account_id=account.pk, merchant_order_id=f"{customer.external_id}-o{i}",
                                              amount=Decimal("30.00"), periods=3)
     for i in range(n):
-        repayments.repayment_create(account_id=account.pk, reference=f"{customer.external_id}-r{i}",
+        repayment_create(account_id=account.pk, reference=f"{customer.external_id}-r{i}",
                                     amount=Decimal("5.00"))
     for _ in range(n):
-        complaint = complaint_services.complaint_file(
+        complaint = complaint_file(
             customer_external_id=customer.external_id, category="limit_not_restored", channel="app",
             description="My limit did not come back.", account_id=account.pk, acting_user=agent)
-        complaint_services.complaint_assign(complaint_id=complaint.pk, assignee=agent, acting_user=agent)
-    complaint_services.closure_request_create(account_id=account.pk, channel="app", note="moving abroad",
+        complaint_assign(complaint_id=complaint.pk, assignee=agent, acting_user=agent)
+    closure_request_create(account_id=account.pk, channel="app", note="moving abroad",
                                               acting_user=agent)
     return account
 
@@ -119,7 +120,7 @@ def test_the_page_shows_every_part_with_money_in_two_decimals_and_the_id_number_
 def test_reachable_from_customer_search_account_page_and_complaint_page(api):
     admin = User.objects.create_superuser("root", password="pw")
     customer = apply(api, "u-361", "13800000361")
-    complaint = complaint_services.complaint_file(
+    complaint = complaint_file(
         customer_external_id=customer.external_id, category="other", channel="app", description="Question.",
         account_id=customer.credit_account.pk, acting_user=admin)
     client = logged_in(admin)

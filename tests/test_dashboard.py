@@ -16,13 +16,13 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.models import CobFailure, CobRun, CreditAccount
-from accounts.services import business_date_get, business_date_set
-from complaints import services as complaint_services
+from accounts.business_day import business_date_get, business_date_set
+from accounts.models import CreditAccount
+from complaints.services.complaints import complaint_assign, complaint_file, complaint_start
 from complaints.tests.helpers import START, at, ensure_grants, open_account, staff
-from config import cob
-from conftest import applicant_payload, make_id_number
-from installments import repayments
+from config.cob.models import CobFailure, CobRun
+from config.cob.runner import close_business_day
+from conftest import applicant_payload, make_id_number, replace_step
 from risk.models import ReviewCase
 
 pytestmark = [pytest.mark.django_db]
@@ -65,7 +65,7 @@ def in_review(api, n: int) -> None:
 
 def file(account: CreditAccount, when) -> int:
     with time_machine.travel(when, tick=False):
-        return complaint_services.complaint_file(
+        return complaint_file(
             customer_external_id=account.customer.external_id, category="other", channel="app",
             description="A question.", account_id=account.pk).pk
 
@@ -73,18 +73,13 @@ def file(account: CreditAccount, when) -> int:
 def known_dataset(api, monkeypatch, traveller) -> dict:
     accounts = [open_account(n) for n in range(1, 8)]
     # one nightly close in which two accounts fail
-    monkeypatch.setattr(repayments, "accounts_to_classify", lambda day: [accounts[0].pk, accounts[1].pk])
-
-    def broken(*, account_id, business_date):
+    def broken_chunk(account_ids, business_date):
         raise RuntimeError("ledger unreachable")
 
-    def broken_chunk(*, account_ids, business_date):
-        raise RuntimeError("ledger unreachable")
-
-    # the chunk fails, then each account of it (run one by one) fails and is recorded
-    monkeypatch.setattr(repayments, "delinquency_classify_accounts", broken_chunk)
-    monkeypatch.setattr(repayments, "delinquency_classify", broken)
-    cob.close_business_day()
+    # the chunk fails, then each account of it (a chunk of one) fails and is recorded
+    replace_step(monkeypatch, "classify_delinquency", select=lambda day: [accounts[0].pk, accounts[1].pk],
+                 run=broken_chunk)
+    close_business_day()
     monkeypatch.undo()
     # accounts per bucket: current 3 (one more is closed), 1-30: 1, 31-60: 1, >180: 1
     for account, days in zip(accounts, (0, 0, 0, 5, 45, 200), strict=False):
@@ -101,8 +96,8 @@ def known_dataset(api, monkeypatch, traveller) -> dict:
     acknowledged = file(accounts[3], at(START + timedelta(days=1), 6))
     agent = staff("agent-x", "CS agent")
     with time_machine.travel(at(START + timedelta(days=1), 7), tick=False):
-        complaint_services.complaint_assign(complaint_id=acknowledged, assignee=agent, acting_user=agent)
-        complaint_services.complaint_start(complaint_id=acknowledged, acting_user=agent)
+        complaint_assign(complaint_id=acknowledged, assignee=agent, acting_user=agent)
+        complaint_start(complaint_id=acknowledged, acting_user=agent)
     traveller.move_to(at(START + timedelta(days=1), 12))
     return {"breached": breached, "due_soon": due_soon}
 

@@ -15,11 +15,10 @@ from django.urls import reverse
 
 from accounts.errors import BusinessRuleRefused, PermissionRefused
 from accounts.models import AuditEvent, CreditAccount
-from complaints import services
-from complaints.data_export import customer_data_export
+from complaints.services.complaints import complaint_add_note, complaint_reply
+from complaints.services.data_export import customer_data_export
 from complaints.tests.helpers import START, at, buy, client_for, ensure_grants, file, repay, staff, working, world
-from risk import services as risk_services
-from risk.services import ApplicantData
+from risk.services.applications import ApplicantData, application_submit
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +40,7 @@ def supervisor(db):
 @pytest.fixture
 def customer_account(db) -> CreditAccount:
     """An approved applicant (730 points) who bought twice and repaid once."""
-    application = risk_services.application_submit(kind="activation", card_token="tok_ok_1234", applicant=ApplicantData(
+    application = application_submit(kind="activation", card_token="tok_ok_1234", applicant=ApplicantData(
         external_id="u-77", name="Han Meimei", id_number=ID_NUMBER, phone="13800001234", store_status="normal",
         store_since=date(2021, 3, 1), orders_12m=42, spend_12m=Decimal("26800.00"), return_rate=Decimal("0.03")))
     assert application.status == "approved"
@@ -54,8 +53,8 @@ def customer_account(db) -> CreditAccount:
 
 def privacy_complaint(account, agent):
     complaint = working(file(account, category="data_privacy"), agent)
-    services.complaint_add_note(complaint_id=complaint.pk, body="checked identity by phone call", acting_user=agent)
-    services.complaint_reply(complaint_id=complaint.pk, body="We are preparing your data.", acting_user=agent)
+    complaint_add_note(complaint_id=complaint.pk, body="checked identity by phone call", acting_user=agent)
+    complaint_reply(complaint_id=complaint.pk, body="We are preparing your data.", acting_user=agent)
     return complaint
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from django.apps import apps
 from django.conf import settings
+from django.contrib import admin
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.db import models
@@ -31,12 +32,13 @@ from django.test import Client
 from django.urls import NoReverseMatch, reverse
 from django.utils import translation
 
-from accounts.models import CobRun, CreditAccount, Customer, Notification, StaffProfile
+from accounts.business_day import business_date_get
+from accounts.models import CreditAccount, Customer, Notification, StaffProfile
 from accounts.notifications import render as render_notification
-from accounts.services import business_date_get
 from complaints import reasons as closure_reasons
 from complaints.models import ClosureRequest, Complaint
-from config.cob import run_day
+from config.cob.models import CobRun
+from config.cob.runner import run_day
 from risk import reasons as credit_reasons
 from risk.models import ReviewCase
 
@@ -237,8 +239,8 @@ def _key_pages() -> dict[str, str]:
         "collections queue": reverse("admin:accounts_creditaccount_collections"),
         "closure requests": reverse("admin:complaints_closurerequest_changelist"),
         "closure request page": reverse("admin:complaints_closurerequest_change", args=[closure.pk]),
-        "close-of-business runs": reverse("admin:accounts_cobrun_changelist"),
-        "close-of-business run": reverse("admin:accounts_cobrun_change", args=[run.pk]),
+        "close-of-business runs": reverse("admin:cob_cobrun_changelist"),
+        "close-of-business run": reverse("admin:cob_cobrun_change", args=[run.pk]),
         "customer page": reverse("admin:accounts_customer_change", args=[customer.pk]),
         "accounts": reverse("admin:accounts_creditaccount_changelist"),
         "applications": reverse("admin:risk_application_changelist"),
@@ -334,8 +336,6 @@ def test_key_pages_in_chinese_show_no_english_source_text(demo):
 def test_every_admin_page_in_chinese_shows_no_english_source_text(demo):
     """Beyond the key pages: the list page and the first object's page of every registered model
     (ours, Django's and the libraries' — they carry our navigation, site header and app names)."""
-    from django.contrib import admin
-
     StaffProfile.objects.update_or_create(user=demo, defaults={"language": "zh-hans"})
     client = Client()
     client.force_login(demo)

@@ -1,15 +1,18 @@
-"""Idempotency-Key semantics of API.md on every POST."""
+"""Idempotency-Key semantics of docs/api.md on every POST."""
 
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.models import IdempotencyRecord
-from accounts.services import api_client_create_or_rotate
+from config.api import idempotency
+from config.api.clients import api_client_create_or_rotate
+from config.api.models import ApiClient, IdempotencyRecord
 from conftest import applicant_payload
 from risk.models import Application
 
@@ -75,24 +78,17 @@ def test_invalid_body_with_a_key_is_stored_and_replayed_without_writing(api):
 
 
 def test_in_progress_key_is_409_request_in_progress(api):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from accounts.models import ApiClient
-
     client = ApiClient.objects.get(name="storefront")
     request_hash = "0" * 64
     IdempotencyRecord.objects.create(client=client, key="busy", method="POST", path="/api/v1/applications",
                                      request_hash=request_hash, locked_until=timezone.now() + timedelta(minutes=1))
-    from config.api import idempotency
 
-    original = idempotency._request_fingerprint
-    idempotency._request_fingerprint = lambda request: request_hash
+    original = idempotency._fingerprint
+    idempotency._fingerprint = lambda request, data: request_hash
     try:
         response = post(api, applicant_payload(), "busy")
     finally:
-        idempotency._request_fingerprint = original
+        idempotency._fingerprint = original
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "request_in_progress"
     assert Application.objects.count() == 0

@@ -19,13 +19,14 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from accounts.lifecycle import credit_line
 from accounts.models import CreditAccount
-from accounts.services import credit_account_open, customer_upsert
-from complaints import services as complaint_services
-from installments import repayments
-from installments import services as installment_services
-from risk import services as risk_services
+from complaints.services.complaints import complaint_file
+from conftest import upsert_customer
+from installments.services.purchases import purchase_create
+from installments.services.repayments import repayment_create
 from risk.models import ScoringPolicy
+from risk.services.applications import application_submit
 from risk.tests.test_admin_review import applicant
 
 pytestmark = pytest.mark.django_db
@@ -37,11 +38,11 @@ def start(business_date):
 
 
 def open_account(n: int, card: str = "tok_ok") -> CreditAccount:
-    customer = customer_upsert(external_id=f"lp-{n}", name=f"Customer {n}", id_number="11010519491231002X",
+    customer = upsert_customer(external_id=f"lp-{n}", name=f"Customer {n}", id_number="11010519491231002X",
                                phone=f"1350000{n:04d}", store_status="normal", store_since=date(2020, 1, 1),
                                orders_12m=10, spend_12m=Decimal("9000.00"), return_rate=Decimal("0.01"))
     with transaction.atomic():
-        return credit_account_open(customer=customer, credit_limit=Decimal("5000.00"), card_token=card,
+        return credit_line.open_account(customer=customer, credit_limit=Decimal("5000.00"), card_token=card,
                                    policy_version_id=ScoringPolicy.objects.get(status="active").pk,
                                    reason_code="ACCOUNT_OPENED", acting_user=None)
 
@@ -51,13 +52,13 @@ def add_rows(first: int, last: int) -> None:
     a repayment, a complaint and an application in manual review each."""
     for n in range(first, last):
         account = open_account(n)
-        installment_services.purchase_create(account_id=account.pk, merchant_order_id=f"o-{n}",
+        purchase_create(account_id=account.pk, merchant_order_id=f"o-{n}",
                                              amount=Decimal("300.00"), periods=3)
-        repayments.repayment_create(account_id=account.pk, reference=f"bank-{n}", amount=Decimal("10.00"))
-        complaint_services.complaint_file(customer_external_id=account.customer.external_id,
+        repayment_create(account_id=account.pk, reference=f"bank-{n}", amount=Decimal("10.00"))
+        complaint_file(customer_external_id=account.customer.external_id,
                                           category="limit_not_restored", channel="app",
                                           description="My limit did not come back.", account_id=account.pk)
-        application = risk_services.application_submit(kind="activation", applicant=applicant(n),
+        application = application_submit(kind="activation", applicant=applicant(n),
                                                        card_token="tok_ok")
         assert application.status == "in_review", application.reasons
 
@@ -130,11 +131,11 @@ def test_collections_queue_runs_the_same_queries_for_3_and_30_overdue_accounts()
     """Overdue accounts are made by the nightly close: declined auto-debits past the due date."""
     accounts = [open_account(n, card="tok_insufficient_funds") for n in range(30)]
     for account in accounts[:3]:
-        installment_services.purchase_create(account_id=account.pk, merchant_order_id=f"o-{account.pk}",
+        purchase_create(account_id=account.pk, merchant_order_id=f"o-{account.pk}",
                                              amount=Decimal("300.00"), periods=3)
     call_command("close_business_day", "--until", "2026-11-21", stdout=StringIO())
     for account in accounts[3:]:  # due a day later than the first three
-        installment_services.purchase_create(account_id=account.pk, merchant_order_id=f"o-{account.pk}",
+        purchase_create(account_id=account.pk, merchant_order_id=f"o-{account.pk}",
                                              amount=Decimal("300.00"), periods=3)
     call_command("close_business_day", "--until", "2026-12-22", stdout=StringIO())
     client = client_for(member("agent", "CS agent"))

@@ -26,18 +26,22 @@ from django.test import Client
 from django.urls import reverse
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
+from accounts.customers import id_number_reveal
 from accounts.errors import Conflict, PermissionRefused
 from accounts.models import AuditEvent, CreditAccount, JournalEntry, JournalLine
-from accounts.services import id_number_reveal
-from complaints import services as complaint_services
 from complaints.models import Complaint, Waiver
+from complaints.services.complaints import complaint_assign, complaint_extend_deadline, complaint_start
+from complaints.services.remedies import complaint_waiver_request, waiver_approve
 from complaints.tests.helpers import START, at, buy, ensure_grants, file, open_account
-from installments import services as installment_services
 from installments.models import Installment
-from risk import services as risk_services
+from installments.services.fees import fees_post_due_accounts
+from installments.services.risk_actions import account_freeze, account_unfreeze
+from installments.services.write_off import account_write_off
 from risk.models import Application, ReviewCase, ScoringPolicy
 from risk.rules import id_check_char
-from risk.services import ApplicantData
+from risk.services.applications import ApplicantData, application_submit
+from risk.services.policies import policy_activate, policy_draft_create, policy_draft_update
+from risk.services.review_queue import review_case_approve, review_case_claim_next, review_case_reject
 
 pytestmark = pytest.mark.django_db
 
@@ -87,7 +91,7 @@ def success_messages(response) -> list[str]:
 def borderline_case(n: int = 1) -> ReviewCase:
     """560 points under policy v1: in review with BORDERLINE_SCORE."""
     first17 = f"11010519491231{n:03d}"
-    application = risk_services.application_submit(kind="activation", card_token="tok_ok", applicant=ApplicantData(
+    application = application_submit(kind="activation", card_token="tok_ok", applicant=ApplicantData(
         external_id=f"m-{n}", name=f"Applicant {n}", id_number=first17 + id_check_char(first17),
         phone=f"139{n:08d}", store_status="normal", store_since=date(2020, 1, 1), orders_12m=5,
         spend_12m=Decimal("3000.00"), return_rate=Decimal("0.10")))
@@ -97,13 +101,13 @@ def borderline_case(n: int = 1) -> ReviewCase:
 
 def working_complaint(account: CreditAccount, handler: User, category: str = "fee_dispute") -> Complaint:
     complaint = file(account, category=category)
-    complaint_services.complaint_assign(complaint_id=complaint.pk, assignee=handler, acting_user=handler)
-    return complaint_services.complaint_start(complaint_id=complaint.pk, acting_user=handler)
+    complaint_assign(complaint_id=complaint.pk, assignee=handler, acting_user=handler)
+    return complaint_start(complaint_id=complaint.pk, acting_user=handler)
 
 
 def posted_fee(account: CreditAccount) -> Installment:
     first = Installment.objects.filter(account=account).order_by("seq").first()
-    installment_services.fees_post_due(account_id=account.pk, business_date=first.due_date)
+    fees_post_due_accounts(account_ids=[account.pk], business_date=first.due_date)
     first.refresh_from_db()
     return first
 
@@ -133,9 +137,9 @@ def decide_setup(user: User) -> dict:
 
 
 def decide_service(ctx: dict, user: User) -> None:
-    case = risk_services.review_case_claim_next(acting_user=user)
+    case = review_case_claim_next(acting_user=user)
     assert case is not None and case.pk == ctx["case"].pk
-    risk_services.review_case_reject(case_id=case.pk, reason_code="REVIEW_REJECTED_POLICY", note="outside policy",
+    review_case_reject(case_id=case.pk, reason_code="REVIEW_REJECTED_POLICY", note="outside policy",
                                      acting_user=user)
 
 
@@ -158,16 +162,16 @@ def decided(ctx: dict) -> bool:
 def high_limit_setup(user: User) -> dict:
     case = borderline_case()
     proposer = make_user("reviewer", "matrix-proposer")
-    risk_services.review_case_claim_next(acting_user=proposer)
-    case = risk_services.review_case_approve(case_id=case.pk, credit_limit=Decimal("30000.00"), note="strong history",
+    review_case_claim_next(acting_user=proposer)
+    case = review_case_approve(case_id=case.pk, credit_limit=Decimal("30000.00"), note="strong history",
                                              acting_user=proposer)
     assert case.status == "awaiting_confirmation"
     return {"case": case}
 
 
 def high_limit_service(ctx: dict, user: User) -> None:
-    risk_services.review_case_claim_next(acting_user=user)
-    risk_services.review_case_approve(case_id=ctx["case"].pk, credit_limit=Decimal("30000.00"), note="confirmed",
+    review_case_claim_next(acting_user=user)
+    review_case_approve(case_id=ctx["case"].pk, credit_limit=Decimal("30000.00"), note="confirmed",
                                       acting_user=user)
 
 
@@ -189,7 +193,7 @@ def high_limit_confirmed(ctx: dict) -> bool:
 
 def draft_setup(user: User) -> dict:
     root = User.objects.filter(is_superuser=True).first() or make_user("superuser", "matrix-root")
-    return {"draft": risk_services.policy_draft_create(acting_user=root, notes="v2")}
+    return {"draft": policy_draft_create(acting_user=root, notes="v2")}
 
 
 def edited_params(ctx: dict) -> dict:
@@ -197,7 +201,7 @@ def edited_params(ctx: dict) -> dict:
 
 
 def edit_service(ctx: dict, user: User) -> None:
-    risk_services.policy_draft_update(policy_id=ctx["draft"].pk, params=edited_params(ctx), notes="grace 5",
+    policy_draft_update(policy_id=ctx["draft"].pk, params=edited_params(ctx), notes="grace 5",
                                       acting_user=user)
 
 
@@ -212,7 +216,7 @@ def edited(ctx: dict) -> bool:
 
 
 def activate_service(ctx: dict, user: User) -> None:
-    risk_services.policy_activate(policy_id=ctx["draft"].pk, acting_user=user, reason_text="new grace")
+    policy_activate(policy_id=ctx["draft"].pk, acting_user=user, reason_text="new grace")
 
 
 def activate_admin(ctx: dict, client: Client):
@@ -236,7 +240,7 @@ def account_setup(user: User) -> dict:
 def frozen_setup(user: User) -> dict:
     ctx = account_setup(user)
     root = make_user("superuser", "matrix-root")
-    installment_services.account_freeze(account_id=ctx["account"].pk, reason_text="fraud alert", acting_user=root)
+    account_freeze(account_id=ctx["account"].pk, reason_text="fraud alert", acting_user=root)
     return ctx
 
 
@@ -265,7 +269,7 @@ def small_waiver_setup(user: User) -> dict:
 
 
 def small_waiver_service(ctx: dict, user: User) -> None:
-    complaint_services.complaint_waiver_request(complaint_id=ctx["complaint"].pk, kind="fee",
+    complaint_waiver_request(complaint_id=ctx["complaint"].pk, kind="fee",
                                                 item_id=ctx["installment"].pk, amount=Decimal("1.80"),
                                                 reason_text="goodwill", acting_user=user)
 
@@ -285,7 +289,7 @@ def large_waiver_setup(user: User) -> dict:
     first = posted_fee(account)
     owner = make_user("agent", "matrix-owner")
     complaint = working_complaint(account, owner)
-    waiver = complaint_services.complaint_waiver_request(complaint_id=complaint.pk, kind="fee", item_id=first.pk,
+    waiver = complaint_waiver_request(complaint_id=complaint.pk, kind="fee", item_id=first.pk,
                                                          amount=Decimal("120.00"), reason_text="goodwill",
                                                          acting_user=owner)
     assert waiver.status == "pending"
@@ -293,7 +297,7 @@ def large_waiver_setup(user: User) -> dict:
 
 
 def large_waiver_service(ctx: dict, user: User) -> None:
-    complaint_services.waiver_approve(waiver_id=ctx["waiver"].pk, note="agreed", acting_user=user)
+    waiver_approve(waiver_id=ctx["waiver"].pk, note="agreed", acting_user=user)
 
 
 def large_waiver_admin(ctx: dict, client: Client):
@@ -309,7 +313,7 @@ def complaint_setup(user: User) -> dict:
 
 
 def extend_service(ctx: dict, user: User) -> None:
-    complaint_services.complaint_extend_deadline(complaint_id=ctx["complaint"].pk, reason_text="bank records",
+    complaint_extend_deadline(complaint_id=ctx["complaint"].pk, reason_text="bank records",
                                                  acting_user=user)
 
 
@@ -373,15 +377,15 @@ ACTIONS = [
     Action("edit a draft policy", {"manager", "superuser"}, draft_setup, edit_service, edit_admin, edited),
     Action("activate a policy", {"manager", "superuser"}, draft_setup, activate_service, activate_admin, activated),
     Action("freeze an account", {"manager", "superuser"}, account_setup,
-           lambda ctx, user: installment_services.account_freeze(account_id=ctx["account"].pk,
+           lambda ctx, user: account_freeze(account_id=ctx["account"].pk,
                                                                  reason_text="fraud alert", acting_user=user),
            account_action_admin("freeze"), status_is("frozen")),
     Action("unfreeze an account", {"manager", "superuser"}, frozen_setup,
-           lambda ctx, user: installment_services.account_unfreeze(account_id=ctx["account"].pk,
+           lambda ctx, user: account_unfreeze(account_id=ctx["account"].pk,
                                                                    reason_text="cleared", acting_user=user),
            account_action_admin("unfreeze"), status_is("active")),
     Action("write off an account", {"manager", "superuser"}, account_setup,
-           lambda ctx, user: installment_services.account_write_off(account_id=ctx["account"].pk,
+           lambda ctx, user: account_write_off(account_id=ctx["account"].pk,
                                                                     reason_text="confirmed fraud", acting_user=user),
            account_action_admin("write_off"), status_is("closed")),
     Action("waive up to 100.00", CS_ROLES, small_waiver_setup, small_waiver_service, small_waiver_admin,
@@ -482,7 +486,7 @@ PAGES = {
     "ledger lines": ("admin:accounts_journalline_changelist", {"reviewer", "manager", "agent", "supervisor"}),
     "collections queue": ("admin:accounts_creditaccount_collections", {"reviewer", "manager", "agent", "supervisor"}),
     "audit trail": ("admin:accounts_auditevent_changelist", {"manager", "supervisor"}),
-    "close-of-business runs": ("admin:accounts_cobrun_changelist", {"manager", "ops"}),
+    "close-of-business runs": ("admin:cob_cobrun_changelist", {"manager", "ops"}),
     "notifications": ("admin:accounts_notification_changelist", {"agent", "supervisor", "ops"}),
     "complaints": ("admin:complaints_complaint_changelist", {"agent", "supervisor"}),
     "complaint supervision": ("admin:complaints_complaint_supervisor", {"supervisor"}),

@@ -1,4 +1,4 @@
-"""Personal data in the back office and the API (DOMAIN.md §11, docs/decisions/0006): the ID
+"""Personal data in the back office and the API (docs/rules.md §11, docs/decisions/0006): the ID
 number is shown masked (first 3 + last 4) and the phone masked on every list, search result,
 page, API answer and notification log line; admin search finds customers, accounts,
 applications and complaints by phone, store customer id and full ID number (through the
@@ -18,10 +18,9 @@ from accounts.models import CreditAccount, Notification
 from accounts.notifications import deliver
 from complaints.tests.helpers import START, at, client_for, ensure_grants, file, staff
 from conftest import applicant_payload
-from risk import services as risk_services
 from risk.models import Application
 from risk.rules import id_check_char
-from risk.services import ApplicantData
+from risk.services.applications import ApplicantData, application_submit
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +49,7 @@ def two_customers(db) -> tuple[CreditAccount, CreditAccount]:
     other_id = "11010519800101001" + id_check_char("11010519800101001")
     accounts = []
     for external_id, id_number, phone in (("u-77", ID_NUMBER, PHONE), ("u-88", other_id, "13900009999")):
-        application = risk_services.application_submit(kind="activation", card_token="tok_ok",
+        application = application_submit(kind="activation", card_token="tok_ok",
                                                        applicant=applicant(external_id, id_number, phone))
         assert application.status == "approved"
         accounts.append(CreditAccount.objects.get(pk=application.account_id))
@@ -121,7 +120,7 @@ def test_lists_and_pages_show_the_id_number_and_phone_masked(two_customers):
 
 
 def test_the_api_answers_with_the_id_number_masked(api):
-    """API.md's contract: the ID number masked; the storefront's own phone number is echoed as sent."""
+    """docs/api.md's contract: the ID number masked; the storefront's own phone number is echoed as sent."""
     response = api.post("/api/v1/applications", applicant_payload(phone=PHONE), format="json")
     assert response.status_code == 201, response.content
     customer = response.json()["customer"]

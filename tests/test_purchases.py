@@ -12,24 +12,29 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from rest_framework.test import APIClient
 
-from accounts import audit
+from accounts import ledger_checks
+from accounts.business_day import business_date_set
+from accounts.ledger import Leg, lock_credit_account, post_entry
+from accounts.lifecycle import credit_line
 from accounts.models import AccountStatus, CreditAccount, JournalEntry, JournalLine
-from accounts.services import api_client_create_or_rotate, business_date_set, customer_upsert
-from installments import services
+from config.api.clients import api_client_create_or_rotate
+from conftest import upsert_customer
 from installments.models import Installment, Purchase, Refund, Statement
+from installments.services.fees import fees_post_due_accounts
+from installments.services.purchases import purchase_create
+from installments.services.statements import statement_issue
 from risk.models import ScoringPolicy
 
 pytestmark = pytest.mark.django_db
 
 
 def open_account(limit: str = "1000.00", external_id: str = "p-1") -> CreditAccount:
-    from accounts.services import credit_account_open
 
-    customer = customer_upsert(external_id=external_id, name="Zhang San", id_number="11010519491231002X",
+    customer = upsert_customer(external_id=external_id, name="Zhang San", id_number="11010519491231002X",
                                phone="13800000001", store_status="normal", store_since=date(2020, 1, 1),
                                orders_12m=10, spend_12m=Decimal("9000.00"), return_rate=Decimal("0.01"))
     with transaction.atomic():
-        return credit_account_open(customer=customer, credit_limit=Decimal(limit), card_token="tok_ok",
+        return credit_line.open_account(customer=customer, credit_limit=Decimal(limit), card_token="tok_ok",
                                    policy_version_id=ScoringPolicy.objects.get(version=1).pk,
                                    reason_code="ACCOUNT_OPENED", acting_user=None)
 
@@ -45,7 +50,7 @@ def snapshot(account: CreditAccount):
 
 
 def assert_ledger_ok():
-    violations, _ = audit.run_all()
+    violations, _ = ledger_checks.run_all()
     assert violations == []
 
 
@@ -166,7 +171,7 @@ def test_database_refuses_an_unbalanced_entry_and_edits_of_lines(db):
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     assert not JournalEntry.objects.filter(idempotency_key="bad").exists()
-    services.purchase_create(account_id=account.pk, merchant_order_id="o", amount=Decimal("10.00"), periods=1)
+    purchase_create(account_id=account.pk, merchant_order_id="o", amount=Decimal("10.00"), periods=1)
     line = JournalLine.objects.first()
     with pytest.raises(Exception, match=r"journal_line_append_only|Cannot"), transaction.atomic():
         JournalLine.objects.filter(pk=line.pk).update(amount=Decimal("11.00"))
@@ -177,7 +182,7 @@ def test_database_refuses_an_unbalanced_entry_and_edits_of_lines(db):
 
 def test_audit_ledger_catches_corruption_behind_the_ledgers_back(db):
     account = open_account()
-    services.purchase_create(account_id=account.pk, merchant_order_id="o", amount=Decimal("100.00"), periods=3)
+    purchase_create(account_id=account.pk, merchant_order_id="o", amount=Decimal("100.00"), periods=3)
     out = StringIO()
     call_command("audit_ledger", stdout=out)
     assert "OK" in out.getvalue()
@@ -236,7 +241,6 @@ def test_refund_of_paid_part_becomes_credit_balance(api):
     account = open_account()
     purchase = buy(api, account).json()
     # pay installment 1 by hand through the ledger as a repayment would (issue 4 books repayments)
-    from accounts.ledger import Leg, lock_credit_account, post_entry
 
     with transaction.atomic():
         locked = lock_credit_account(account.pk)
@@ -260,8 +264,8 @@ def test_refund_waives_posted_fees_of_cancelled_installments(api):
     account = open_account()
     purchase = buy(api, account).json()
     first_due = date(2026, 12, 20)
-    assert services.fees_post_due(account_id=account.pk, business_date=first_due) == Decimal("0.60")
-    assert services.fees_post_due(account_id=account.pk, business_date=first_due) == Decimal("0.00")
+    assert fees_post_due_accounts(account_ids=[account.pk], business_date=first_due) == Decimal("0.60")
+    assert fees_post_due_accounts(account_ids=[account.pk], business_date=first_due) == Decimal("0.00")
     account.refresh_from_db()
     assert account.fees_outstanding == Decimal("0.60")
     api.post(f"/api/v1/purchases/{purchase['id']}/refunds", {"merchant_refund_id": "r", "amount": "100.00"},
@@ -278,8 +282,8 @@ def test_statement_and_bill_installment(api):
     buy(api, account, amount="200.00", periods=1, order="pl-2")
     buy(api, account, amount="600.00", periods=3, order="in-1")
     statement_day = date(2026, 12, 1)
-    statement = services.statement_issue(account_id=account.pk, statement_date=statement_day)
-    assert services.statement_issue(account_id=account.pk, statement_date=statement_day).pk == statement.pk
+    statement = statement_issue(account_id=account.pk, statement_date=statement_day)
+    assert statement_issue(account_id=account.pk, statement_date=statement_day).pk == statement.pk
     # due by 2027-01-01: both pay-later items (2026-12-20) and installment 1 of the plan (2026-12-20)
     assert statement.principal_due == Decimal("700.00")
     assert statement.fees_due == Decimal("3.60")
@@ -304,7 +308,7 @@ def test_statement_and_bill_installment(api):
 def test_bill_installment_window_closes_after_earliest_due_date(api):
     account = open_account()
     buy(api, account, amount="300.00", periods=1)
-    statement = services.statement_issue(account_id=account.pk, statement_date=date(2026, 12, 1))
+    statement = statement_issue(account_id=account.pk, statement_date=date(2026, 12, 1))
     business_date_set(new_date=date(2026, 12, 21), acting_user=None, reason="test")
     before = snapshot(account)
     response = api.post(f"/api/v1/statements/{statement.pk}/installment-plan", {"installments": 3}, format="json")
@@ -329,7 +333,7 @@ def test_installment_listing_and_filters(api):
 def test_payoff_quote(api):
     account = open_account()
     buy(api, account)
-    services.fees_post_due(account_id=account.pk, business_date=date(2026, 12, 20))
+    fees_post_due_accounts(account_ids=[account.pk], business_date=date(2026, 12, 20))
     quote = api.get(f"/api/v1/accounts/{account.pk}/payoff-quote").json()
     assert (quote["principal"], quote["fees"], quote["penalties"], quote["total"]) == \
         ("100.00", "0.60", "0.00", "100.60")
@@ -380,7 +384,7 @@ def test_limit_changes_are_listed(api):
 
 def test_available_limit_is_never_negative_after_a_limit_cut(db):
     account = open_account()
-    services.purchase_create(account_id=account.pk, merchant_order_id="o", amount=Decimal("800.00"), periods=3)
+    purchase_create(account_id=account.pk, merchant_order_id="o", amount=Decimal("800.00"), periods=3)
     CreditAccount.objects.filter(pk=account.pk).update(credit_limit=Decimal("500.00"), available_limit=0)
     account.refresh_from_db()
     assert account.available_limit == 0

@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from accounts import audit
+from accounts import ledger_checks
 from complaints.models import ClosureRequest, Complaint
 from installments.models import Purchase, Repayment
 from risk.models import Application
@@ -34,7 +34,7 @@ def test_seed_demo_fills_every_queue_once():
     repayment = Repayment.objects.get()
     assert repayment.amount > 0
     assert ClosureRequest.objects.get().status == "awaiting_payoff"  # the customer still owes
-    assert audit.run_all()[0] == []
+    assert ledger_checks.run_all()[0] == []
 
     before = _counts()
     again = StringIO()

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from config.api.fields import MoneyField
+from accounts.api.fields import MoneyField
 
 from ..models import CreditAccount
 

@@ -4,15 +4,17 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import selectors
+from .. import ids, selectors
 from .serializers import CreditAccountSerializer, LimitChangeSerializer
 
 
 def parse_id(raw: str) -> int:
-    """Ids are opaque strings; ours are positive integers. Anything else is simply not found."""
-    if not raw.isdigit() or len(raw) > 18:
+    """Ids are opaque strings; ours are integers written in ASCII digits. Anything else is
+    simply not found."""
+    value = ids.parse_id(raw)
+    if value is None:
         raise NotFound()
-    return int(raw)
+    return value
 
 
 class CreditAccountDetailView(APIView):

@@ -3,7 +3,8 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from config.api.fields import StrictCharField
+from accounts.api.fields import StrictCharField
+from accounts.ids import parse_id
 
 from ..models import Category, Channel, ClosureRequest, Complaint
 from ..reasons import customer_message
@@ -15,10 +16,10 @@ class OpaqueIdField(StrictCharField):
     default_error_messages = {"invalid_id": _('Must be an id string such as "42".')}
 
     def to_internal_value(self, data) -> int:
-        value = super().to_internal_value(data)
-        if not value.isdigit() or len(value) > 18:
+        value = parse_id(super().to_internal_value(data))
+        if value is None:
             self.fail("invalid_id")
-        return int(value)
+        return value
 
 
 class ComplaintInSerializer(serializers.Serializer):

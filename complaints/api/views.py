@@ -6,9 +6,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.views import parse_id
-from config.api.idempotency import IdempotentAPIView
 
-from .. import selectors, services
+from .. import selectors
+from ..services.closures import closure_request_create
+from ..services.complaints import complaint_file
 from .serializers import (
     ClosureRequestInSerializer,
     ClosureRequestOutSerializer,
@@ -20,16 +21,13 @@ IDEMPOTENCY = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, 
                                description="1–255 characters; replays the first response.")
 
 
-class ComplaintCreateView(IdempotentAPIView):
+class ComplaintCreateView(APIView):
     @extend_schema(request=ComplaintInSerializer, responses={201: ComplaintOutSerializer}, parameters=[IDEMPOTENCY],
                    operation_id="complaints_create")
     def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
-
-    def create(self, request, *args, **kwargs):
         serializer = ComplaintInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        complaint = services.complaint_file(**serializer.validated_data)
+        complaint = complaint_file(**serializer.validated_data)
         return Response(ComplaintOutSerializer(selectors.complaint_get(complaint.pk)).data, status=201)
 
 
@@ -42,17 +40,14 @@ class ComplaintDetailView(APIView):
         return Response(ComplaintOutSerializer(complaint).data)
 
 
-class ClosureRequestCreateView(IdempotentAPIView):
+class ClosureRequestCreateView(APIView):
     @extend_schema(request=ClosureRequestInSerializer, responses={201: ClosureRequestOutSerializer},
                    parameters=[IDEMPOTENCY], operation_id="closure_requests_create")
-    def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
-
-    def create(self, request, account_id: str):
+    def post(self, request, account_id: str):
         account_pk = parse_id(account_id)
         serializer = ClosureRequestInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        closure = services.closure_request_create(account_id=account_pk, **serializer.validated_data)
+        closure = closure_request_create(account_id=account_pk, **serializer.validated_data)
         return Response(ClosureRequestOutSerializer(closure).data, status=201)
 
 

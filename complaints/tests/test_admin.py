@@ -13,10 +13,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from complaints import services
 from complaints.models import ClosureRequest, Complaint, Waiver
-from installments import services as installment_services
+from complaints.services.closures import closure_request_create
+from complaints.services.complaints import complaints_escalate_breaches
 from installments.models import Installment, PaymentAttempt
+from installments.services.fees import fees_post_due_accounts
 
 from .helpers import buy, client_for, close_until, file, hold_new_accounts, open_account, repay, working, world
 
@@ -50,7 +51,7 @@ def test_queue_orders_by_deadline_with_badges_and_filters(agent, agent2, clock):
     clock.shift(timedelta(hours=22))  # now T+30h
     fresh = file(external_id="cx-1", category="billing_dispute")
     mine = working(file(external_id="cx-1", category="auto_debit_failed"), agent)
-    services.complaints_escalate_breaches()
+    complaints_escalate_breaches()
     client = client_for(agent)
 
     response = client.get(CHANGELIST)
@@ -100,7 +101,7 @@ def test_supervisor_view_of_breaches_and_workload(agent, agent2, supervisor, clo
     working(file(external_id="cx-1"), agent2)
     file(external_id="cx-1")
     clock.shift(timedelta(days=16))
-    services.complaints_escalate_breaches()
+    complaints_escalate_breaches()
     assert client_for(agent).get(SUPERVISOR).status_code == 403
 
     response = client_for(supervisor).get(SUPERVISOR)
@@ -216,7 +217,7 @@ def test_waiver_above_100_through_the_page_needs_the_supervisor(agent, superviso
     account = open_account(limit="20000.00")
     buy(account, amount="20000.00", periods=3)
     first = Installment.objects.filter(account=account).order_by("seq").first()
-    installment_services.fees_post_due(account_id=account.pk, business_date=first.due_date)
+    fees_post_due_accounts(account_ids=[account.pk], business_date=first.due_date)
     complaint = working(file(account, category="fee_dispute"), agent)
     page = client_for(agent).get(page_url(complaint)).content.decode()
     assert f'value="fee:{first.pk}"' in page
@@ -263,9 +264,9 @@ def test_an_agent_files_a_complaint_taken_by_phone(agent, reviewer):
 def test_closure_requests_by_status_and_their_page(agent):
     owing = open_account(1)
     buy(owing)
-    waiting = services.closure_request_create(account_id=owing.pk, channel="app")
+    waiting = closure_request_create(account_id=owing.pk, channel="app")
     clear = open_account(2)
-    review = services.closure_request_create(account_id=clear.pk, channel="phone")
+    review = closure_request_create(account_id=clear.pk, channel="phone")
     client = client_for(agent)
     listing = client.get(CLOSURES, {"status__exact": "awaiting_payoff"})
     assert [r.pk for r in listing.context["cl"].result_list] == [waiting.pk]

@@ -1,4 +1,4 @@
-"""The complaints and closure-request API (API.md "Closures and complaints"): shapes, the
+"""The complaints and closure-request API (docs/api.md "Closures and complaints"): shapes, the
 error shape with the fields named, idempotency, and 404s."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from complaints.models import ClosureRequest, Complaint
+from complaints.services.closures import closure_requests_advance
 
 from .helpers import buy, open_account, repay, world
 
@@ -122,7 +123,6 @@ def test_closure_request_api(api):
     assert ClosureRequest.objects.count() == 1
 
     repay(account, "300.00")
-    from complaints.services import closure_requests_advance
 
     closure_requests_advance()
     assert api.get(f"/api/v1/closure-requests/{request.pk}").json()["status"] == "under_review"

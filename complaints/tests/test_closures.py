@@ -1,4 +1,4 @@
-"""Closure requests (DOMAIN.md §9): identity verified by an agent, awaiting payoff while
+"""Closure requests (docs/rules.md §9): identity verified by an agent, awaiting payoff while
 anything is owed (expiring after 30 days), the risk check, approval closing the account,
 the alternatives (lower limit, pause / resume), withdrawal, and system closure by a risk
 manager. Each refusal changes nothing."""
@@ -12,10 +12,22 @@ import pytest
 
 from accounts.errors import BusinessRuleRefused, Conflict, PermissionRefused, ValidationFailed
 from accounts.models import AccountStatusChange, AuditEvent, LimitChange, Notification
-from complaints import services, tasks
+from complaints import tasks
 from complaints.models import ClosureRequest
-from installments import services as installment_services
+from complaints.services.closures import (
+    account_close_for_cause,
+    account_pause,
+    account_resume,
+    closure_request_accept_alternative,
+    closure_request_create,
+    closure_request_decide,
+    closure_request_verify_identity,
+    closure_request_withdraw,
+    closure_requests_advance,
+)
 from installments.models import Purchase
+from installments.services.purchases import purchase_create
+from installments.services.refunds import refund_create
 
 from .helpers import START, at, buy, close_until, file, open_account, render, repay, working, world
 
@@ -23,17 +35,17 @@ pytestmark = pytest.mark.django_db
 
 
 def request_closure(account, **kwargs) -> ClosureRequest:
-    return services.closure_request_create(account_id=account.pk, channel=kwargs.pop("channel", "app"), **kwargs)
+    return closure_request_create(account_id=account.pk, channel=kwargs.pop("channel", "app"), **kwargs)
 
 
 def verify(request, user) -> ClosureRequest:
-    return services.closure_request_verify_identity(request_id=request.pk, method="called back on file phone",
+    return closure_request_verify_identity(request_id=request.pk, method="called back on file phone",
                                                     acting_user=user)
 
 
 def assert_purchase_refused(account):
     with pytest.raises(BusinessRuleRefused) as refused:
-        installment_services.purchase_create(account_id=account.pk, merchant_order_id="after", amount=Decimal("1.00"),
+        purchase_create(account_id=account.pk, merchant_order_id="after", amount=Decimal("1.00"),
                                              periods=1)
     assert refused.value.code == "account_not_active"
 
@@ -44,7 +56,7 @@ def test_nothing_owed_identity_verified_then_the_account_is_closed(agent):
     assert (request.status, request.payoff_expires_at, request.origin) == ("under_review", None, "customer")
     before = world()
     with pytest.raises(BusinessRuleRefused) as unverified:
-        services.closure_request_decide(request_id=request.pk, acting_user=agent)
+        closure_request_decide(request_id=request.pk, acting_user=agent)
     assert unverified.value.code == "identity_not_verified"
     assert world() == before
 
@@ -107,7 +119,7 @@ def test_a_paid_off_request_waits_for_identity_verification(agent):
     buy(account)
     request = request_closure(account)
     repay(account, "300.00")
-    services.closure_requests_advance()
+    closure_requests_advance()
     request.refresh_from_db()
     assert request.status == "under_review"
     account.refresh_from_db()
@@ -122,9 +134,9 @@ def test_an_unpaid_request_expires_after_30_days(agent, clock):
     buy(account)
     request = request_closure(account)
     clock.shift(timedelta(days=30) - timedelta(seconds=1))
-    assert services.closure_requests_advance().expired == 0
+    assert closure_requests_advance().expired == 0
     clock.shift(timedelta(seconds=1))
-    assert services.closure_requests_advance().expired == 1
+    assert closure_requests_advance().expired == 1
     request.refresh_from_db()
     account.refresh_from_db()
     assert (request.status, [r["code"] for r in request.reasons]) == ("expired", ["PAYOFF_NOT_RECEIVED"])
@@ -166,7 +178,7 @@ def test_risk_check_refuses_a_pending_refund_and_a_frozen_account(agent):
     buy(account, amount="300.00", periods=1)
     repay(account, "300.00")
     purchase = Purchase.objects.get(account=account)
-    installment_services.refund_create(purchase_id=purchase.pk, merchant_refund_id="r-1", amount=Decimal("100.00"))
+    refund_create(purchase_id=purchase.pk, merchant_refund_id="r-1", amount=Decimal("100.00"))
     account.refresh_from_db()
     assert account.credit_balance == Decimal("100.00")
     request = request_closure(account)
@@ -200,9 +212,9 @@ def test_closure_request_refusals_change_nothing(agent, reviewer):
     with pytest.raises(PermissionRefused):
         verify(first, reviewer)
     with pytest.raises(ValidationFailed):
-        services.closure_request_verify_identity(request_id=first.pk, method=" ", acting_user=agent)
+        closure_request_verify_identity(request_id=first.pk, method=" ", acting_user=agent)
     with pytest.raises(ValidationFailed):
-        services.closure_request_withdraw(request_id=first.pk, note="", acting_user=agent)
+        closure_request_withdraw(request_id=first.pk, note="", acting_user=agent)
     assert world() == before
 
 
@@ -212,14 +224,14 @@ def test_the_customer_accepts_a_lower_limit_instead(agent):
     before = world()
     for bad in (None, Decimal("1000.00"), Decimal("1500.00"), Decimal("450.00"), Decimal("0.00")):
         with pytest.raises(ValidationFailed):
-            services.closure_request_accept_alternative(request_id=request.pk, alternative="lower_limit",
+            closure_request_accept_alternative(request_id=request.pk, alternative="lower_limit",
                                                         new_limit=bad, note="", acting_user=agent)
     with pytest.raises(ValidationFailed):
-        services.closure_request_accept_alternative(request_id=request.pk, alternative="cheaper", note="",
+        closure_request_accept_alternative(request_id=request.pk, alternative="cheaper", note="",
                                                     acting_user=agent)
     assert world() == before
 
-    services.closure_request_accept_alternative(request_id=request.pk, alternative="lower_limit",
+    closure_request_accept_alternative(request_id=request.pk, alternative="lower_limit",
                                                 new_limit=Decimal("500.00"), note="lower is fine", acting_user=agent)
 
     request.refresh_from_db()
@@ -233,7 +245,7 @@ def test_the_customer_accepts_a_lower_limit_instead(agent):
     assert Notification.objects.filter(kind="limit_changed", account=account).count() == 1
     before = world()
     with pytest.raises(Conflict):
-        services.closure_request_withdraw(request_id=request.pk, note="again", acting_user=agent)
+        closure_request_withdraw(request_id=request.pk, note="again", acting_user=agent)
     assert world() == before
 
 
@@ -241,7 +253,7 @@ def test_the_customer_pauses_instead_and_resumes_later(agent):
     account = open_account()
     buy(account, amount="100.00", periods=1)
     request = request_closure(account)
-    services.closure_request_accept_alternative(request_id=request.pk, alternative="pause", note="travelling",
+    closure_request_accept_alternative(request_id=request.pk, alternative="pause", note="travelling",
                                                 acting_user=agent)
     request.refresh_from_db()
     account.refresh_from_db()
@@ -254,19 +266,19 @@ def test_the_customer_pauses_instead_and_resumes_later(agent):
     assert account.status == "suspended"
     before = world()
     with pytest.raises(Conflict):
-        services.account_pause(account_id=account.pk, note="again", acting_user=agent)
+        account_pause(account_id=account.pk, note="again", acting_user=agent)
     assert world() == before
 
-    services.account_resume(account_id=account.pk, note="back home", acting_user=agent)
+    account_resume(account_id=account.pk, note="back home", acting_user=agent)
 
     account.refresh_from_db()
     assert (account.status, account.paused_by_customer) == ("active", False)
     assert AccountStatusChange.objects.filter(account=account).first().reason_code == "RESUMED_BY_CUSTOMER"
-    installment_services.purchase_create(account_id=account.pk, merchant_order_id="o-2", amount=Decimal("10.00"),
+    purchase_create(account_id=account.pk, merchant_order_id="o-2", amount=Decimal("10.00"),
                                          periods=1)
     before = world()
     with pytest.raises(Conflict):
-        services.account_resume(account_id=account.pk, note="again", acting_user=agent)
+        account_resume(account_id=account.pk, note="again", acting_user=agent)
     assert world() == before
 
 
@@ -277,14 +289,14 @@ def test_a_risk_manager_closes_for_cause_even_while_money_is_owed(agent, supervi
     before = world()
     for user in (agent, supervisor):
         with pytest.raises(PermissionRefused):
-            services.account_close_for_cause(account_id=account.pk, reason_code="FRAUD_CONFIRMED", note="x",
+            account_close_for_cause(account_id=account.pk, reason_code="FRAUD_CONFIRMED", note="x",
                                              acting_user=user)
     with pytest.raises(ValidationFailed) as bad:
-        services.account_close_for_cause(account_id=account.pk, reason_code="DISLIKE", note="", acting_user=manager)
+        account_close_for_cause(account_id=account.pk, reason_code="DISLIKE", note="", acting_user=manager)
     assert set(bad.value.details) == {"reason_code", "note"}
     assert world() == before
 
-    system = services.account_close_for_cause(account_id=account.pk, reason_code="FRAUD_CONFIRMED",
+    system = account_close_for_cause(account_id=account.pk, reason_code="FRAUD_CONFIRMED",
                                               note="card testing confirmed by the bank", acting_user=manager)
 
     account.refresh_from_db()
@@ -297,7 +309,7 @@ def test_a_risk_manager_closes_for_cause_even_while_money_is_owed(agent, supervi
     assert AuditEvent.objects.get(action="closure_request.system_closure").actor == manager
     before = world()
     with pytest.raises(Conflict):
-        services.account_close_for_cause(account_id=account.pk, reason_code="BREACH_OF_TERMS", note="x",
+        account_close_for_cause(account_id=account.pk, reason_code="BREACH_OF_TERMS", note="x",
                                          acting_user=manager)
     assert world() == before
 

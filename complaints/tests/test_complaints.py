@@ -1,4 +1,4 @@
-"""Complaints on real PostgreSQL (DOMAIN.md §10): every allowed and refused transition,
+"""Complaints on real PostgreSQL (docs/rules.md §10): every allowed and refused transition,
 assignment and permissions, the regulatory clock with its extension and the internal
 target's pause, escalation by the nightly close, automatic closing and reopening."""
 
@@ -8,12 +8,28 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 import pytest
+from django.apps import apps
 from django.contrib.auth.models import User
+from django.db import transaction
 
 from accounts.errors import ApplicationError, Conflict, PermissionRefused, ValidationFailed
-from accounts.models import AuditEvent, CobStepRun, Notification
-from complaints import services, tasks
+from accounts.models import AuditEvent, Notification
+from complaints import tasks
 from complaints.models import Complaint, ComplaintMessage, ComplaintStatus
+from complaints.services.complaints import (
+    complaint_add_note,
+    complaint_assign,
+    complaint_extend_deadline,
+    complaint_file,
+    complaint_record_customer_message,
+    complaint_reopen,
+    complaint_reply,
+    complaint_resolve,
+    complaint_start,
+    complaints_close_resolved,
+    complaints_escalate_breaches,
+)
+from conftest import upsert_customer
 
 from .helpers import START, at, close_until, file, open_account, render, working, world
 
@@ -27,18 +43,18 @@ def complaint_in(state: str, agent: User, clock) -> Complaint:
     complaint = file(open_account(Complaint.objects.count() + 1))
     if state == "new":
         return complaint
-    services.complaint_assign(complaint_id=complaint.pk, assignee=agent, acting_user=agent)
+    complaint_assign(complaint_id=complaint.pk, assignee=agent, acting_user=agent)
     if state == "assigned":
         return Complaint.objects.get(pk=complaint.pk)
-    services.complaint_start(complaint_id=complaint.pk, acting_user=agent)
+    complaint_start(complaint_id=complaint.pk, acting_user=agent)
     if state == "awaiting_customer":
-        services.complaint_reply(complaint_id=complaint.pk, body="Which repayment?", await_customer=True,
+        complaint_reply(complaint_id=complaint.pk, body="Which repayment?", await_customer=True,
                                  acting_user=agent)
     if state in ("resolved", "closed"):
-        services.complaint_resolve(complaint_id=complaint.pk, resolution="Your limit is back.", acting_user=agent)
+        complaint_resolve(complaint_id=complaint.pk, resolution="Your limit is back.", acting_user=agent)
     if state == "closed":
         clock.shift(timedelta(days=7))
-        assert services.complaints_close_resolved() == 1
+        assert complaints_close_resolved() == 1
     complaint = Complaint.objects.get(pk=complaint.pk)
     assert complaint.status == state
     return complaint
@@ -47,24 +63,24 @@ def complaint_in(state: str, agent: User, clock) -> Complaint:
 Action = Callable[[Complaint, User, User, User], object]
 
 ACTIONS: dict[str, tuple[Action, dict[str, str]]] = {
-    "assign": (lambda c, agent, agent2, sup: services.complaint_assign(complaint_id=c.pk, assignee=agent2,
+    "assign": (lambda c, agent, agent2, sup: complaint_assign(complaint_id=c.pk, assignee=agent2,
                                                                        acting_user=sup),
                {"new": "assigned", "assigned": "assigned", "in_progress": "in_progress",
                 "awaiting_customer": "awaiting_customer"}),
-    "start": (lambda c, agent, agent2, sup: services.complaint_start(complaint_id=c.pk, acting_user=agent),
+    "start": (lambda c, agent, agent2, sup: complaint_start(complaint_id=c.pk, acting_user=agent),
               {"assigned": "in_progress"}),
-    "reply_and_wait": (lambda c, agent, agent2, sup: services.complaint_reply(
+    "reply_and_wait": (lambda c, agent, agent2, sup: complaint_reply(
         complaint_id=c.pk, body="Please send the bank reference.", await_customer=True, acting_user=agent),
         {"in_progress": "awaiting_customer", "awaiting_customer": "awaiting_customer"}),
-    "customer_message": (lambda c, agent, agent2, sup: services.complaint_record_customer_message(
+    "customer_message": (lambda c, agent, agent2, sup: complaint_record_customer_message(
         complaint_id=c.pk, body="The reference is bank-1.", acting_user=agent),
         {"new": "new", "assigned": "assigned", "in_progress": "in_progress", "awaiting_customer": "in_progress"}),
-    "resolve": (lambda c, agent, agent2, sup: services.complaint_resolve(
+    "resolve": (lambda c, agent, agent2, sup: complaint_resolve(
         complaint_id=c.pk, resolution="Done.", acting_user=agent),
         {"in_progress": "resolved", "awaiting_customer": "resolved"}),
-    "reopen": (lambda c, agent, agent2, sup: services.complaint_reopen(
+    "reopen": (lambda c, agent, agent2, sup: complaint_reopen(
         complaint_id=c.pk, note="The customer disagrees.", acting_user=agent), {"resolved": "in_progress"}),
-    "extend": (lambda c, agent, agent2, sup: services.complaint_extend_deadline(
+    "extend": (lambda c, agent, agent2, sup: complaint_extend_deadline(
         complaint_id=c.pk, reason_text="Waiting for the bank's records.", acting_user=sup),
         {"new": "new", "assigned": "assigned", "in_progress": "in_progress",
          "awaiting_customer": "awaiting_customer"}),
@@ -124,9 +140,9 @@ def test_lifecycle_acknowledged_answered_resolved_with_notifications_and_audit(a
     assert complaint.next_due_at == complaint.acknowledge_by
     assert complaint.account == account
 
-    services.complaint_assign(complaint_id=complaint.pk, assignee=agent, acting_user=agent)
+    complaint_assign(complaint_id=complaint.pk, assignee=agent, acting_user=agent)
     clock.shift(timedelta(hours=2))
-    services.complaint_start(complaint_id=complaint.pk, acting_user=agent)
+    complaint_start(complaint_id=complaint.pk, acting_user=agent)
     complaint.refresh_from_db()
     assert complaint.acknowledged_at == at(START, 12)
     assert complaint.next_due_at == complaint.respond_by
@@ -135,11 +151,11 @@ def test_lifecycle_acknowledged_answered_resolved_with_notifications_and_audit(a
     assert render(ack) == (f"We received your complaint #{complaint.pk} and are looking into it. "
                            "You will have our answer by 2026-12-05 10:00.")
 
-    services.complaint_add_note(complaint_id=complaint.pk, body="Checked the repayment.", acting_user=agent)
-    services.complaint_reply(complaint_id=complaint.pk, body="We are checking your repayment.", acting_user=agent)
+    complaint_add_note(complaint_id=complaint.pk, body="Checked the repayment.", acting_user=agent)
+    complaint_reply(complaint_id=complaint.pk, body="We are checking your repayment.", acting_user=agent)
     answered = Notification.objects.get(kind="complaint_answered")
     assert render(answered) == f"About your complaint #{complaint.pk}: We are checking your repayment."
-    services.complaint_resolve(complaint_id=complaint.pk, resolution="Your limit of 100.00 is back.",
+    complaint_resolve(complaint_id=complaint.pk, resolution="Your limit of 100.00 is back.",
                                acting_user=agent)
     complaint.refresh_from_db()
     assert (complaint.status, complaint.resolved_by, complaint.next_due_at) == ("resolved", agent, None)
@@ -156,10 +172,8 @@ def test_lifecycle_acknowledged_answered_resolved_with_notifications_and_audit(a
 
 
 def test_messages_are_append_only(agent):
-    from django.db import transaction
-
     complaint = working(file(open_account()), agent)
-    message = services.complaint_add_note(complaint_id=complaint.pk, body="x", acting_user=agent)
+    message = complaint_add_note(complaint_id=complaint.pk, body="x", acting_user=agent)
     with pytest.raises(Exception, match=r"complaint_message_append_only|Cannot"), transaction.atomic():
         ComplaintMessage.objects.filter(pk=message.pk).update(body="changed")
     with pytest.raises(Exception, match=r"complaint_message_append_only|Cannot"), transaction.atomic():
@@ -168,15 +182,14 @@ def test_messages_are_append_only(agent):
 
 def test_a_complaint_without_an_account_uses_the_customers_account_or_none(agent):
     account = open_account()
-    complaint = services.complaint_file(customer_external_id="cx-1", category="other", channel="phone",
+    complaint = complaint_file(customer_external_id="cx-1", category="other", channel="phone",
                                         description="Rude agent.")
     assert complaint.account == account
-    from accounts.services import customer_upsert
 
-    customer_upsert(external_id="no-account", name="Zhou", id_number="11010519491231002X", phone="13711111111",
+    upsert_customer(external_id="no-account", name="Zhou", id_number="11010519491231002X", phone="13711111111",
                     store_status="normal", store_since=date(2020, 1, 1), orders_12m=1,
                     spend_12m=account.customer.spend_12m, return_rate=account.customer.return_rate)
-    assert services.complaint_file(customer_external_id="no-account", category="activation_failed",
+    assert complaint_file(customer_external_id="no-account", category="activation_failed",
                                    channel="web", description="Why?").account is None
 
 
@@ -184,17 +197,17 @@ def test_filing_refuses_bad_input_and_unknown_customers(agent, reviewer):
     open_account()
     before = world()
     with pytest.raises(ValidationFailed) as bad:
-        services.complaint_file(customer_external_id="cx-1", category="nope", channel="fax", description=" ")
+        complaint_file(customer_external_id="cx-1", category="nope", channel="fax", description=" ")
     assert set(bad.value.details) == {"category", "channel", "description"}
     with pytest.raises(ValidationFailed) as unknown:
-        services.complaint_file(customer_external_id="ghost", category="other", channel="app", description="x")
+        complaint_file(customer_external_id="ghost", category="other", channel="app", description="x")
     assert unknown.value.details == {"customer_external_id": ["no such customer"]}
     with pytest.raises(ValidationFailed) as foreign:
-        services.complaint_file(customer_external_id="cx-1", category="other", channel="app", description="x",
+        complaint_file(customer_external_id="cx-1", category="other", channel="app", description="x",
                                 account_id=999999)
     assert "account_id" in foreign.value.details
     with pytest.raises(PermissionRefused):
-        services.complaint_file(customer_external_id="cx-1", category="other", channel="app", description="x",
+        complaint_file(customer_external_id="cx-1", category="other", channel="app", description="x",
                                 acting_user=reviewer)
     assert world() == before
 
@@ -207,24 +220,24 @@ def test_an_agent_takes_new_complaints_only_a_supervisor_assigns_and_reassigns(a
     complaint = file(open_account())
     before = world()
     with pytest.raises(PermissionRefused):  # an agent may not hand work to a colleague
-        services.complaint_assign(complaint_id=complaint.pk, assignee=agent2, acting_user=agent)
+        complaint_assign(complaint_id=complaint.pk, assignee=agent2, acting_user=agent)
     with pytest.raises(ValidationFailed):  # only complaints staff can be assignees
-        services.complaint_assign(complaint_id=complaint.pk, assignee=reviewer, acting_user=supervisor)
+        complaint_assign(complaint_id=complaint.pk, assignee=reviewer, acting_user=supervisor)
     with pytest.raises(PermissionRefused):
-        services.complaint_assign(complaint_id=complaint.pk, assignee=reviewer, acting_user=reviewer)
+        complaint_assign(complaint_id=complaint.pk, assignee=reviewer, acting_user=reviewer)
     assert world() == before
 
-    services.complaint_assign(complaint_id=complaint.pk, assignee=agent, acting_user=agent)
+    complaint_assign(complaint_id=complaint.pk, assignee=agent, acting_user=agent)
     before = world()
     with pytest.raises(PermissionRefused):  # taking over a colleague's complaint needs a supervisor
-        services.complaint_assign(complaint_id=complaint.pk, assignee=agent2, acting_user=agent2)
+        complaint_assign(complaint_id=complaint.pk, assignee=agent2, acting_user=agent2)
     with pytest.raises(PermissionRefused):  # the other agent cannot work it
-        services.complaint_start(complaint_id=complaint.pk, acting_user=agent2)
+        complaint_start(complaint_id=complaint.pk, acting_user=agent2)
     with pytest.raises(Conflict):
-        services.complaint_assign(complaint_id=complaint.pk, assignee=agent, acting_user=supervisor)
+        complaint_assign(complaint_id=complaint.pk, assignee=agent, acting_user=supervisor)
     assert world() == before
 
-    services.complaint_assign(complaint_id=complaint.pk, assignee=agent2, acting_user=supervisor, note="holiday")
+    complaint_assign(complaint_id=complaint.pk, assignee=agent2, acting_user=supervisor, note="holiday")
     complaint.refresh_from_db()
     assert (complaint.assigned_to, complaint.status) == (agent2, "assigned")
     event = AuditEvent.objects.get(action="complaint.reassigned")
@@ -233,9 +246,9 @@ def test_an_agent_takes_new_complaints_only_a_supervisor_assigns_and_reassigns(a
     # now the first agent may no longer act; a supervisor may step in
     before = world()
     with pytest.raises(PermissionRefused):
-        services.complaint_start(complaint_id=complaint.pk, acting_user=agent)
+        complaint_start(complaint_id=complaint.pk, acting_user=agent)
     assert world() == before
-    services.complaint_start(complaint_id=complaint.pk, acting_user=supervisor)
+    complaint_start(complaint_id=complaint.pk, acting_user=supervisor)
 
 
 def test_staff_without_complaint_permissions_change_nothing(agent, reviewer, manager):
@@ -243,17 +256,17 @@ def test_staff_without_complaint_permissions_change_nothing(agent, reviewer, man
     before = world()
     for user in (reviewer, manager):
         for call in (
-            lambda u: services.complaint_reply(complaint_id=complaint.pk, body="x", acting_user=u),
-            lambda u: services.complaint_add_note(complaint_id=complaint.pk, body="x", acting_user=u),
-            lambda u: services.complaint_resolve(complaint_id=complaint.pk, resolution="x", acting_user=u),
-            lambda u: services.complaint_extend_deadline(complaint_id=complaint.pk, reason_text="x", acting_user=u),
+            lambda u: complaint_reply(complaint_id=complaint.pk, body="x", acting_user=u),
+            lambda u: complaint_add_note(complaint_id=complaint.pk, body="x", acting_user=u),
+            lambda u: complaint_resolve(complaint_id=complaint.pk, resolution="x", acting_user=u),
+            lambda u: complaint_extend_deadline(complaint_id=complaint.pk, reason_text="x", acting_user=u),
         ):
             with pytest.raises(PermissionRefused):
                 call(user)
     with pytest.raises(PermissionRefused):  # agents do not extend deadlines
-        services.complaint_extend_deadline(complaint_id=complaint.pk, reason_text="x", acting_user=agent)
+        complaint_extend_deadline(complaint_id=complaint.pk, reason_text="x", acting_user=agent)
     with pytest.raises(ValidationFailed):
-        services.complaint_resolve(complaint_id=complaint.pk, resolution="  ", acting_user=agent)
+        complaint_resolve(complaint_id=complaint.pk, resolution="  ", acting_user=agent)
     assert world() == before
 
 
@@ -265,12 +278,12 @@ def test_a_pause_moves_the_internal_target_not_the_regulatory_deadline(agent, cl
     respond_by = complaint.respond_by
     assert complaint.internal_target_at == at(date(2026, 11, 25))
     clock.shift(timedelta(days=1))
-    services.complaint_reply(complaint_id=complaint.pk, body="Send the receipt please.", await_customer=True,
+    complaint_reply(complaint_id=complaint.pk, body="Send the receipt please.", await_customer=True,
                              acting_user=agent)
     complaint.refresh_from_db()
     assert (complaint.status, complaint.paused_since) == ("awaiting_customer", at(date(2026, 11, 21)))
     clock.shift(timedelta(days=3, hours=6))
-    services.complaint_record_customer_message(complaint_id=complaint.pk, body="Here it is.", acting_user=agent)
+    complaint_record_customer_message(complaint_id=complaint.pk, body="Here it is.", acting_user=agent)
     complaint.refresh_from_db()
     assert complaint.status == "in_progress"
     assert complaint.paused_since is None
@@ -285,9 +298,9 @@ def test_extension_once_by_a_supervisor_with_a_reason(agent, supervisor, clock):
     clock.shift(timedelta(days=10))
     before = world()
     with pytest.raises(ValidationFailed):
-        services.complaint_extend_deadline(complaint_id=complaint.pk, reason_text="", acting_user=supervisor)
+        complaint_extend_deadline(complaint_id=complaint.pk, reason_text="", acting_user=supervisor)
     assert world() == before
-    services.complaint_extend_deadline(complaint_id=complaint.pk, reason_text="Bank records take 3 weeks.",
+    complaint_extend_deadline(complaint_id=complaint.pk, reason_text="Bank records take 3 weeks.",
                                        acting_user=supervisor)
     complaint.refresh_from_db()
     assert complaint.respond_by == at(date(2026, 12, 20))  # 30 days from receipt
@@ -299,7 +312,7 @@ def test_extension_once_by_a_supervisor_with_a_reason(agent, supervisor, clock):
     assert Notification.objects.filter(kind="complaint_deadline_extended").count() == 1
     before = world()
     with pytest.raises(Conflict) as twice:
-        services.complaint_extend_deadline(complaint_id=complaint.pk, reason_text="again", acting_user=supervisor)
+        complaint_extend_deadline(complaint_id=complaint.pk, reason_text="again", acting_user=supervisor)
     assert twice.value.code == "already_extended"
     assert world() == before
 
@@ -309,26 +322,26 @@ def test_no_extension_after_the_15_day_deadline_passed(agent, supervisor, clock)
     clock.shift(timedelta(days=15, seconds=1))
     before = world()
     with pytest.raises(Conflict) as late:
-        services.complaint_extend_deadline(complaint_id=complaint.pk, reason_text="late", acting_user=supervisor)
+        complaint_extend_deadline(complaint_id=complaint.pk, reason_text="late", acting_user=supervisor)
     assert late.value.code == "deadline_passed"
     assert world() == before
 
 
 def test_reopening_starts_a_new_round_with_its_own_deadline(agent, supervisor, clock):
     complaint = working(file(open_account()), agent)
-    services.complaint_resolve(complaint_id=complaint.pk, resolution="Done.", acting_user=agent)
+    complaint_resolve(complaint_id=complaint.pk, resolution="Done.", acting_user=agent)
     clock.shift(timedelta(days=3))
-    services.complaint_reopen(complaint_id=complaint.pk, note="Customer says the limit is still low.",
+    complaint_reopen(complaint_id=complaint.pk, note="Customer says the limit is still low.",
                               acting_user=agent)
     complaint.refresh_from_db()
     assert (complaint.status, complaint.round, complaint.reopened_count) == ("in_progress", 2, 1)
     assert complaint.received_at == at(START)
     assert complaint.respond_by == at(date(2026, 12, 8))
     assert (complaint.resolved_at, complaint.resolution) == (None, "")
-    services.complaint_extend_deadline(complaint_id=complaint.pk, reason_text="new evidence", acting_user=supervisor)
+    complaint_extend_deadline(complaint_id=complaint.pk, reason_text="new evidence", acting_user=supervisor)
     complaint.refresh_from_db()
     assert complaint.respond_by == at(date(2026, 12, 23))
-    services.complaint_resolve(complaint_id=complaint.pk, resolution="Fixed now.", acting_user=agent)
+    complaint_resolve(complaint_id=complaint.pk, resolution="Fixed now.", acting_user=agent)
     assert Notification.objects.filter(kind="complaint_resolved").count() == 2
 
 
@@ -339,7 +352,7 @@ def test_the_nightly_close_escalates_each_missed_deadline_once(agent, clock):
     open_account()
     late = file(external_id="cx-1")
     on_time = working(file(external_id="cx-1", category="other"), agent)
-    services.complaint_resolve(complaint_id=on_time.pk, resolution="Answered.", acting_user=agent)
+    complaint_resolve(complaint_id=on_time.pk, resolution="Answered.", acting_user=agent)
 
     close_until(date(2026, 11, 21))  # closes 20 Nov: at midnight the acknowledgement is not due yet
     late.refresh_from_db()
@@ -348,7 +361,9 @@ def test_the_nightly_close_escalates_each_missed_deadline_once(agent, clock):
     late.refresh_from_db()
     assert (late.escalated, late.acknowledge_breached, late.response_breached) == (True, True, False)
     assert late.escalated_at == at(date(2026, 11, 22), 0)
-    step = CobStepRun.objects.get(run__business_date=date(2026, 11, 21), step="escalate_deadlines")
+    # the close's run record (config.cob, a layer above this app: looked up by name, not imported)
+    step = apps.get_model("cob", "CobStepRun").objects.get(run__business_date=date(2026, 11, 21),
+                                                           step="escalate_deadlines")
     assert step.detail["complaints"]["escalated"] == 1
 
     close_until(date(2026, 12, 5))  # nothing new until the final response is due
@@ -362,15 +377,15 @@ def test_the_nightly_close_escalates_each_missed_deadline_once(agent, clock):
     on_time.refresh_from_db()
     assert not on_time.escalated
     # a day run twice escalates nothing twice
-    assert services.complaints_escalate_breaches(now=at(date(2026, 12, 7))) == 0
+    assert complaints_escalate_breaches(now=at(date(2026, 12, 7))) == 0
 
 
 def test_an_acknowledgement_made_late_between_sweeps_is_still_a_breach(agent, clock):
     complaint = file(open_account())
-    services.complaint_assign(complaint_id=complaint.pk, assignee=agent, acting_user=agent)
+    complaint_assign(complaint_id=complaint.pk, assignee=agent, acting_user=agent)
     clock.shift(timedelta(days=1, hours=1))
-    services.complaint_start(complaint_id=complaint.pk, acting_user=agent)
-    assert services.complaints_escalate_breaches() == 1
+    complaint_start(complaint_id=complaint.pk, acting_user=agent)
+    assert complaints_escalate_breaches() == 1
     complaint.refresh_from_db()
     assert (complaint.acknowledge_breached, complaint.escalated) == (True, True)
 
@@ -378,8 +393,8 @@ def test_an_acknowledgement_made_late_between_sweeps_is_still_a_breach(agent, cl
 def test_refusals_are_application_errors_with_codes(agent):
     complaint = file(open_account())
     with pytest.raises(ApplicationError) as refused:
-        services.complaint_resolve(complaint_id=complaint.pk, resolution="x", acting_user=agent)
+        complaint_resolve(complaint_id=complaint.pk, resolution="x", acting_user=agent)
     assert (refused.value.status_code, refused.value.code) == (409, "invalid_transition")
     with pytest.raises(ApplicationError) as missing:
-        services.complaint_start(complaint_id=424242, acting_user=agent)
+        complaint_start(complaint_id=424242, acting_user=agent)
     assert missing.value.status_code == 404

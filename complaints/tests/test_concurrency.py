@@ -10,8 +10,9 @@ import pytest
 from django.db import connection
 
 from accounts.errors import ApplicationError
-from complaints import services
 from complaints.models import ClosureRequest, Complaint
+from complaints.services.closures import closure_request_create
+from complaints.services.complaints import complaint_assign
 
 from .helpers import file, open_account, staff
 
@@ -54,7 +55,7 @@ def test_two_agents_taking_the_same_complaint_one_gets_it(transactional_db):
     agents = [staff(f"racer{n}", "CS agent") for n in range(4)]
 
     results, refusals = race([
-        (lambda user=user: services.complaint_assign(complaint_id=complaint.pk, assignee=user, acting_user=user))
+        (lambda user=user: complaint_assign(complaint_id=complaint.pk, assignee=user, acting_user=user))
         for user in agents])
 
     assert len(results) == 1 and len(refusals) == 3
@@ -66,7 +67,7 @@ def test_two_closure_requests_at_once_make_one(transactional_db):
     account = open_account()
 
     results, refusals = race([
-        (lambda: services.closure_request_create(account_id=account.pk, channel="app")) for _ in range(3)])
+        (lambda: closure_request_create(account_id=account.pk, channel="app")) for _ in range(3)])
 
     assert len(results) == 1
     assert {exc.code for exc in refusals} == {"closure_request_open"}

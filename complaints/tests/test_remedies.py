@@ -1,4 +1,4 @@
-"""Remedies from a complaint (DOMAIN.md §10): fee and penalty waivers as ledger reversals
+"""Remedies from a complaint (docs/rules.md §10): fee and penalty waivers as ledger reversals
 (above 100.00 a supervisor approves), early release of a restoration hold, starting a
 closure. Each refusal changes nothing."""
 
@@ -9,14 +9,20 @@ from decimal import Decimal
 
 import pytest
 
-from accounts import audit
+from accounts import ledger_checks
 from accounts.errors import BusinessRuleRefused, Conflict, PermissionRefused, ValidationFailed
 from accounts.models import AuditEvent, CreditAccount, JournalEntry
-from complaints import services
 from complaints.models import ClosureRequest, WaiverStatus
-from installments import repayments
-from installments import services as installment_services
+from complaints.services.remedies import (
+    complaint_release_hold,
+    complaint_start_closure,
+    complaint_waiver_request,
+    waiver_approve,
+    waiver_reject,
+)
 from installments.models import Installment, Penalty, RestorationHold
+from installments.services.delinquency import penalties_accrue_accounts
+from installments.services.fees import fees_post_due_accounts
 
 from .helpers import buy, file, hold_new_accounts, open_account, repay, working, world
 
@@ -24,7 +30,7 @@ pytestmark = pytest.mark.django_db
 
 
 def assert_ledger_ok():
-    violations, _counts = audit.run_all()
+    violations, _counts = ledger_checks.run_all()
     assert violations == []
 
 
@@ -33,14 +39,14 @@ def posted_fee_account(limit: str, amount: str, n: int = 1) -> tuple[CreditAccou
     account = open_account(n, limit=limit)
     buy(account, amount=amount, periods=3)
     first = Installment.objects.filter(account=account).order_by("seq").first()
-    installment_services.fees_post_due(account_id=account.pk, business_date=first.due_date)
+    fees_post_due_accounts(account_ids=[account.pk], business_date=first.due_date)
     first.refresh_from_db()
     account.refresh_from_db()
     return account, first
 
 
 def waive(complaint, user, item_id: int, amount: str, kind: str = "fee"):
-    return services.complaint_waiver_request(complaint_id=complaint.pk, kind=kind, item_id=item_id,
+    return complaint_waiver_request(complaint_id=complaint.pk, kind=kind, item_id=item_id,
                                              amount=Decimal(amount), reason_text="goodwill", acting_user=user)
 
 
@@ -76,13 +82,13 @@ def test_a_waiver_above_100_waits_for_a_supervisor_and_an_agent_cannot_approve_i
     account.refresh_from_db()
     assert account.fees_outstanding == Decimal("120.00")
     before = world()
-    for refused in (lambda: services.waiver_approve(waiver_id=waiver.pk, acting_user=agent),
-                    lambda: services.waiver_reject(waiver_id=waiver.pk, note="no", acting_user=agent)):
+    for refused in (lambda: waiver_approve(waiver_id=waiver.pk, acting_user=agent),
+                    lambda: waiver_reject(waiver_id=waiver.pk, note="no", acting_user=agent)):
         with pytest.raises(PermissionRefused):
             refused()
     assert world() == before
 
-    services.waiver_approve(waiver_id=waiver.pk, note="customer was misinformed", acting_user=supervisor)
+    waiver_approve(waiver_id=waiver.pk, note="customer was misinformed", acting_user=supervisor)
 
     waiver.refresh_from_db()
     account.refresh_from_db()
@@ -91,7 +97,7 @@ def test_a_waiver_above_100_waits_for_a_supervisor_and_an_agent_cannot_approve_i
     assert AuditEvent.objects.get(action="waiver.approved").actor == supervisor
     before = world()
     with pytest.raises(Conflict):
-        services.waiver_approve(waiver_id=waiver.pk, acting_user=supervisor)
+        waiver_approve(waiver_id=waiver.pk, acting_user=supervisor)
     assert world() == before
     assert_ledger_ok()
 
@@ -102,9 +108,9 @@ def test_a_supervisor_waives_above_100_at_once_or_rejects_a_request(agent, super
     pending = waive(complaint, agent, first.pk, "100.01")
     before = world()
     with pytest.raises(ValidationFailed):
-        services.waiver_reject(waiver_id=pending.pk, note=" ", acting_user=supervisor)
+        waiver_reject(waiver_id=pending.pk, note=" ", acting_user=supervisor)
     assert world() == before
-    services.waiver_reject(waiver_id=pending.pk, note="not justified", acting_user=supervisor)
+    waiver_reject(waiver_id=pending.pk, note="not justified", acting_user=supervisor)
     pending.refresh_from_db()
     assert (pending.status, pending.decision_note) == (WaiverStatus.REJECTED, "not justified")
     account.refresh_from_db()
@@ -136,7 +142,7 @@ def test_waiver_refusals_change_nothing(agent, agent2):
     with pytest.raises(ValidationFailed):
         waive(complaint, agent, first.pk, "1.00", kind="principal")
     with pytest.raises(ValidationFailed):
-        services.complaint_waiver_request(complaint_id=complaint.pk, kind="fee", item_id=first.pk,
+        complaint_waiver_request(complaint_id=complaint.pk, kind="fee", item_id=first.pk,
                                           amount=Decimal("1.00"), reason_text="", acting_user=agent)
     with pytest.raises(PermissionRefused):  # not the assignee
         waive(complaint, agent2, first.pk, "1.00")
@@ -152,7 +158,7 @@ def test_a_penalty_is_waived_through_penalty_receivable(agent):
     account = open_account(limit="1000.00")
     buy(account, amount="100.00", periods=1)
     due = Installment.objects.get(account=account).due_date
-    assert repayments.penalty_accrue(account_id=account.pk, business_date=due + timedelta(days=5)) == Decimal("0.05")
+    assert penalties_accrue_accounts(account_ids=[account.pk], business_date=due + timedelta(days=5)) == Decimal("0.05")
     penalty = Penalty.objects.get(account=account)
     complaint = working(file(account, category="fee_dispute"), agent)
 
@@ -176,15 +182,15 @@ def test_a_supervisor_releases_a_restoration_hold_an_agent_may_not(agent, superv
     complaint = working(file(account), agent)
     before = world()
     with pytest.raises(PermissionRefused):
-        services.complaint_release_hold(complaint_id=complaint.pk, hold_id=hold.pk, reason_text="asked",
+        complaint_release_hold(complaint_id=complaint.pk, hold_id=hold.pk, reason_text="asked",
                                         acting_user=agent)
     with pytest.raises(ValidationFailed):
-        services.complaint_release_hold(complaint_id=complaint.pk, hold_id=hold.pk, reason_text="",
+        complaint_release_hold(complaint_id=complaint.pk, hold_id=hold.pk, reason_text="",
                                         acting_user=supervisor)
     assert world() == before
     assert RestorationHold.objects.get(pk=hold.pk).released_at is None
 
-    released = services.complaint_release_hold(complaint_id=complaint.pk, hold_id=hold.pk,
+    released = complaint_release_hold(complaint_id=complaint.pk, hold_id=hold.pk,
                                                reason_text="customer needs the limit today", acting_user=supervisor)
 
     assert released == Decimal("50.00")
@@ -195,7 +201,7 @@ def test_a_supervisor_releases_a_restoration_hold_an_agent_may_not(agent, superv
     assert AuditEvent.objects.filter(action="complaint.hold_released", object_id=str(complaint.pk)).count() == 1
     before = world()
     with pytest.raises(Conflict):
-        services.complaint_release_hold(complaint_id=complaint.pk, hold_id=hold.pk, reason_text="again",
+        complaint_release_hold(complaint_id=complaint.pk, hold_id=hold.pk, reason_text="again",
                                         acting_user=supervisor)
     assert world() == before
     assert_ledger_ok()
@@ -206,10 +212,10 @@ def test_starting_a_closure_from_a_complaint(agent, reviewer):
     complaint = working(file(account, category="closure"), agent)
     before = world()
     with pytest.raises(PermissionRefused):
-        services.complaint_start_closure(complaint_id=complaint.pk, note="x", acting_user=reviewer)
+        complaint_start_closure(complaint_id=complaint.pk, note="x", acting_user=reviewer)
     assert world() == before
 
-    request = services.complaint_start_closure(complaint_id=complaint.pk, note="Customer wants to close.",
+    request = complaint_start_closure(complaint_id=complaint.pk, note="Customer wants to close.",
                                                identity_method="ID card on video call", acting_user=agent)
 
     # nothing owed, identity verified, no dispute: closed at once

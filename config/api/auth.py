@@ -1,30 +1,60 @@
 """Token authentication of service clients (``Authorization: Token <key>``). Only a SHA-256
-of each token is stored (accounts.ApiClient)."""
+of each token is stored (``config.api.models.ApiClient``)."""
 
 from __future__ import annotations
 
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
-from accounts.models import ApiClient
-from accounts.services import api_token_hash
+from .clients import api_client_for_token
+from .models import ApiClient
+
+KEYWORD = "Token"
+# The client the idempotency middleware already looked up for this request (one lookup each).
+_RESOLVED = "_tally_api_client"
+
+
+class InvalidTokenHeader(Exception):
+    pass
+
+
+def token_from(request: HttpRequest) -> str | None:
+    """The token of ``Authorization: Token <key>``; None without that header."""
+    header = authentication.get_authorization_header(request).split()
+    if not header or header[0].lower() != KEYWORD.lower().encode():
+        return None
+    if len(header) != 2:
+        raise InvalidTokenHeader
+    try:
+        return header[1].decode()
+    except UnicodeError as exc:
+        raise InvalidTokenHeader from exc
+
+
+def client_of(request: HttpRequest) -> ApiClient | None:
+    """The active client whose token the request carries (looked up once per request)."""
+    if not hasattr(request, _RESOLVED):
+        try:
+            token = token_from(request)
+        except InvalidTokenHeader:
+            token = None
+        setattr(request, _RESOLVED, api_client_for_token(token) if token else None)
+    return getattr(request, _RESOLVED)
 
 
 class ApiClientTokenAuthentication(authentication.BaseAuthentication):
-    keyword = "Token"
+    keyword = KEYWORD
 
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request).split()
-        if not header or header[0].lower() != self.keyword.lower().encode():
-            return None
-        if len(header) != 2:
-            raise exceptions.AuthenticationFailed(_("Invalid token header."))
         try:
-            token = header[1].decode()
-        except UnicodeError as exc:
+            token = token_from(request)
+        except InvalidTokenHeader as exc:
             raise exceptions.AuthenticationFailed(_("Invalid token header.")) from exc
-        client = ApiClient.objects.filter(token_hash=api_token_hash(token), is_active=True).first()
+        if token is None:
+            return None
+        client = client_of(request._request)
         if client is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         return client, token

@@ -1,43 +1,66 @@
-"""``Idempotency-Key`` for every POST (API.md):
+"""``Idempotency-Key`` for every POST of the API (docs/api.md):
 
 - same key, same body → the first response replayed (status and body) with
   ``Idempotent-Replayed: true``;
 - same key, different body → 409 ``idempotency_key_reused``;
 - same key while the first request is still running → 409 ``request_in_progress``.
 
-The key is claimed by one committed ``INSERT … ON CONFLICT DO NOTHING`` (a unique row per
-client and key) before the view runs, so two concurrent requests cannot both run. A 5xx answer releases
-the key (the request may be retried); every other answer is stored and kept ≥ 24 h.
+A middleware does it for every POST under ``/api/``, so no view has to remember to. The key
+is claimed by one committed ``INSERT … ON CONFLICT DO NOTHING`` (a unique row per client and
+key) before the view runs, so two concurrent requests cannot both run. A 5xx answer releases
+the key (the request may be retried); every other answer is stored and kept ≥ 24 h. A body
+that is not JSON, or a request without a valid token, claims nothing: the view answers it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from rest_framework.response import Response
+from rest_framework.exceptions import ParseError
+from rest_framework.renderers import JSONRenderer
 from rest_framework.utils.encoders import JSONEncoder
-from rest_framework.views import APIView
 
-from accounts.models import IdempotencyRecord
-
+from .auth import client_of
 from .errors import error_body
+from .models import ApiClient, IdempotencyRecord
+from .parsers import BoundedJSONParser
 
 HEADER = "Idempotency-Key"
+API_PREFIX = "/api/"
 
 
-def _request_fingerprint(request) -> str:
-    body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), cls=JSONEncoder)
+def _json_response(body: Any, status: int) -> HttpResponse:
+    return HttpResponse(JSONRenderer().render(body), status=status, content_type="application/json")
+
+
+def _parsed_body(request: HttpRequest) -> Any:
+    """The body as the API's parser reads it; ParseError when it is not JSON."""
+    content_type = request.META.get("CONTENT_TYPE", "")
+    if not content_type.split(";")[0].strip().lower().endswith("json"):
+        raise ParseError("not JSON")
+    if not request.body:
+        return {}
+    return BoundedJSONParser().parse(io.BytesIO(request.body), content_type, {"request": request})
+
+
+def _fingerprint(request: HttpRequest, data: Any) -> str:
+    body = json.dumps(data, sort_keys=True, separators=(",", ":"), cls=JSONEncoder)
     raw = f"{request.method}\n{request.path}\n{body}"
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def _claim(*, client, key: str, method: str, path: str, fingerprint: str, now, lease) -> int | None:
+def _claim(*, client: ApiClient, key: str, method: str, path: str, fingerprint: str, now: datetime,
+           lease: timedelta) -> int | None:
     """Insert the key's record and return its id, or None when the client already holds
     the key — one statement that commits at once (``ON CONFLICT DO NOTHING``: a concurrent
     first request's insert is waited for, never duplicated)."""
@@ -52,54 +75,61 @@ def _claim(*, client, key: str, method: str, path: str, fingerprint: str, now, l
     return row[0] if row else None
 
 
-class IdempotentAPIView(APIView):
-    # Subclasses implement ``create(request, *args, **kwargs)`` for POST. (A comment, not a
-    # docstring: drf-spectacular would show an inherited docstring as every POST's description.)
+def _answer_for_used_key(client: ApiClient, key: str, fingerprint: str, now: datetime,
+                         lease: timedelta) -> HttpResponse | int:
+    """What a request carrying a key the client already used gets: the stored answer, a 409,
+    or — when the first attempt died without answering — the key itself (its record id)."""
+    with transaction.atomic(durable=True):
+        record = IdempotencyRecord.objects.select_for_update().get(client=client, key=key)
+        if record.request_hash != fingerprint:
+            return _json_response(error_body("idempotency_key_reused",
+                                             _("This Idempotency-Key was used with a different request."),
+                                             {HEADER: [_("reused with a different body")]}), 409)
+        if record.completed:
+            response = _json_response(record.response_body, record.response_status or 200)
+            response["Idempotent-Replayed"] = "true"
+            return response
+        if record.locked_until > now:
+            return _json_response(error_body("request_in_progress",
+                                             _("A request with this Idempotency-Key is still being processed.")), 409)
+        record.locked_until = now + lease
+        record.save(update_fields=["locked_until"])
+        return record.pk
 
-    def post(self, request, *args, **kwargs):
-        request.data  # noqa: B018 - parse first: malformed JSON is a 400 that claims no key
+
+class IdempotencyMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         key = request.headers.get(HEADER)
-        if key is None:
-            return self.create(request, *args, **kwargs)
+        if key is None or request.method != "POST" or not request.path.startswith(API_PREFIX):
+            return self.get_response(request)
         if not (1 <= len(key) <= 255):
-            return Response(error_body("invalid_idempotency_key", _("Idempotency-Key must be 1–255 characters."),
-                                       {"Idempotency-Key": [_("1 to 255 characters")]}), status=400)
-        fingerprint = _request_fingerprint(request)
-        client = request.user
+            return _json_response(error_body("invalid_idempotency_key", _("Idempotency-Key must be 1–255 characters."),
+                                             {HEADER: [_("1 to 255 characters")]}), 400)
+        client = client_of(request)
+        if client is None:
+            return self.get_response(request)  # the view refuses the token
+        try:
+            fingerprint = _fingerprint(request, _parsed_body(request))
+        except ParseError:
+            return self.get_response(request)  # malformed: a 400 (or 415) that claims no key
         now = timezone.now()
         lease = timedelta(seconds=settings.IDEMPOTENCY_IN_PROGRESS_LEASE_SECONDS)
         record_id = _claim(client=client, key=key, method=request.method, path=request.path[:255],
                            fingerprint=fingerprint, now=now, lease=lease)
-        if record_id is None:  # the client already used this key
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.select_for_update().get(client=client, key=key)
-                if record.request_hash != fingerprint:
-                    return Response(error_body("idempotency_key_reused",
-                                               _("This Idempotency-Key was used with a different request."),
-                                               {"Idempotency-Key": [_("reused with a different body")]}), status=409)
-                if record.completed:
-                    response = Response(record.response_body, status=record.response_status)
-                    response["Idempotent-Replayed"] = "true"
-                    return response
-                if record.locked_until > now:
-                    return Response(error_body("request_in_progress",
-                                               _("A request with this Idempotency-Key is still being processed.")),
-                                    status=409)
-                # The first attempt died without answering: this one takes over the key.
-                record.locked_until = now + lease
-                record.save(update_fields=["locked_until"])
-                record_id = record.pk
-        try:
-            response = self.create(request, *args, **kwargs)
-        except Exception as exc:
-            response = self.handle_exception(exc)
+        if record_id is None:
+            used = _answer_for_used_key(client, key, fingerprint, now, lease)
+            if isinstance(used, HttpResponse):
+                return used
+            record_id = used
+        response = self.get_response(request)
         if response.status_code >= 500:
             IdempotencyRecord.objects.filter(pk=record_id, completed=False).delete()
             return response
-        body = json.loads(json.dumps(response.data, cls=JSONEncoder))
+        data = getattr(response, "data", None)
+        body = json.loads(json.dumps(data, cls=JSONEncoder)) if data is not None else json.loads(response.content)
         IdempotencyRecord.objects.filter(pk=record_id).update(
             completed=True, response_status=response.status_code, response_body=body)
         return response
-
-    def create(self, request, *args, **kwargs):  # pragma: no cover - abstract
-        raise NotImplementedError

@@ -1,3 +1,5 @@
+import io
+
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ParseError
@@ -8,8 +10,6 @@ class BoundedJSONParser(JSONParser):
     """JSON with a hard size bound (reads at most the limit + 1 byte)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        import io
-
         limit = settings.API_MAX_BODY_BYTES
         if stream is None:
             raise ParseError(_("The request body is empty."))

@@ -1,6 +1,6 @@
 """OpenAPI schema post-processing: the error responses of the contract on every operation.
 
-API.md: every error is ``{"error": {"code", "message", "details"}}`` — 400 malformed or
+docs/api.md: every error is ``{"error": {"code", "message", "details"}}`` — 400 malformed or
 invalid input, 401/403, 404, 409 conflict (wrong state, duplicate, idempotency), 422 a
 business rule refused it. drf-spectacular documents only the success response of each view,
 so a client (or a fuzzer) reading the schema would take every error for a contract breach.
@@ -12,7 +12,7 @@ from typing import Any
 
 ERROR_COMPONENT = {
     "type": "object",
-    "description": "Every API error has this shape (API.md, Conventions).",
+    "description": "Every API error has this shape (docs/api.md, Conventions).",
     "properties": {
         "error": {
             "type": "object",

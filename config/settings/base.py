@@ -60,6 +60,9 @@ INSTALLED_APPS = [
     "risk",
     "installments",
     "complaints",
+    "config.api",
+    "config.cob",
+    "config",
 ]
 
 MIDDLEWARE = [
@@ -75,6 +78,7 @@ MIDDLEWARE = [
     "accounts.security.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "config.api.idempotency.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -172,7 +176,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
-    # The contract's error responses (API.md) on every operation; the enum hook is the default one.
+    # The contract's error responses (docs/api.md) on every operation; the enum hook is the default one.
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.api.schema.add_error_responses"],
     "ENUM_NAME_OVERRIDES": {
         "ApplicationKindEnum": "risk.models.ApplicationKind",
@@ -186,7 +190,7 @@ CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND") or CELERY_BROKER_URL
 CELERY_RESULT_EXPIRES = 3600
 # A killed worker's unacknowledged chunk goes back to the queue after this long.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(env("CELERY_VISIBILITY_TIMEOUT", "900") or 900)}
-CELERY_TASK_ROUTES = {"accounts.tasks.close_business_days": {"queue": "cob"}}
+CELERY_TASK_ROUTES = {"config.cob.tasks.close_business_days": {"queue": "cob"}}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -19,6 +19,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from celery.app.task import Task
+
+from config.celery_app import app
 from installments.gateway import ChargeResult, GatewayTimeout, SandboxGateway
 
 
@@ -76,10 +79,6 @@ class FaultyGateway(SandboxGateway):
 def celery_eager(*, deliver_twice: bool):
     """Run Celery tasks in this process (the simulation has no workers); with
     ``deliver_twice`` every task is executed twice, like a broker redelivering it."""
-    from celery.app.task import Task
-
-    from config.celery_app import app
-
     saved = (app.conf.task_always_eager, app.conf.task_eager_propagates)
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True

@@ -12,7 +12,9 @@ from datetime import date
 from decimal import Decimal
 
 from risk.rules import id_check_char
-from risk.services import ApplicantData
+from risk.services.applications import ApplicantData
+
+START = date(2026, 1, 5)  # the first simulated business date
 
 # persona → weight in the population
 PERSONAS: tuple[tuple[str, int], ...] = (

@@ -1,6 +1,6 @@
 """The end-of-simulation report: aggregates only (no ids, no timestamps), in a fixed order,
 so the same seed gives a byte-identical report. ``money`` is the set of figures a fault run
-must reproduce exactly (docs/decisions/0011-simulation.md)."""
+must reproduce exactly (docs/decisions/0014-simulation.md)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,32 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db.models import Count, Q, Sum
+
+from accounts.ledger_checks import LEDGER_CHECKS, run_all
+from accounts.models import (
+    DELINQUENCY_BUCKETS,
+    AccountStatusChange,
+    CreditAccount,
+    JournalEntry,
+    JournalLine,
+    LimitChange,
+    delinquency_bucket_q,
+)
+from complaints.models import ClosureRequest, Complaint
+from installments.models import (
+    InstallmentPlan,
+    PaymentAttempt,
+    Penalty,
+    PlanKind,
+    Purchase,
+    Refund,
+    Repayment,
+    SandboxGatewayCharge,
+    Statement,
+)
+from risk.models import Application
+
+from .population import START
 
 ZERO = Decimal("0.00")
 
@@ -20,9 +46,6 @@ def _m(value) -> str:
 def money_totals() -> dict[str, str]:
     """Every ledger book's balance, what was bought, refunded, repaid (by source), charged at
     the gateway, and what is still owed — the figures a fault run must equal."""
-    from accounts.models import CreditAccount, JournalLine
-    from installments.models import Penalty, Purchase, Refund, Repayment, SandboxGatewayCharge
-
     totals: dict[str, str] = {}
     for book, amount in JournalLine.objects.values_list("book").annotate(s=Sum("amount")).order_by("book"):
         totals[f"ledger {book}"] = _m(amount)
@@ -46,21 +69,6 @@ def money_totals() -> dict[str, str]:
 
 
 def build(sim) -> tuple[str, dict[str, str], list[str]]:
-    from accounts.audit import CHECKS, run_all
-    from accounts.models import (
-        DELINQUENCY_BUCKETS,
-        AccountStatusChange,
-        CreditAccount,
-        JournalEntry,
-        LimitChange,
-        delinquency_bucket_q,
-    )
-    from complaints.models import ClosureRequest, Complaint
-    from installments.models import InstallmentPlan, PaymentAttempt, PlanKind, Purchase, Refund, Repayment, Statement
-    from risk.models import Application
-
-    from .engine import START
-
     lines: list[str] = []
     out = lines.append
     end = START + timedelta(days=sim.days)
@@ -169,6 +177,6 @@ def build(sim) -> tuple[str, dict[str, str], list[str]]:
         out(f"audit_ledger: {len(violations)} violation(s)")
         lines.extend(f"  {v}" for v in violations[:50])
     else:
-        out(f"audit_ledger: OK — {len(CHECKS)} checks over {JournalEntry.objects.count()} entries "
+        out(f"audit_ledger: OK — {len(LEDGER_CHECKS)} checks over {JournalEntry.objects.count()} entries "
             f"and {CreditAccount.objects.count()} accounts")
     return "\n".join(lines) + "\n", totals, violations

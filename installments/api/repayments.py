@@ -2,13 +2,13 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from accounts.api.fields import MoneyField, StrictCharField
 from accounts.api.views import parse_id
-from config.api.fields import MoneyField, StrictCharField
-from config.api.idempotency import IdempotentAPIView
 
-from .. import repayments
 from ..models import PaymentAttempt, Repayment
+from ..services.repayments import repayment_create
 from .views import IDEMPOTENCY, _account_or_404, created_or_replayed
 
 
@@ -41,19 +41,16 @@ class RepaymentOutSerializer(serializers.ModelSerializer):
                   "hold_release_at", "available_limit", "business_date"]
 
 
-class RepaymentCreateView(IdempotentAPIView):
+class RepaymentCreateView(APIView):
     @extend_schema(request=RepaymentInSerializer, parameters=[IDEMPOTENCY],
                    responses=created_or_replayed(RepaymentOutSerializer, "The same reference again: the repayment "
                                                                          "recorded the first time."),
                    operation_id="repayments_create")
-    def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
-
-    def create(self, request, account_id: str):
+    def post(self, request, account_id: str):
         account_pk = parse_id(account_id)
         serializer = RepaymentInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = repayments.repayment_create(account_id=account_pk, **serializer.validated_data)
+        result = repayment_create(account_id=account_pk, **serializer.validated_data)
         repayment = Repayment.objects.prefetch_related("allocations").get(pk=result.repayment.pk)
         return Response(RepaymentOutSerializer(repayment).data, status=201 if result.created else 200)
 

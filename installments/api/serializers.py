@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from config.api.fields import MoneyField, StrictCharField, StrictIntegerField
+from accounts.api.fields import MoneyField, StrictCharField, StrictIntegerField
 
 from ..models import Installment, InstallmentPlan, Refund, Statement
 

@@ -7,12 +7,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.views import parse_id
+from accounts.business_day import business_date_get
 from accounts.selectors import credit_account_get
-from accounts.services import business_date_get
-from config.api.idempotency import IdempotentAPIView
 
-from .. import selectors, services
+from .. import selectors
 from ..models import Purchase
+from ..services.purchases import purchase_create
+from ..services.refunds import refund_create
+from ..services.statements import bill_installment_create
 from .serializers import (
     BillPlanInSerializer,
     InstallmentSerializer,
@@ -48,20 +50,17 @@ def purchase_body(purchase: Purchase) -> dict:
             "installments": ScheduleItemSerializer(purchase.installments.order_by("seq"), many=True).data}
 
 
-class PurchaseCreateView(IdempotentAPIView):
+class PurchaseCreateView(APIView):
     @extend_schema(request=PurchaseInSerializer, parameters=[IDEMPOTENCY],
                    responses=created_or_replayed(PurchaseOutSerializer, "The same merchant_order_id and body again: "
                                                                         "the purchase made the first time."),
                    operation_id="purchases_create")
-    def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
-
-    def create(self, request, account_id: str):
+    def post(self, request, account_id: str):
         account_pk = parse_id(account_id)
         serializer = PurchaseInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        purchase, created = services.purchase_create(account_id=account_pk, merchant_order_id=data["merchant_order_id"],
+        purchase, created = purchase_create(account_id=account_pk, merchant_order_id=data["merchant_order_id"],
                                                      amount=data["amount"], periods=data["installments"])
         body = purchase_body(purchase)
         # purchase.account: the row purchase_create locked and moved (read again for a replay)
@@ -69,35 +68,29 @@ class PurchaseCreateView(IdempotentAPIView):
         return Response(body, status=201 if created else 200)
 
 
-class RefundCreateView(IdempotentAPIView):
+class RefundCreateView(APIView):
     @extend_schema(request=RefundInSerializer, parameters=[IDEMPOTENCY],
                    responses=created_or_replayed(RefundCreatedSerializer, "The same merchant_refund_id and body "
                                                                           "again: the refund made the first time."),
                    operation_id="refunds_create")
-    def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
-
-    def create(self, request, purchase_id: str):
+    def post(self, request, purchase_id: str):
         purchase_pk = parse_id(purchase_id)
         serializer = RefundInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = services.refund_create(purchase_id=purchase_pk, **serializer.validated_data)
+        result = refund_create(purchase_id=purchase_pk, **serializer.validated_data)
         body = RefundOutSerializer(result.refund).data
         body["available_limit"] = f"{result.available_limit:.2f}"
         return Response(body, status=201 if result.created else 200)
 
 
-class BillPlanCreateView(IdempotentAPIView):
+class BillPlanCreateView(APIView):
     @extend_schema(request=BillPlanInSerializer, responses={201: PlanSerializer}, parameters=[IDEMPOTENCY],
                    operation_id="statement_installment_plan_create")
-    def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
-
-    def create(self, request, statement_id: str):
+    def post(self, request, statement_id: str):
         statement_pk = parse_id(statement_id)
         serializer = BillPlanInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        plan = services.bill_installment_create(statement_id=statement_pk,
+        plan = bill_installment_create(statement_id=statement_pk,
                                                 periods=serializer.validated_data["installments"])
         return Response(PlanSerializer(plan).data, status=201)
 

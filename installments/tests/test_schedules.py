@@ -1,4 +1,4 @@
-"""Schedule math (DOMAIN.md §5): examples from the issue and properties for every principal
+"""Schedule math (docs/rules.md §5): examples from the issue and properties for every principal
 from 1.00 to 1,000,000.00 and every term."""
 
 from datetime import date

@@ -7,7 +7,9 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config.api.fields import MoneyField, StrictCharField, StrictIntegerField
+from accounts import clock
+from accounts.api.fields import MoneyField, StrictCharField, StrictIntegerField
+from accounts.business_day import business_date_get
 
 from ..models import Application, ApplicationKind
 from ..reasons import customer_message
@@ -38,11 +40,9 @@ class CustomerInSerializer(serializers.Serializer):
     def validate_store_since(self, value):
         """A store customer since a day that has not come yet is a typo, not a new customer:
         refused rather than scored (the later of today and the business date is the limit)."""
-        from django.utils import timezone
 
-        from accounts.services import business_date_get
 
-        if value > max(timezone.localdate(), business_date_get()):
+        if value > max(clock.localdate(), business_date_get()):
             raise serializers.ValidationError(_("Must not be in the future."))
         return value
 

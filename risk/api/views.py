@@ -6,10 +6,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.views import parse_id
-from config.api.idempotency import IdempotentAPIView
 
-from .. import services
 from ..models import Application
+from ..services.applications import ApplicantData, application_submit
 from .serializers import ApplicationInSerializer, ApplicationOutSerializer
 
 IDEMPOTENCY_PARAM = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
@@ -20,20 +19,17 @@ def _application_for_output(pk) -> Application:
     return Application.objects.select_related("policy", "customer").get(pk=pk)
 
 
-class ApplicationCreateView(IdempotentAPIView):
+class ApplicationCreateView(APIView):
     @extend_schema(request=ApplicationInSerializer, responses={201: ApplicationOutSerializer},
                    parameters=[IDEMPOTENCY_PARAM], operation_id="applications_create")
     def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
-
-    def create(self, request, *args, **kwargs):
         serializer = ApplicationInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         customer = data["customer"]
-        application = services.application_submit(
+        application = application_submit(
             kind=data["kind"],
-            applicant=services.ApplicantData(**customer),
+            applicant=ApplicantData(**customer),
             card_token=data["repayment_card_token"],
         )
         return Response(ApplicationOutSerializer(_application_for_output(application.pk)).data, status=201)

@@ -1,4 +1,4 @@
-"""Version 1 of the scoring policy: the defaults of DOMAIN.md, active from the start."""
+"""Version 1 of the scoring policy: the defaults of docs/rules.md, active from the start."""
 
 from django.db import migrations
 
@@ -9,7 +9,7 @@ def create_version_1(apps, schema_editor):
     ScoringPolicy = apps.get_model("risk", "ScoringPolicy")
     if not ScoringPolicy.objects.filter(version=1).exists():
         ScoringPolicy.objects.create(version=1, status="active", params=DEFAULT_POLICY.to_json(),
-                                     notes="Defaults of DOMAIN.md (created by migration).")
+                                     notes="Defaults of docs/rules.md (created by migration).")
 
 
 class Migration(migrations.Migration):

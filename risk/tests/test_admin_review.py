@@ -1,4 +1,4 @@
-"""The manual review queue in the admin, end to end on real PostgreSQL (DOMAIN.md §3):
+"""The manual review queue in the admin, end to end on real PostgreSQL (docs/rules.md §3):
 claim next, the case page, approve / high-limit confirmation / reject / escalate / release,
 permissions, idle claims, concurrency, queue filters and a pinned changelist query count.
 Also the read-only admins around it (applications, policies, customers, accounts)."""
@@ -20,13 +20,13 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.business_day import business_date_set
 from accounts.models import AuditEvent, CreditAccount, Customer, StaffProfile
-from accounts.services import business_date_set
-from risk import services
 from risk.models import Application, PolicyStatus, ReviewCase, ReviewStatus, ScoringPolicy
 from risk.policy import DEFAULT_POLICY
 from risk.rules import id_check_char
-from risk.services import ApplicantData
+from risk.services.applications import ApplicantData, application_submit
+from risk.services.review_queue import review_case_approve, review_case_claim_next, review_case_reject
 
 pytestmark = pytest.mark.django_db
 
@@ -73,7 +73,7 @@ def strong(n: int, **overrides) -> ApplicantData:
 
 
 def submit(data: ApplicantData) -> Application:
-    return services.application_submit(kind="activation", applicant=data, card_token="tok_ok")
+    return application_submit(kind="activation", applicant=data, card_token="tok_ok")
 
 
 def review_case(n: int, **overrides) -> ReviewCase:
@@ -538,7 +538,7 @@ def test_reviewers_claiming_at_the_same_time_never_get_the_same_case(transaction
     def claim(user: User) -> None:
         try:
             barrier.wait(timeout=10)
-            case = services.review_case_claim_next(acting_user=user)
+            case = review_case_claim_next(acting_user=user)
             with lock:
                 claimed[user.username] = case.pk if case else None
         except BaseException as exc:
@@ -573,10 +573,10 @@ def test_queue_filters_return_the_right_rows(reviewer, reviewer2):
 
     def claim_oldest(case: ReviewCase, user: User) -> None:
         due(case, -timedelta(days=1))  # make it the oldest due, so "claim next" returns it
-        assert services.review_case_claim_next(acting_user=user).pk == case.pk
+        assert review_case_claim_next(acting_user=user).pk == case.pk
 
     claim_oldest(decided, reviewer2)
-    services.review_case_reject(case_id=decided.pk, reason_code="REVIEW_REJECTED_POLICY", note="n",
+    review_case_reject(case_id=decided.pk, reason_code="REVIEW_REJECTED_POLICY", note="n",
                                 acting_user=reviewer2)
     claim_oldest(mine, reviewer)
     claim_oldest(theirs, reviewer2)
@@ -613,8 +613,8 @@ def _changelist_queries(client: Client, django_assert_num_queries, expected: int
 def test_changelist_query_count_does_not_grow_with_cases(reviewer, reviewer2, django_assert_num_queries):
     for n in range(1, 6):
         review_case(n)
-    services.review_case_claim_next(acting_user=reviewer)
-    services.review_case_claim_next(acting_user=reviewer2)
+    review_case_claim_next(acting_user=reviewer)
+    review_case_claim_next(acting_user=reviewer2)
     client = client_for(reviewer)
     client.get(CHANGELIST)  # warm up (content types, session)
 
@@ -772,8 +772,8 @@ def test_credit_accounts_are_read_only_for_everyone(reviewer, manager):
 
 def test_status_filter_shows_decided_cases_when_asked(reviewer):
     case = review_case(1)
-    services.review_case_claim_next(acting_user=reviewer)
-    services.review_case_reject(case_id=case.pk, reason_code="REVIEW_REJECTED_POLICY", note="n",
+    review_case_claim_next(acting_user=reviewer)
+    review_case_reject(case_id=case.pk, reason_code="REVIEW_REJECTED_POLICY", note="n",
                                 acting_user=reviewer)
     response = client_for(reviewer).get(CHANGELIST + "?status__exact=decided")
     assert [c.pk for c in response.context["cl"].result_list] == [case.pk]
@@ -806,8 +806,8 @@ def test_staff_change_only_their_own_language(reviewer, agent):
 def test_every_admin_page_renders_for_a_superuser(reviewer):
     """Smoke test of the changelists and detail pages registered by risk and accounts."""
     case = review_case(1)
-    services.review_case_claim_next(acting_user=reviewer)
-    services.review_case_approve(case_id=case.pk, credit_limit=Decimal("2000.00"), note="",
+    review_case_claim_next(acting_user=reviewer)
+    review_case_approve(case_id=case.pk, credit_limit=Decimal("2000.00"), note="",
                                  acting_user=reviewer)
     review_case(2)
     StaffProfile.objects.create(user=reviewer, language="en")

@@ -6,9 +6,9 @@ from django.db import IntegrityError, transaction
 
 from accounts.errors import Conflict, PermissionRefused, ValidationFailed
 from accounts.models import AuditEvent
-from risk import services
 from risk.models import ScoringPolicy
 from risk.policy import DEFAULT_POLICY
+from risk.services.policies import policy_activate, policy_draft_create, policy_draft_update
 
 pytestmark = pytest.mark.django_db
 
@@ -31,11 +31,11 @@ def test_database_refuses_a_second_active_policy():
 
 
 def test_manager_drafts_edits_and_activates_audited(manager):
-    draft = services.policy_draft_create(acting_user=manager, notes="tighter")
+    draft = policy_draft_create(acting_user=manager, notes="tighter")
     assert draft.version == 2 and draft.status == "draft"
-    services.policy_draft_update(policy_id=draft.pk, params=dict(draft.params, approve_min_score=600),
+    policy_draft_update(policy_id=draft.pk, params=dict(draft.params, approve_min_score=600),
                                  notes="tighter", acting_user=manager)
-    services.policy_activate(policy_id=draft.pk, acting_user=manager, reason_text="Q4 risk review")
+    policy_activate(policy_id=draft.pk, acting_user=manager, reason_text="Q4 risk review")
     assert ScoringPolicy.objects.get(version=1).status == "retired"
     active = ScoringPolicy.objects.get(status="active")
     assert active.version == 2 and active.parsed.approve_min_score == 600
@@ -43,24 +43,24 @@ def test_manager_drafts_edits_and_activates_audited(manager):
     assert event.actor == manager and event.reason == "Q4 risk review"
     assert event.before == {"active_version": 1} and event.after == {"active_version": 2}
     with pytest.raises(Conflict):
-        services.policy_draft_update(policy_id=draft.pk, params=draft.params, notes="", acting_user=manager)
+        policy_draft_update(policy_id=draft.pk, params=draft.params, notes="", acting_user=manager)
 
 
 def test_reviewer_cannot_edit_or_activate_and_nothing_changes(reviewer, manager):
-    draft = services.policy_draft_create(acting_user=manager)
+    draft = policy_draft_create(acting_user=manager)
     before = list(ScoringPolicy.objects.values())
     with pytest.raises(PermissionRefused):
-        services.policy_draft_create(acting_user=reviewer)
+        policy_draft_create(acting_user=reviewer)
     with pytest.raises(PermissionRefused):
-        services.policy_draft_update(policy_id=draft.pk, params={}, notes="", acting_user=reviewer)
+        policy_draft_update(policy_id=draft.pk, params={}, notes="", acting_user=reviewer)
     with pytest.raises(PermissionRefused):
-        services.policy_activate(policy_id=draft.pk, acting_user=reviewer, reason_text="x")
+        policy_activate(policy_id=draft.pk, acting_user=reviewer, reason_text="x")
     assert list(ScoringPolicy.objects.values()) == before
 
 
 def test_invalid_draft_params_are_refused(manager):
-    draft = services.policy_draft_create(acting_user=manager)
+    draft = policy_draft_create(acting_user=manager)
     with pytest.raises(ValidationFailed):
-        services.policy_draft_update(policy_id=draft.pk, params={"base_score": "lots"}, notes="", acting_user=manager)
+        policy_draft_update(policy_id=draft.pk, params={"base_score": "lots"}, notes="", acting_user=manager)
     draft.refresh_from_db()
     assert draft.parsed == DEFAULT_POLICY

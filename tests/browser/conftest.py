@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 INSTALL_HINT = ("the browser tests need Debian's Chromium: `sudo apt-get install -y chromium` "
@@ -36,8 +37,6 @@ def browser() -> Iterator:
     this thread while it is open, so Django's async-safety guard would refuse every ORM call
     of the test (the ORM is used strictly synchronously here): the guard is lifted for as
     long as the browser is open, and the browser is closed before the next module's tests."""
-    from playwright.sync_api import sync_playwright
-
     executable = chromium_path()
     with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -13,10 +13,11 @@ from django.utils import timezone
 from playwright.sync_api import expect
 from rest_framework.test import APIClient
 
+from accounts.business_day import business_date_set
 from accounts.models import AuditEvent, CreditAccount, Notification, StaffProfile
-from accounts.services import api_client_create_or_rotate, business_date_set
 from complaints.models import Complaint
 from complaints.tests.helpers import ensure_grants
+from config.api.clients import api_client_create_or_rotate
 from conftest import applicant_payload
 from risk.models import Application, ReviewCase
 

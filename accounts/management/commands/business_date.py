@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from accounts.services import business_date_get
+from accounts.business_day import business_date_get
 
 
 class Command(BaseCommand):

@@ -1,0 +1,81 @@
+"""What every back-office page of Tally shares: read-only admins and inlines, and the search
+of a credit account by its id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Q
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from accounts.ids import parse_id
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Shown, never written: no add, change or delete, every field read-only."""
+
+    actions = None
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """History rows of an account, visible to whoever may view the account."""
+
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
+        return self.fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("accounts.view_creditaccount")
+
+
+def account_link(account_id: int | None) -> str:
+    """``#id`` linking to the credit account page (no query)."""
+    if account_id is None:
+        return "-"
+    return format_html('<a href="{}">#{}</a>', reverse("admin:accounts_creditaccount_change", args=[account_id]),
+                       account_id)
+
+
+class AccountIdSearchMixin:
+    """Search: the entry of ``search_fields`` equal to ``account_id_lookup`` finds, for a
+    term of digits, the rows of the credit account with that id (an indexed equality, never
+    a text match on the id); every other entry is matched case-insensitively as text."""
+
+    account_id_lookup = "account_id"
+
+    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        condition = Q()
+        for field in self.get_search_fields(request):
+            if field != self.account_id_lookup:
+                condition |= Q(**{f"{field}__icontains": term})
+            elif (account_id := parse_id(term)) is not None:
+                condition |= Q(**{field: account_id})
+        return (queryset.filter(condition) if condition else queryset.none()), False

@@ -1,0 +1,75 @@
+"""The business calendar (read-only) and each staff member's own preferences."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from accounts.audit_trail import audit_record
+from accounts.models import BusinessCalendar, StaffProfile
+
+from .base import ReadOnlyAdmin
+
+
+@admin.register(BusinessCalendar)
+class BusinessCalendarAdmin(ReadOnlyAdmin):
+    list_display = ("current_date", "updated_at")
+    fields = ("current_date", "updated_at")
+    readonly_fields = fields
+
+
+@admin.register(StaffProfile)
+class StaffProfileAdmin(admin.ModelAdmin):
+    """Each staff member chooses the language of their own back office; a superuser may
+    change anyone's."""
+
+    list_display = ("user", "language")
+    actions = None
+
+    def _own(self, request: HttpRequest, obj: StaffProfile | None) -> bool:
+        user = request.user
+        if not (user.is_active and user.is_staff):
+            return False
+        return user.is_superuser or obj is None or obj.user_id == user.pk
+
+    def get_queryset(self, request: HttpRequest):
+        queryset = super().get_queryset(request).select_related("user")
+        return queryset if request.user.is_superuser else queryset.filter(user=request.user)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request: HttpRequest, obj: StaffProfile | None = None) -> bool:
+        return self._own(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: StaffProfile | None = None) -> bool:
+        return self._own(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        if request.user.is_superuser:
+            return True
+        # the language middleware has already loaded (and cached) the user's profile, or its absence
+        return (request.user.is_active and request.user.is_staff
+                and getattr(request.user, "staff_profile", None) is None)
+
+    def has_delete_permission(self, request: HttpRequest, obj: StaffProfile | None = None) -> bool:
+        return request.user.is_superuser
+
+    def get_fields(self, request: HttpRequest, obj: StaffProfile | None = None):
+        if request.user.is_superuser:
+            return ("user", "language")
+        return ("language",) if obj is None else ("user", "language")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: StaffProfile | None = None):
+        if request.user.is_superuser:
+            return ()
+        return () if obj is None else ("user",)
+
+    def save_model(self, request: HttpRequest, obj: StaffProfile, form, change: bool) -> None:
+        if not request.user.is_superuser:
+            obj.user = request.user
+        before = (StaffProfile.objects.filter(pk=obj.pk).values("language").first() or {}) if change else {}
+        super().save_model(request, obj, form, change)
+        if before.get("language") != obj.language:
+            audit_record(acting_user=request.user, action="staff_profile.language_set", obj=obj,
+                                  before=before, after={"user": obj.user.username, "language": obj.language})

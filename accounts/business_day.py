@@ -1,0 +1,49 @@
+"""The business date (docs/rules.md §2): every booking carries it; the nightly close
+advances it by one day."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db import transaction
+
+from . import clock
+from .audit_trail import Actor, audit_record
+from .models import BusinessCalendar
+
+
+def business_date_get() -> date:
+    """The current business date; a fresh database starts at today's date (Asia/Shanghai)."""
+    calendar = BusinessCalendar.objects.filter(pk=1).only("current_date").first()
+    if calendar is not None:
+        return calendar.current_date
+    calendar, _ = BusinessCalendar.objects.get_or_create(pk=1, defaults={"current_date": clock.localdate()})
+    return calendar.current_date
+
+
+def business_date_set(*, new_date: date, acting_user: Actor, reason: str) -> date:
+    """Set the business date (the close advances it; the simulation starts it)."""
+    with transaction.atomic(durable=True):
+        return _set(new_date=new_date, acting_user=acting_user, reason=reason)
+
+
+def business_date_advance(*, from_date: date, reason: str) -> bool:
+    """Advance the business date from ``from_date`` to the next day, unless another close
+    already did (the last step of a close). True when it moved."""
+    with transaction.atomic(durable=True):
+        business_date_get()
+        if BusinessCalendar.objects.select_for_update().get(pk=1).current_date != from_date:
+            return False
+        _set(new_date=date.fromordinal(from_date.toordinal() + 1), acting_user=None, reason=reason)
+        return True
+
+
+def _set(*, new_date: date, acting_user: Actor, reason: str) -> date:
+    business_date_get()
+    calendar = BusinessCalendar.objects.select_for_update().get(pk=1)
+    before = calendar.current_date
+    calendar.current_date = new_date
+    calendar.save(update_fields=["current_date", "updated_at"])
+    audit_record(acting_user=acting_user, action="business_date.set", obj=calendar,
+                 before={"date": str(before)}, after={"date": str(new_date)}, reason=reason)
+    return new_date

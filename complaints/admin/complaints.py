@@ -1,0 +1,432 @@
+"""The complaints' pages (docs/rules.md §10): the queue by next regulatory deadline with
+"due soon" / "breached" badges and the filters mine / unassigned / escalated / breached /
+due soon; a supervisor view of breaches and workload per agent; the complaint page with its
+state and deadlines, the conversation, the evidence panel of its category and the remedies
+(waiver, hold release, closure). Every write is one POST URL calling one service; a refusal
+(``ApplicationError``) becomes an error message and changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import F
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+
+from accounts import clock
+from accounts.errors import ApplicationError
+from accounts.search import PersonalDataSearchMixin
+from accounts.selectors import audit_trail
+from complaints import selectors
+from complaints.deadlines import BREACHED
+from complaints.evidence import evidence_for
+from complaints.models import Complaint, ComplaintStatus, MessageKind, Waiver, WaiverStatus
+from complaints.services import closures, remedies
+from complaints.services import complaints as complaint_services
+from complaints.services.data_export import customer_data_export, export_json
+
+from .forms import (
+    BADGE_LABELS,
+    AssignForm,
+    BodyForm,
+    FileComplaintForm,
+    NoteForm,
+    ReleaseHoldForm,
+    ReplyForm,
+    ResolveForm,
+    StartClosureForm,
+    WaiverForm,
+    badge_html,
+    form_errors_text,
+    object_id_of,
+)
+
+
+class QueueFilter(admin.SimpleListFilter):
+    title = _("queue")
+    parameter_name = "queue"
+
+    def lookups(self, request, model_admin):
+        return (("mine", _("Mine")), ("unassigned", _("Unassigned")), ("escalated", _("Escalated")),
+                ("breached", _("Breached")), ("due_soon", _("Due soon")))
+
+    def queryset(self, request, queryset):
+        if self.value() not in selectors.QUEUE_VIEWS:
+            return queryset
+        rows = selectors.complaint_queue(user=request.user, view=self.value())
+        return queryset.filter(pk__in=rows.values("pk"))
+
+
+class ClosedFilter(admin.SimpleListFilter):
+    """Closed complaints are hidden unless asked for (or a status is chosen)."""
+
+    title = _("closed complaints")
+    parameter_name = "closed"
+
+    def lookups(self, request, model_admin):
+        return (("include", _("Show closed too")),)
+
+    def choices(self, changelist):
+        yield {"selected": self.value() is None, "display": _("Hide closed"),
+               "query_string": changelist.get_query_string(remove=[self.parameter_name])}
+        for lookup, title in self.lookup_choices:
+            yield {"selected": self.value() == lookup, "display": title,
+                   "query_string": changelist.get_query_string({self.parameter_name: lookup})}
+
+    def queryset(self, request, queryset):
+        if self.value() == "include" or request.GET.get("status__exact"):
+            return queryset
+        return queryset.exclude(status=ComplaintStatus.CLOSED)
+
+
+@admin.register(Complaint)
+class ComplaintAdmin(PersonalDataSearchMixin, admin.ModelAdmin):
+    change_list_template = "admin/complaints/complaint/change_list.html"
+    complaint_template = "admin/complaints/complaint/complaint.html"
+    list_display = ("ref", "customer_ref", "category", "status", "assigned_to", "next_deadline",
+                    "internal_target", "escalated")
+    list_filter = (QueueFilter, ClosedFilter, "status", "category", "channel")
+    list_select_related = ("customer", "assigned_to")
+    search_fields = ("customer__external_id",)
+    search_help_text = _("Store customer id, phone number or full ID number")
+    id_number_hash_fields = ("customer__id_number_hash",)
+    phone_fields = ("customer__phone",)
+    ordering = (F("next_due_at").asc(nulls_last=True), "id")
+    actions = None
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    list_per_page = 50
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # complaints are filed through "File a complaint" (complaint_file)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    # --- columns ---
+
+    @admin.display(description=_("complaint"), ordering="id")
+    def ref(self, complaint: Complaint) -> str:
+        return f"#{complaint.pk}"
+
+    @admin.display(description=_("customer"), ordering="customer__external_id")
+    def customer_ref(self, complaint: Complaint) -> str:
+        return complaint.customer.external_id
+
+    @admin.display(description=_("next deadline"), ordering=F("next_due_at").asc(nulls_last=True))
+    def next_deadline(self, complaint: Complaint) -> str:
+        if complaint.next_due_at is None:
+            return "-"
+        kind = gettext("acknowledge") if complaint.acknowledged_at is None else gettext("respond")
+        when = timezone.localtime(complaint.next_due_at).strftime("%Y-%m-%d %H:%M")
+        return format_html("{} {} {}", kind, when, badge_html(selectors.complaint_badge(complaint)))
+
+    @admin.display(description=_("internal target"))
+    def internal_target(self, complaint: Complaint) -> str:
+        if not complaint.is_open:
+            return "-"
+        if complaint.paused_since is not None:
+            return gettext("paused (awaiting customer)")
+        return timezone.localtime(complaint.internal_target_at).strftime("%Y-%m-%d %H:%M")
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        extra_context = {**(extra_context or {}),
+                         "can_file": request.user.has_perm(complaint_services.HANDLE_COMPLAINT),
+                         "can_supervise": request.user.has_perm(complaint_services.REASSIGN_COMPLAINT)}
+        return super().changelist_view(request, extra_context=extra_context)
+
+    # --- URLs: one POST endpoint per service ---
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+
+        def post(route: str, name: str, view: Callable) -> Any:
+            return path(route, self.admin_site.admin_view(require_POST(view)), name="{}_{}_{}".format(*info, name))
+
+        return [
+            path("file/", self.admin_site.admin_view(self.file_view), name="{}_{}_file".format(*info)),
+            path("supervisor/", self.admin_site.admin_view(self.supervisor_view),
+                 name="{}_{}_supervisor".format(*info)),
+            post("waivers/<int:waiver_id>/approve/", "waiver_approve", self.waiver_approve_view),
+            post("waivers/<int:waiver_id>/reject/", "waiver_reject", self.waiver_reject_view),
+            post("<path:object_id>/take/", "take", self.take_view),
+            post("<path:object_id>/assign/", "assign", self.assign_view),
+            post("<path:object_id>/start/", "start", self.start_view),
+            post("<path:object_id>/reply/", "reply", self.reply_view),
+            post("<path:object_id>/customer-message/", "customer_message", self.customer_message_view),
+            post("<path:object_id>/note/", "note", self.note_view),
+            post("<path:object_id>/resolve/", "resolve", self.resolve_view),
+            post("<path:object_id>/reopen/", "reopen", self.reopen_view),
+            post("<path:object_id>/extend/", "extend", self.extend_view),
+            post("<path:object_id>/waiver/", "waiver", self.waiver_view),
+            post("<path:object_id>/release-hold/", "release_hold", self.release_hold_view),
+            post("<path:object_id>/start-closure/", "start_closure", self.start_closure_view),
+            post("<path:object_id>/data-export/", "data_export", self.data_export_view),
+            *super().get_urls(),
+        ]
+
+    def _url(self, name: str, *args: Any) -> str:
+        return reverse(f"admin:complaints_complaint_{name}", args=args, current_app=self.admin_site.name)
+
+    def _run(self, request: HttpRequest, complaint_id: int, form: forms.Form | None,
+             call: Callable[[dict], Any], success: Callable[[Any], str]) -> HttpResponse:
+        """Validate the form, call one service, report; back to the complaint page."""
+        back = HttpResponseRedirect(self._url("change", complaint_id))
+        if form is not None and not form.is_valid():
+            messages.error(request, form_errors_text(form))
+            return back
+        try:
+            result = call(form.cleaned_data if form is not None else {})
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return back
+        messages.success(request, success(result))
+        return back
+
+    def take_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        complaint_id = object_id_of(object_id)
+        return self._run(request, complaint_id, None,
+                         lambda d: complaint_services.complaint_assign(complaint_id=complaint_id, assignee=request.user,
+                                                             acting_user=request.user),
+                         lambda c: gettext("Complaint #%(id)s is yours.") % {"id": c.pk})
+
+    def assign_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        complaint_id = object_id_of(object_id)
+        return self._run(request, complaint_id, AssignForm(request.POST),
+                         lambda d: complaint_services.complaint_assign(complaint_id=complaint_id, assignee=d["assignee"],
+                                                             note=d["note"], acting_user=request.user),
+                         lambda c: gettext("Complaint #%(id)s assigned to %(user)s.")
+                         % {"id": c.pk, "user": c.assigned_to})
+
+    def start_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        complaint_id = object_id_of(object_id)
+        return self._run(request, complaint_id, None,
+                         lambda d: complaint_services.complaint_start(complaint_id=complaint_id, acting_user=request.user),
+                         lambda c: gettext("Complaint #%(id)s acknowledged; the customer was told.") % {"id": c.pk})
+
+    def reply_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        complaint_id = object_id_of(object_id)
+        return self._run(request, complaint_id, ReplyForm(request.POST),
+                         lambda d: complaint_services.complaint_reply(complaint_id=complaint_id, body=d["body"],
+                                                            await_customer=d["await_customer"],
+                                                            acting_user=request.user),
+                         lambda m: gettext("Reply sent to the customer."))
+
+    def customer_message_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        complaint_id = object_id_of(object_id)
+        return self._run(request, complaint_id, BodyForm(request.POST),
+                         lambda d: complaint_services.complaint_record_customer_message(
+                             complaint_id=complaint_id, body=d["body"], acting_user=request.user),
+                         lambda m: gettext("The customer's message was recorded."))
+
+    def note_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        complaint_id = object_id_of(object_id)
+        return self._run(request, complaint_id, BodyForm(request.POST),
+                         lambda d: complaint_services.complaint_add_note(complaint_id=complaint_id, body=d["body"],
+                                                               acting_user=request.user),
+                         lambda m: gettext("Internal note added."))
+
+    def resolve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        complaint_id = object_id_of(object_id)
+        return self._run(request, complaint_id, ResolveForm(request.POST),
+                         lambda d: complaint_services.complaint_resolve(complaint_id=complaint_id,
+                                                              resolution=d["resolution"], acting_user=request.user),
+                         lambda c: gettext("Complaint #%(id)s resolved; the customer has the final response.")
+                         % {"id": c.pk})
+
+    def reopen_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        complaint_id = object_id_of(object_id)
+        return self._run(request, complaint_id, NoteForm(request.POST),
+                         lambda d: complaint_services.complaint_reopen(complaint_id=complaint_id, note=d["note"],
+                                                             acting_user=request.user),
+                         lambda c: gettext("Complaint #%(id)s reopened.") % {"id": c.pk})
+
+    def extend_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        complaint_id = object_id_of(object_id)
+        return self._run(request, complaint_id, NoteForm(request.POST),
+                         lambda d: complaint_services.complaint_extend_deadline(complaint_id=complaint_id,
+                                                                      reason_text=d["note"],
+                                                                      acting_user=request.user),
+                         lambda c: gettext("Final-response deadline extended to %(when)s.")
+                         % {"when": timezone.localtime(c.respond_by).strftime("%Y-%m-%d %H:%M")})
+
+    def waiver_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        complaint_id = object_id_of(object_id)
+        form = WaiverForm(request.POST)
+        form.fields["item"].choices = [(request.POST.get("item", ""), "")]
+        return self._run(request, complaint_id, form,
+                         lambda d: remedies.complaint_waiver_request(
+                             complaint_id=complaint_id, kind=d["item"][0], item_id=d["item"][1], amount=d["amount"],
+                             reason_text=d["reason"], acting_user=request.user),
+                         lambda w: (gettext("Waiver of %(amount)s applied.") if w.status == WaiverStatus.APPLIED
+                                    else gettext("Waiver of %(amount)s waits for a supervisor's approval."))
+                         % {"amount": w.amount})
+
+    def _waiver_decision(self, request: HttpRequest, waiver_id: int, approve: bool) -> HttpResponse:
+        complaint_id = Waiver.objects.filter(pk=waiver_id).values_list("complaint_id", flat=True).first()
+        if complaint_id is None:
+            messages.error(request, gettext("No such waiver."))
+            return HttpResponseRedirect(self._url("changelist"))
+        form = NoteForm(request.POST)
+        if approve:
+            form.fields["note"].required = False
+            return self._run(request, complaint_id, form,
+                             lambda d: remedies.waiver_approve(waiver_id=waiver_id, note=d["note"],
+                                                               acting_user=request.user),
+                             lambda w: gettext("Waiver of %(amount)s approved and applied.") % {"amount": w.amount})
+        return self._run(request, complaint_id, form,
+                         lambda d: remedies.waiver_reject(waiver_id=waiver_id, note=d["note"],
+                                                          acting_user=request.user),
+                         lambda w: gettext("Waiver rejected."))
+
+    def waiver_approve_view(self, request: HttpRequest, waiver_id: int) -> HttpResponse:
+        return self._waiver_decision(request, waiver_id, approve=True)
+
+    def waiver_reject_view(self, request: HttpRequest, waiver_id: int) -> HttpResponse:
+        return self._waiver_decision(request, waiver_id, approve=False)
+
+    def release_hold_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        complaint_id = object_id_of(object_id)
+        return self._run(request, complaint_id, ReleaseHoldForm(request.POST),
+                         lambda d: remedies.complaint_release_hold(complaint_id=complaint_id, hold_id=d["hold_id"],
+                                                                   reason_text=d["reason"], acting_user=request.user),
+                         lambda amount: gettext("%(amount)s of limit released to the customer.") % {"amount": amount})
+
+    def start_closure_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        complaint_id = object_id_of(object_id)
+        return self._run(request, complaint_id, StartClosureForm(request.POST),
+                         lambda d: remedies.complaint_start_closure(
+                             complaint_id=complaint_id, note=d["note"], identity_method=d["identity_method"],
+                             acting_user=request.user),
+                         lambda r: gettext("Closure request #%(id)s is %(status)s.")
+                         % {"id": r.pk, "status": r.get_status_display()})
+
+    def data_export_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The customer's data as a JSON download (``data_privacy`` complaints; audited)."""
+        complaint_id = object_id_of(object_id)
+        try:
+            data = customer_data_export(complaint_id=complaint_id, acting_user=request.user)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return HttpResponseRedirect(self._url("change", complaint_id))
+        response = HttpResponse(export_json(data), content_type="application/json; charset=utf-8")
+        response["Content-Disposition"] = (f'attachment; filename="tally-customer-data-'
+                                           f'{data["customer"]["external_id"]}-complaint-{complaint_id}.json"')
+        response["Cache-Control"] = "no-store"
+        return response
+
+    # --- filing a complaint (an agent taking a call) ---
+
+    def file_view(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.has_perm(complaint_services.HANDLE_COMPLAINT):
+            raise PermissionDenied
+        form = FileComplaintForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                complaint = complaint_services.complaint_file(
+                    customer_external_id=data["customer_external_id"], account_id=data["account_id"],
+                    category=data["category"], channel=data["channel"], description=data["description"],
+                    acting_user=request.user)
+            except ApplicationError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, gettext("Complaint #%(id)s recorded.") % {"id": complaint.pk})
+                return HttpResponseRedirect(self._url("change", complaint.pk))
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "form": form,
+                   "title": gettext("File a complaint")}
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/complaints/complaint/file.html", context)
+
+    # --- the supervisor view ---
+
+    def supervisor_view(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.has_perm(complaint_services.REASSIGN_COMPLAINT):
+            raise PermissionDenied
+        now = clock.now()
+        breached = [{"complaint": c, "badge": selectors.complaint_badge(c, now=now)}
+                    for c in selectors.breached_complaints(now=now)[:200]]
+        context = {**self.admin_site.each_context(request), "opts": self.opts,
+                   "title": gettext("Complaints: breaches and workload"), "breached": breached,
+                   "workload": selectors.workload_per_agent(now=now), "changelist_url": self._url("changelist")}
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/complaints/complaint/supervisor.html", context)
+
+    # --- the complaint page ---
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict | None = None) -> HttpResponse:
+        """The complaint page. It only reads; every action posts to its own URL."""
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET", "HEAD"])
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        complaint = selectors.complaint_get(object_id_of(object_id))
+        if complaint is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        user = request.user
+        now = clock.now()
+        panel = evidence_for(complaint)
+        may_handle = user.has_perm(complaint_services.HANDLE_COMPLAINT)
+        is_handler = may_handle and (complaint.assigned_to_id == user.pk or user.has_perm(complaint_services.REASSIGN_COMPLAINT))
+        working = complaint.status in complaint_services.WORKING_STATUSES
+        waivers = list(complaint.waivers.select_related("requested_by", "decided_by", "installment", "penalty"))
+        context = {
+            **self.admin_site.each_context(request),
+            **(extra_context or {}),
+            "title": gettext("Complaint #%(id)s") % {"id": complaint.pk},
+            "opts": self.opts,
+            "complaint": complaint,
+            "customer": complaint.customer,
+            "badge": selectors.complaint_badge(complaint, now=now),
+            "badge_label": BADGE_LABELS.get(selectors.complaint_badge(complaint, now=now) or "", ""),
+            "breached": BREACHED,
+            "conversation": list(complaint.messages.select_related("author")),
+            "message_kinds": MessageKind,
+            "waivers": waivers,
+            "panel": panel,
+            "audit": list(audit_trail(object_type="complaints.complaint", object_id=str(complaint.pk))[:100]),
+            "closure_requests": list(selectors.closure_requests_of(complaint.account_id)[:20])
+            if complaint.account_id else [],
+            "customer_360_url": reverse("admin:accounts_customer_360", args=[complaint.customer_id])
+            if user.has_perm("accounts.view_creditaccount") else "",
+            "may_handle": may_handle,
+            "is_handler": is_handler,
+            "can_take": may_handle and complaint.status == ComplaintStatus.NEW,
+            "can_assign": user.has_perm(complaint_services.REASSIGN_COMPLAINT) and complaint.is_open,
+            "can_start": is_handler and complaint.status == ComplaintStatus.ASSIGNED,
+            "can_work": is_handler and working,
+            "can_record_customer": may_handle and complaint.is_open,
+            "can_reopen": is_handler and complaint.status == ComplaintStatus.RESOLVED,
+            "can_extend": user.has_perm(complaint_services.EXTEND_DEADLINE) and complaint.is_open and not complaint.extended
+            and now <= complaint.respond_by,
+            "can_approve_waiver": user.has_perm(remedies.APPROVE_WAIVER),
+            "can_release_hold": is_handler and working and user.has_perm(remedies.RELEASE_HOLD),
+            "can_start_closure": is_handler and working and user.has_perm(closures.HANDLE_CLOSURE)
+            and complaint.account_id is not None,
+            "agent_waiver_limit": remedies.AGENT_WAIVER_LIMIT,
+            "assign_form": AssignForm(initial={"assignee": complaint.assigned_to_id}),
+            "reply_form": ReplyForm(),
+            "body_form": BodyForm(),
+            "resolve_form": ResolveForm(),
+            "note_form": NoteForm(),
+            "waiver_form": WaiverForm(items=panel.waivable),
+            "start_closure_form": StartClosureForm(),
+            "changelist_url": self._url("changelist"),
+            "waiver_pending": WaiverStatus.PENDING,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.complaint_template, context)
+
+
+# --- closure requests ----------------------------------------------------------------------------

@@ -1,0 +1,122 @@
+"""The beat schedules' admin (django-celery-beat) with every staff change in the audit trail:
+operations staff switching a job off, re-timing it or running it by hand are staff actions
+like any other (who, when, before, after), written in the admin's transaction.
+
+The stock admin classes are kept and re-registered with ``AuditedScheduleMixin``."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import admin
+from django.db import models, transaction
+from django.http import HttpRequest
+from django_celery_beat import admin as beat_admin
+from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask, SolarSchedule
+
+from accounts.audit_trail import audit_record
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-safe form of a form or model value."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, models.Model):
+        return str(value)
+    if isinstance(value, date | datetime | time | Decimal):
+        return str(value)
+    if isinstance(value, list | tuple | set):
+        return [_plain(v) for v in value]
+    return str(value)
+
+
+class AuditedScheduleMixin:
+    """Adds, changes and deletions through this admin write an audit row in the same
+    transaction (Django's change form and delete views run in one)."""
+
+    def _label(self) -> str:
+        return self.model._meta.label_lower  # type: ignore[attr-defined]
+
+    def save_model(self, request: HttpRequest, obj: models.Model, form, change: bool) -> None:
+        fields = list(form.changed_data)
+        before = {}
+        if change and obj.pk:
+            current = type(obj).objects.filter(pk=obj.pk).first()
+            before = {f: _plain(getattr(current, f, None)) for f in fields} if current else {}
+        super().save_model(request, obj, form, change)  # type: ignore[misc]
+        after = {f: _plain(getattr(obj, f, form.cleaned_data.get(f))) for f in fields}
+        if change and not fields:
+            return
+        audit_record(acting_user=request.user, action=f"{self._label()}.{'changed' if change else 'added'}",
+                     obj=obj, before=before, after=after, reason="admin")
+
+    def delete_model(self, request: HttpRequest, obj: models.Model) -> None:
+        audit_record(acting_user=request.user, action=f"{self._label()}.deleted", obj=obj,
+                     before={"name": str(obj)}, reason="admin")
+        super().delete_model(request, obj)  # type: ignore[misc]
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        with transaction.atomic():
+            for obj in queryset:
+                audit_record(acting_user=request.user, action=f"{self._label()}.deleted", obj=obj,
+                             before={"name": str(obj)}, reason="admin")
+            super().delete_queryset(request, queryset)  # type: ignore[misc]
+
+
+class AuditedPeriodicTaskAdmin(AuditedScheduleMixin, beat_admin.PeriodicTaskAdmin):
+    def _audited_action(self, request: HttpRequest, queryset, action: str, run) -> None:
+        with transaction.atomic():
+            tasks = list(queryset.select_for_update(of=("self",)).order_by("pk"))
+            before = {task.pk: task.enabled for task in tasks}
+            run(request, queryset.model.objects.filter(pk__in=before))
+            after = dict(queryset.model.objects.filter(pk__in=before).values_list("pk", "enabled"))
+            for task in tasks:
+                audit_record(acting_user=request.user, action=f"django_celery_beat.periodictask.{action}", obj=task,
+                             before={"enabled": before[task.pk]}, after={"enabled": after.get(task.pk)},
+                             reason="admin action")
+
+    @admin.action(description=beat_admin.PeriodicTaskAdmin.enable_tasks.short_description)
+    def enable_tasks(self, request: HttpRequest, queryset) -> None:
+        self._audited_action(request, queryset, "enabled", super().enable_tasks)
+
+    @admin.action(description=beat_admin.PeriodicTaskAdmin.disable_tasks.short_description)
+    def disable_tasks(self, request: HttpRequest, queryset) -> None:
+        self._audited_action(request, queryset, "disabled", super().disable_tasks)
+
+    @admin.action(description=beat_admin.PeriodicTaskAdmin.toggle_tasks.short_description)
+    def toggle_tasks(self, request: HttpRequest, queryset) -> None:
+        self._audited_action(request, queryset, "toggled", super().toggle_tasks)
+
+    @admin.action(description=beat_admin.PeriodicTaskAdmin.run_tasks.short_description)
+    def run_tasks(self, request: HttpRequest, queryset) -> None:
+        with transaction.atomic():
+            for task in queryset.order_by("pk"):
+                audit_record(acting_user=request.user, action="django_celery_beat.periodictask.run_by_hand",
+                             obj=task, after={"task": task.task}, reason="admin action")
+        super().run_tasks(request, queryset)
+
+
+class AuditedClockedScheduleAdmin(AuditedScheduleMixin, beat_admin.ClockedScheduleAdmin):
+    pass
+
+
+class AuditedCrontabScheduleAdmin(AuditedScheduleMixin, beat_admin.CrontabScheduleAdmin):
+    pass
+
+
+class AuditedSolarScheduleAdmin(AuditedScheduleMixin, beat_admin.SolarScheduleAdmin):
+    pass
+
+
+class AuditedIntervalScheduleAdmin(AuditedScheduleMixin, beat_admin.IntervalScheduleAdmin):
+    pass
+
+
+for _model, _admin_class in ((PeriodicTask, AuditedPeriodicTaskAdmin), (ClockedSchedule, AuditedClockedScheduleAdmin),
+                             (CrontabSchedule, AuditedCrontabScheduleAdmin), (SolarSchedule, AuditedSolarScheduleAdmin),
+                             (IntervalSchedule, AuditedIntervalScheduleAdmin)):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+    admin.site.register(_model, _admin_class)

@@ -1,0 +1,60 @@
+"""The HTTP API's service clients and the answers kept for ``Idempotency-Key`` (docs/api.md).
+
+The tables keep the names they were created with (``accounts_apiclient``,
+``accounts_idempotencyrecord``): the models moved here from ``accounts`` without a table
+change (docs/decisions/0021-layers-and-lifecycle.md)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ApiClient(models.Model):
+    """A service client of the HTTP API (the storefront). Only a hash of its token is kept."""
+
+    name = models.CharField(max_length=100, unique=True, verbose_name=_("name"))
+    token_hash = models.CharField(max_length=64, unique=True, verbose_name=_("token hash"))
+    token_prefix = models.CharField(max_length=8, verbose_name=_("token prefix"))
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    rotated_at = models.DateTimeField(auto_now=True, verbose_name=_("rotated at"))
+
+    class Meta:
+        db_table = "accounts_apiclient"
+        verbose_name = _("API client")
+        verbose_name_plural = _("API clients")
+
+    def __str__(self) -> str:
+        return self.name
+
+    # DRF treats request.user as the principal.
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def audit_label(self) -> str:
+        """How the audit trail names this client as the actor of a storefront write."""
+        return f"api:{self.name}"
+
+
+class IdempotencyRecord(models.Model):
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="+", verbose_name=_("client"))
+    key = models.CharField(max_length=255, verbose_name=_("key"))
+    method = models.CharField(max_length=8, verbose_name=_("method"))
+    path = models.CharField(max_length=255, verbose_name=_("path"))
+    request_hash = models.CharField(max_length=64, verbose_name=_("request hash"))
+    completed = models.BooleanField(default=False, verbose_name=_("completed"))
+    response_status = models.PositiveSmallIntegerField(null=True, verbose_name=_("response status"))
+    response_body = models.JSONField(null=True, verbose_name=_("response body"))
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("created at"))
+    locked_until = models.DateTimeField(verbose_name=_("locked until"))
+
+    class Meta:
+        db_table = "accounts_idempotencyrecord"
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
+        constraints = [models.UniqueConstraint(fields=["client", "key"], name="idempotency_key_per_client")]
+
+    def __str__(self) -> str:
+        return f"{self.client_id}:{self.key}"

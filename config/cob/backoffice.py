@@ -1,0 +1,52 @@
+"""The close's part of the back office: the dashboard widget of the last nightly close and
+its failures."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Sum
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.http import urlencode
+
+from accounts.backoffice import DashboardWidget, register_dashboard_widget
+from accounts.business_day import business_date_get
+
+from .models import CobRun
+
+VIEW_RUNS = "cob.view_cobrun"
+
+
+def last_cob_run() -> CobRun | None:
+    """The latest close-of-business run with its failure count (``failure_count``)."""
+    return (CobRun.objects.annotate(failure_count=Coalesce(Sum("steps__failures"), 0))
+            .order_by("-business_date").first())
+
+
+def last_close_widget(request: HttpRequest) -> dict[str, Any]:
+    """The latest close-of-business run, its failures, and the days not yet closed before
+    the business date (two queries)."""
+    run = last_cob_run()
+    today = business_date_get()
+    runs_url = reverse("admin:cob_cobrun_changelist")
+    if run is None:
+        return {"run": None, "business_date": today, "runs_url": runs_url}
+    closed_through = run.business_date if run.status == "completed" else run.business_date - timedelta(days=1)
+    return {
+        "run": run,
+        "business_date": today,
+        "failures": run.failure_count,
+        "days_behind": max(0, (today - closed_through).days - 1),
+        "run_url": reverse("admin:cob_cobrun_change", args=[run.pk]),
+        "runs_url": runs_url,
+        "running_url": f"{runs_url}?{urlencode({'status__exact': 'running'})}",
+    }
+
+
+def register() -> None:
+    register_dashboard_widget(DashboardWidget(
+        key="last_close", template="admin/cob/dashboard_last_close.html", context=last_close_widget,
+        permission=VIEW_RUNS, order=40))

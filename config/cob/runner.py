@@ -1,0 +1,151 @@
+"""Running the nightly close (docs/rules.md §2): one run at a time (PostgreSQL advisory lock),
+the steps of ``pipeline`` in order, a day's run recorded step by step so a crashed run goes
+on where it stopped. Chunked steps split their ids into chunks; with ``fan_out`` the chunks
+go to Celery workers as a ``group`` (more workers on more machines → faster), otherwise they
+run in this process. A chunk that fails is run again account by account (a chunk of one),
+so one account's failure is recorded on that account and never stops the others."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from datetime import date
+
+from celery import group
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.business_day import business_date_advance, business_date_get
+from config.celery_app import app
+
+from . import pipeline
+from .models import CobFailure, CobRun, CobStepRun
+from .pipeline import Step
+
+logger = logging.getLogger("tally.cob")
+
+ADVISORY_LOCK_KEY = 7_355_608  # "one close of business at a time"
+CHUNK_SIZE = 500
+CHUNK_TASK = "config.cob.tasks.cob_chunk"  # by name: the tasks module imports this one
+
+
+class CobAlreadyRunning(Exception):
+    pass
+
+
+def run_chunk(step_name: str, business_date: date, ids: list[int], step_run_id: int | None) -> tuple[int, int]:
+    """Process one chunk of a step: (processed, failures). If the chunk fails as a whole it is
+    run again one id at a time; an id that fails alone is recorded as the step's failure and
+    the others go on (every step is idempotent per account: nothing is done twice)."""
+    step = pipeline.step_by_name(step_name)
+    if step.run is None:
+        raise ValueError(f"{step_name} is not a chunked step")
+    if not ids:
+        return 0, 0
+    try:
+        step.run(ids, business_date)
+        return len(ids), 0
+    except Exception as exc:
+        if len(ids) == 1:
+            _record_failure(step, business_date, ids[0], step_run_id, exc)
+            return 0, 1
+        logger.exception("close of business %s step %s: chunk of %s failed; running it one by one",
+                         business_date, step_name, len(ids))
+    processed = failures = 0
+    for item_id in ids:
+        try:
+            step.run([item_id], business_date)
+            processed += 1
+        except Exception as exc:
+            _record_failure(step, business_date, item_id, step_run_id, exc)
+            failures += 1
+    return processed, failures
+
+
+def _record_failure(step: Step, business_date: date, item_id: int, step_run_id: int | None,
+                    exc: Exception) -> None:
+    logger.exception("close of business %s step %s failed for %s", business_date, step.name, item_id)
+    if step_run_id is not None:
+        CobFailure.objects.create(step_run_id=step_run_id, account_id=item_id if step.ids_are_accounts else None,
+                                  error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"[:4000])
+
+
+def _dispatch(step: Step, business_date: date, ids: list[int], step_run_id: int, fan_out: bool) -> tuple[int, int]:
+    chunks = [ids[i:i + CHUNK_SIZE] for i in range(0, len(ids), CHUNK_SIZE)]
+    if not fan_out:
+        totals = [run_chunk(step.name, business_date, chunk, step_run_id) for chunk in chunks]
+    else:
+        result = group(app.signature(CHUNK_TASK, args=(step.name, business_date.isoformat(), chunk, step_run_id))
+                       for chunk in chunks).apply_async(queue=settings.TALLY_COB_CHUNK_QUEUE)
+        totals = result.get(disable_sync_subtasks=False, propagate=True,
+                            timeout=settings.TALLY_COB_STEP_TIMEOUT_SECONDS)
+    return sum(t[0] for t in totals), sum(t[1] for t in totals)
+
+
+def run_day(business_date: date, *, fan_out: bool = False, rerun_completed_steps: bool = False) -> CobRun:
+    """Run every step for ``business_date`` (without advancing the date)."""
+    run, created = CobRun.objects.get_or_create(business_date=business_date)
+    if not created:
+        CobRun.objects.filter(pk=run.pk).update(attempts=run.attempts + 1, status="running")
+    for position, step in enumerate(pipeline.STEPS, start=1):
+        if not rerun_completed_steps and CobStepRun.objects.filter(run=run, step=step.name,
+                                                                   status="completed").exists():
+            continue
+        step_run = CobStepRun.objects.create(run=run, position=position, step=step.name)
+        if step.run_all is not None:
+            detail = step.run_all(business_date)
+            processed, failures, count = sum(v for v in detail.values() if isinstance(v, int)), 0, 0
+        else:
+            assert step.select is not None
+            ids = step.select(business_date)
+            count = len(ids)
+            processed, failures = _dispatch(step, business_date, ids, step_run.pk, fan_out)
+            detail = {}
+        CobStepRun.objects.filter(pk=step_run.pk).update(
+            status="completed", accounts=count, processed=processed, failures=failures, detail=detail,
+            finished_at=timezone.now())
+    CobRun.objects.filter(pk=run.pk).update(status="completed", finished_at=timezone.now())
+    run.refresh_from_db()
+    return run
+
+
+def _try_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
+        return bool(cursor.fetchone()[0])
+
+
+def _unlock() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
+
+
+def close_business_day(*, fan_out: bool = False) -> CobRun:
+    """Close the current business day and advance the business date by one."""
+    if not _try_lock():
+        raise CobAlreadyRunning(_("another close of business is running"))
+    try:
+        day = business_date_get()
+        run = run_day(day, fan_out=fan_out)
+        business_date_advance(from_date=day, reason=f"close of business {day}")
+        return run
+    finally:
+        _unlock()
+
+
+def close_business_days_until(target: date, *, fan_out: bool = False) -> list[CobRun]:
+    """Close day by day until the business date equals ``target`` (catch-up of missed days)."""
+    runs = []
+    while business_date_get() < target:
+        runs.append(close_business_day(fan_out=fan_out))
+    return runs
+
+
+def summary_line(run: CobRun) -> str:
+    steps = run.steps.order_by("position", "id")
+    failures = sum(s.failures for s in steps)
+    parts = ", ".join(f"{s.step}={s.processed}" for s in steps)
+    return f"{run.business_date}: closed ({parts}; failures={failures})"
+

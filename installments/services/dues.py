@@ -1,0 +1,65 @@
+"""What an account owes: its open penalties and installments, as the allocation rules read
+them (docs/rules.md §6, §7)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from installments import allocation
+from installments.models import Installment, InstallmentState, Penalty
+
+
+@dataclass
+class OpenItems:
+    """An account's unpaid penalties (oldest first) and open installments (by due date)."""
+
+    penalties: list[Penalty] = field(default_factory=list)
+    installments: list[Installment] = field(default_factory=list)
+
+    def allocation_input(self) -> tuple[list[allocation.OpenPenalty], list[allocation.OpenInstallment]]:
+        return ([allocation.OpenPenalty(p.pk, p.business_date, p.unpaid) for p in self.penalties],
+                [allocation.OpenInstallment(i.pk, i.due_date, i.fee_unpaid, i.principal_unpaid)
+                 for i in self.installments])
+
+    def due_total(self, as_of: date) -> Decimal:
+        """What is due or overdue on ``as_of`` (posted fees only)."""
+        return allocation.due_total(*self.allocation_input(), as_of=as_of)
+
+    def payoff_total(self) -> Decimal:
+        return allocation.payoff_total(*self.allocation_input())
+
+    def fee_unposted_by(self, as_of: date) -> bool:
+        return any(i.fee > 0 and not i.fee_posted and i.due_date <= as_of for i in self.installments)
+
+
+def open_items(account_ids: list[int], *, lock: bool) -> dict[int, OpenItems]:
+    """The open items of many accounts with two statements (``lock``: FOR UPDATE, inside the
+    caller's transaction)."""
+    penalties = Penalty.objects.filter(account_id__in=account_ids, amount__gt=0).order_by("business_date", "id")
+    installments = (Installment.objects.filter(account_id__in=account_ids, state=InstallmentState.OPEN)
+                    .order_by("due_date", "id"))
+    if lock:
+        penalties = penalties.select_for_update()
+        installments = installments.select_for_update()
+    items: dict[int, OpenItems] = defaultdict(OpenItems)
+    for penalty in penalties:
+        if penalty.unpaid > 0:
+            items[penalty.account_id].penalties.append(penalty)
+    for inst in installments:
+        items[inst.account_id].installments.append(inst)
+    return items
+
+
+def oldest_overdue_date(installments: list[Installment], as_of: date) -> date | None:
+    overdue = [i.due_date for i in installments
+               if i.due_date < as_of and (i.principal_unpaid > 0 or i.fee_unpaid > 0)]
+    return min(overdue, default=None)
+
+
+def days_past_due(installments: list[Installment], as_of: date) -> int:
+    """Days since the oldest installment still unpaid after its due date (0: nothing overdue)."""
+    oldest = oldest_overdue_date(installments, as_of)
+    return (as_of - oldest).days if oldest else 0

@@ -1,0 +1,59 @@
+"""Installment fees: owed from the due date, posted by the nightly close (step 5) — or by a
+repayment made during the due date, before that night's close — and never charged once
+their principal is fully paid or cancelled (docs/rules.md §5)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+
+from django.db import connection, transaction
+
+from accounts.ledger import EntrySpec, Leg, lock_credit_accounts, post_entries, save_accounts
+from accounts.models import Book, CreditAccount
+from accounts.money import ZERO
+from installments.models import Installment, InstallmentState
+
+
+def post_fees(accounts: dict[int, CreditAccount], *, due_on: date | None = None,
+              due_by: date | None = None) -> Decimal:
+    """Post the unposted fees of these locked accounts' open installments due on ``due_on``
+    (the close) or on any day up to ``due_by`` (before a repayment): one ledger entry per
+    account and due date, keyed ``fees:{account}:{due date}``. Moves the accounts' balances in
+    memory: the caller saves them (``save_accounts``) in its transaction. Returns the total."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("post_fees runs inside the caller's transaction, on locked accounts")
+    due = Installment.objects.select_for_update().filter(account_id__in=list(accounts), fee_posted=False,
+                                                         state=InstallmentState.OPEN, fee__gt=0)
+    due = due.filter(due_date=due_on) if due_on is not None else due.filter(due_date__lte=due_by)
+    legs: dict[tuple[int, date], list[Leg]] = defaultdict(list)
+    posted: list[int] = []
+    total = ZERO
+    for inst in due:
+        posted.append(inst.pk)
+        amount = inst.fee - inst.fee_waived
+        if amount > 0:
+            legs[(inst.account_id, inst.due_date)].append(Leg(Book.FEE_RECEIVABLE, amount, inst.pk))
+            total += amount
+    if not posted:
+        return ZERO
+    Installment.objects.filter(pk__in=posted).update(fee_posted=True)
+    entries = []
+    for (account_id, due_date), account_legs in sorted(legs.items()):
+        account_total = sum((leg.amount for leg in account_legs), ZERO)
+        entries.append(EntrySpec(
+            account=accounts[account_id], key=f"fees:{account_id}:{due_date.isoformat()}", kind="fee",
+            business_date=due_date, legs=[*account_legs, Leg(Book.FEE_INCOME, -account_total)],
+            description=f"installment fees due {due_date}"))
+    post_entries(entries)
+    return total
+
+
+def fees_post_due_accounts(*, account_ids: list[int], business_date: date) -> Decimal:
+    """The close's step 5 for a chunk of accounts: post the fees due on ``business_date``."""
+    with transaction.atomic(durable=True):
+        accounts = lock_credit_accounts(account_ids)
+        total = post_fees(accounts, due_on=business_date)
+        save_accounts(accounts.values())
+    return total

@@ -1,0 +1,163 @@
+"""Settling payment attempts with what the gateway says (docs/rules.md §6): a charge that
+succeeded is booked as a repayment (anything the dues no longer need becomes credit balance —
+never lost, never taken twice); a decline is retried on the policy's ladder; a hard decline
+waits for a new card; no answer is ``unknown`` and is asked again (reconciliation), never
+charged blind."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.audit_trail import audit_record
+from accounts.bulk import update_rows
+from accounts.business_day import business_date_get
+from accounts.ledger import BALANCE_COLUMNS, EntrySpec, Leg, lock_credit_accounts, post_entries, save_accounts
+from accounts.models import Book, CreditAccount, Notification
+from accounts.outbox import notifications_enqueue
+from installments.gateway import ChargeResult, get_gateway
+from installments.models import AttemptStatus, PaymentAttempt, RepaymentSource
+from risk.policy import PolicyParams
+from risk.selectors import active_policy
+
+from .dues import open_items
+from .repayments import Payment, book_repayments
+
+logger = logging.getLogger("tally.repayments")
+
+UNRESOLVED = (AttemptStatus.SUBMITTED, AttemptStatus.UNKNOWN)
+
+
+def retry_on(attempt: PaymentAttempt, params: PolicyParams) -> date | None:
+    """The next try of a declined attempt's series on the policy's ladder (D+1, D+3, D+7)."""
+    offsets = params.debit_retry_offsets_days
+    if attempt.retry_number < len(offsets):
+        return attempt.series_start + timedelta(days=offsets[attempt.retry_number])
+    return None
+
+
+def settle_attempts(attempts: list[PaymentAttempt], results: dict[int, ChargeResult | None], *,
+                    reconciling: bool = False) -> dict[str, int]:
+    """Settle attempts with the gateway's answers (None: no answer) in one transaction; an
+    attempt already settled meanwhile is left alone. ``reconciling``: the answers come from
+    status queries about unknown attempts (each settlement is then audited). Returns how
+    many ended in each status."""
+    if not attempts:
+        return {}
+    outcomes: dict[str, int] = {}
+    with transaction.atomic(durable=True):
+        accounts = lock_credit_accounts(sorted({a.account_id for a in attempts}))
+        locked = {a.pk: a for a in PaymentAttempt.objects.select_for_update()
+                  .filter(pk__in=[a.pk for a in attempts]).order_by("pk")}
+        params = active_policy().parsed
+        now = timezone.now()
+        notices: list[Notification] = []
+        collected: list[tuple[CreditAccount, PaymentAttempt]] = []
+        settled: list[PaymentAttempt] = []
+        for attempt in sorted(locked.values(), key=lambda a: (a.account_id, a.pk)):
+            if attempt.status not in UNRESOLVED:
+                continue
+            before, result, account = attempt.status, results[attempt.pk], accounts[attempt.account_id]
+            if result is None:
+                attempt.status = AttemptStatus.UNKNOWN
+            elif result.status == "succeeded":
+                attempt.status = AttemptStatus.SUCCEEDED
+                collected.append((account, attempt))
+            elif result.status == "declined":
+                attempt.status = AttemptStatus.DECLINED
+                attempt.decline_code = result.decline_code
+                attempt.retry_on = retry_on(attempt, params)
+            else:
+                attempt.status = AttemptStatus.HARD_DECLINED
+                attempt.decline_code = result.decline_code or "hard_decline"
+            if attempt.status in (AttemptStatus.DECLINED, AttemptStatus.HARD_DECLINED):
+                notices.append(debit_failed_notice(account, attempt))
+            attempt.gateway_reference = (result.reference if result is not None else "") or attempt.gateway_reference
+            attempt.updated_at = now
+            settled.append(attempt)
+            outcomes[attempt.status] = outcomes.get(attempt.status, 0) + 1
+            if reconciling:
+                _audit_reconciled(attempt, before)
+        update_rows(settled, ["status", "decline_code", "gateway_reference", "retry_on", "updated_at"])
+        _book_collected(collected)
+        notifications_enqueue(notices)
+    return outcomes
+
+
+def _book_collected(collected: list[tuple[CreditAccount, PaymentAttempt]]) -> None:
+    """Money the gateway took: allocate what is still owed; what the dues no longer need (the
+    customer paid meanwhile) becomes credit balance."""
+    if not collected:
+        return
+    owed = open_items([account.pk for account, _attempt in collected], lock=False)
+    payments, surplus = [], []
+    for account, attempt in collected:
+        to_allocate = min(attempt.amount, owed[account.pk].payoff_total())
+        if to_allocate > 0:
+            payments.append(Payment(account=account, amount=to_allocate, reference=attempt.idempotency_key,
+                                    source=RepaymentSource.AUTO_DEBIT, attempt=attempt))
+        if attempt.amount > to_allocate:
+            surplus.append((account, attempt, attempt.amount - to_allocate))
+    book_repayments(payments, today=business_date_get())
+    post_entries([EntrySpec(account=account, key=f"{attempt.idempotency_key}:surplus", kind="surplus_to_credit",
+                            business_date=attempt.business_date,
+                            description="auto-debit surplus kept as credit balance",
+                            legs=[Leg(Book.REPAYMENTS_CLEARING, amount), Leg(Book.CUSTOMER_CREDIT, -amount)])
+                  for account, attempt, amount in surplus])
+    save_accounts([account for account, _attempt, _amount in surplus], BALANCE_COLUMNS)
+
+
+def debit_failed_notice(account: CreditAccount, attempt: PaymentAttempt) -> Notification:
+    return Notification(
+        customer_id=account.customer_id, account=account, kind="debit_failed", event_key=f"debit-failed:{attempt.pk}",
+        params={"amount": f"{attempt.amount:.2f}", "decline_code": attempt.decline_code,
+                "retry_on": attempt.retry_on.isoformat() if attempt.retry_on else "",
+                "card_closed": attempt.status == AttemptStatus.HARD_DECLINED})
+
+
+def _audit_reconciled(attempt: PaymentAttempt, before: str) -> None:
+    """Settling an attempt whose outcome was unknown (or left submitted by a crash) is a
+    recorded transition; the common submitted → settled path is recorded on the attempt row
+    itself."""
+    audit_record(acting_user=None, action="payment_attempt.reconciled", obj=attempt, before={"status": before},
+                 after={"status": attempt.status, "gateway_reference": attempt.gateway_reference},
+                 reason="outcome asked from the gateway")
+
+
+def reconcile_attempts(*, attempt_ids: list[int], business_date: date) -> dict[str, int]:
+    """Ask the gateway what happened to unknown (or crashed) attempts, then settle them: the
+    close's step 1. An attempt the gateway never saw was not charged: it is retried by the
+    next auto-debit run (today's, when today has no attempt yet)."""
+    attempts = list(PaymentAttempt.objects.filter(pk__in=attempt_ids, status__in=UNRESOLVED).order_by("pk"))
+    gateway = get_gateway()
+    answers: dict[int, ChargeResult | None] = {}
+    unseen: list[PaymentAttempt] = []
+    for attempt in attempts:
+        status = gateway.status(idempotency_key=attempt.idempotency_key)
+        if status.found:
+            answers[attempt.pk] = ChargeResult(status.status, "", status.reference)
+        else:
+            unseen.append(attempt)
+    outcomes = settle_attempts([a for a in attempts if a.pk in answers], answers, reconciling=True)
+    if unseen:
+        outcomes[AttemptStatus.NOT_CHARGED] = _not_charged(unseen, business_date)
+    return outcomes
+
+
+def _not_charged(attempts: list[PaymentAttempt], business_date: date) -> int:
+    with transaction.atomic(durable=True):
+        lock_credit_accounts(sorted({a.account_id for a in attempts}))
+        marked = 0
+        for attempt in PaymentAttempt.objects.select_for_update().filter(pk__in=[a.pk for a in attempts]).order_by("pk"):
+            if attempt.status not in UNRESOLVED:
+                continue
+            before = attempt.status
+            attempt.status = AttemptStatus.NOT_CHARGED
+            attempt.retry_on = business_date if attempt.business_date < business_date else business_date + timedelta(1)
+            attempt.save(update_fields=["status", "retry_on", "updated_at"])
+            _audit_reconciled(attempt, before)
+            marked += 1
+    return marked

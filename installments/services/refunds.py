@@ -1,0 +1,94 @@
+"""Merchant refunds of purchases (docs/rules.md §5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from accounts.business_day import business_date_get
+from accounts.errors import BusinessRuleRefused, Conflict, NotFound
+from accounts.ledger import Leg, lock_credit_account, post_entry
+from accounts.models import Book
+from accounts.money import ZERO, to_money
+from installments.models import Installment, InstallmentState, Purchase, Refund
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    refund: Refund
+    created: bool
+    available_limit: Decimal
+
+
+def refund_create(*, purchase_id: int, merchant_refund_id: str, amount: Decimal) -> RefundResult:
+    """A merchant refund (docs/rules.md §5): reduces the purchase's unpaid principal from the last installment;
+    fully covered installments are cancelled and their fees waived; any part already paid
+    becomes credit balance; the limit comes back by the principal reduced."""
+    amount = to_money(amount)
+    if amount <= 0:
+        raise BusinessRuleRefused(_("The amount must be positive."), code="invalid_amount")
+    account_id = Purchase.objects.filter(pk=purchase_id).values_list("account_id", flat=True).first()
+    if account_id is None:
+        raise NotFound(_("No such purchase."))
+    with transaction.atomic(durable=True):
+        account = lock_credit_account(account_id)
+        purchase = Purchase.objects.select_for_update().get(pk=purchase_id)
+        existing = Refund.objects.filter(purchase=purchase, merchant_refund_id=merchant_refund_id).first()
+        if existing is not None:
+            if existing.amount == amount:
+                return RefundResult(existing, False, account.available_limit)
+            raise Conflict(_("This merchant refund was already booked with a different amount."),
+                           code="duplicate_refund", details={"refund_id": str(existing.pk)})
+        refundable = purchase.amount - purchase.refunded_amount
+        if amount > refundable:
+            raise BusinessRuleRefused(_("The refund is more than what is left of the purchase."),
+                                      code="refund_exceeds_purchase", details={"refundable": f"{refundable:.2f}"})
+        today = business_date_get()
+        remaining = amount
+        principal_reduced = ZERO
+        fees_waived_posted = ZERO
+        fees_waived = ZERO
+        waived_legs: list[Leg] = []
+        installments = list(Installment.objects.select_for_update().filter(purchase=purchase).order_by("-seq"))
+        for inst in installments:
+            if remaining == 0:
+                break
+            cut = min(remaining, inst.principal_unpaid)
+            if cut <= 0:
+                continue
+            inst.principal_cancelled += cut
+            remaining -= cut
+            principal_reduced += cut
+            if inst.principal_unpaid == 0:  # fully covered: cancelled, its fee waived
+                open_fee = inst.fee - inst.fee_paid - inst.fee_waived
+                if open_fee > 0:
+                    if inst.fee_posted:
+                        fees_waived_posted += open_fee
+                        waived_legs.append(Leg(Book.FEE_RECEIVABLE, -open_fee, inst.pk))
+                    inst.fee_waived += open_fee
+                    fees_waived += open_fee
+                inst.state = (InstallmentState.CANCELLED if inst.principal_paid == 0 and inst.fee_paid == 0
+                              else InstallmentState.PAID)
+                inst.paid_on = inst.paid_on or (today if inst.state == InstallmentState.PAID else None)
+            inst.save()
+        credit_added = remaining
+        purchase.refunded_amount += amount
+        purchase.save(update_fields=["refunded_amount"])
+        refund = Refund.objects.create(purchase=purchase, merchant_refund_id=merchant_refund_id, amount=amount,
+                                       principal_reduced=principal_reduced, credit_balance_added=credit_added,
+                                       fees_waived=fees_waived, business_date=today)
+        legs = [Leg(Book.MERCHANT_SETTLEMENT, amount)]
+        if principal_reduced:
+            legs.append(Leg(Book.PRINCIPAL_RECEIVABLE, -principal_reduced))
+        if credit_added:
+            legs.append(Leg(Book.CUSTOMER_CREDIT, -credit_added))
+        post_entry(account=account, key=f"refund:{refund.pk}", new_key=True, kind="refund", business_date=today,
+                   legs=legs, description=f"refund {merchant_refund_id} of {purchase.merchant_order_id}")
+        if fees_waived_posted:
+            post_entry(account=account, key=f"refund:{refund.pk}:fee_waiver", new_key=True, kind="fee_waiver",
+                       business_date=today, legs=[Leg(Book.WAIVER_EXPENSE, fees_waived_posted), *waived_legs],
+                       description="fees of refunded installments waived")
+    return RefundResult(refund, True, account.available_limit)

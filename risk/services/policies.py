@@ -1,0 +1,90 @@
+"""Scoring policies (docs/rules.md §3): versioned data; only a draft is edited; activating a
+version retires the active one and is audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
+
+from accounts import clock
+from accounts.audit_trail import audit_record
+from accounts.errors import Conflict, NotFound, ValidationFailed
+from accounts.errors import require_permission as _require
+from risk.models import PolicyStatus, ScoringPolicy
+from risk.policy import PolicyParams
+from risk.selectors import active_policy
+
+
+def _locked_policy(policy_id: int) -> ScoringPolicy:
+    policy = ScoringPolicy.objects.select_for_update().filter(pk=policy_id).first()
+    if policy is None:
+        raise NotFound(_("No such policy version."))
+    return policy
+
+
+def policy_draft_create(*, acting_user: AbstractBaseUser, based_on: ScoringPolicy | None = None,
+                        notes: str = "") -> ScoringPolicy:
+    _require(acting_user, "risk.edit_policy", _("You may not edit scoring policies."))
+    with transaction.atomic(durable=True):
+        source = based_on or active_policy()
+        latest = ScoringPolicy.objects.select_for_update().order_by("-version").first()
+        try:
+            with transaction.atomic():
+                draft = ScoringPolicy.objects.create(version=(latest.version if latest else 0) + 1,
+                                                     params=source.params, notes=notes, created_by=acting_user)
+        except IntegrityError as exc:
+            raise Conflict(_("Another draft was created at the same moment; try again."),
+                           code="policy_version_taken") from exc
+        audit_record(acting_user=acting_user, action="policy.draft_created", obj=draft,
+                                      after={"version": draft.version, "based_on": source.version}, reason=notes)
+    return draft
+
+
+def policy_draft_update(*, policy_id: int, params: dict[str, Any], notes: str,
+                        acting_user: AbstractBaseUser) -> ScoringPolicy:
+    _require(acting_user, "risk.edit_policy", _("You may not edit scoring policies."))
+    try:
+        parsed = PolicyParams.from_json(params)
+    except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
+        raise ValidationFailed(_("Invalid policy parameters: %(error)s") % {"error": exc}, details={"params": [str(exc)]}) from exc
+    with transaction.atomic(durable=True):
+        policy = _locked_policy(policy_id)
+        if policy.status != PolicyStatus.DRAFT:
+            raise Conflict(_("Only a draft policy can be edited."), code="policy_not_draft")
+        before = policy.params
+        policy.params = parsed.to_json()
+        policy.notes = notes
+        policy.save()
+        audit_record(acting_user=acting_user, action="policy.draft_updated", obj=policy,
+                                      before={"params": before}, after={"params": policy.params}, reason=notes)
+    return policy
+
+
+def policy_activate(*, policy_id: int, acting_user: AbstractBaseUser, reason_text: str) -> ScoringPolicy:
+    """Activate a draft; the previously active version is retired. Audited."""
+    _require(acting_user, "risk.activate_policy", _("You may not activate scoring policies."))
+    if not reason_text.strip():
+        raise ValidationFailed(_("Say why this version is activated."), details={"reason": [_("required")]})
+    with transaction.atomic(durable=True):
+        policy = _locked_policy(policy_id)
+        if policy.status != PolicyStatus.DRAFT:
+            raise Conflict(_("Only a draft policy can be activated."), code="policy_not_draft")
+        try:
+            PolicyParams.from_json(policy.params)
+        except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
+            raise ValidationFailed(_("Invalid policy parameters: %(error)s") % {"error": exc}, details={"params": [str(exc)]}) from exc
+        current = ScoringPolicy.objects.select_for_update().filter(status=PolicyStatus.ACTIVE).first()
+        if current is not None:
+            current.retire()
+            current.save()
+        policy.activate()
+        policy.activated_by = acting_user
+        policy.activated_at = clock.now()
+        policy.save()
+        audit_record(acting_user=acting_user, action="policy.activated", obj=policy,
+                                      before={"active_version": current.version if current else None},
+                                      after={"active_version": policy.version}, reason=reason_text)
+    return policy
