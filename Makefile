@@ -28,7 +28,7 @@ endef
 help:
 	@echo "make run      migrate, install schedules, seed the demo, start web + worker + beat"
 	@echo "make test     run the test suite (PYTEST_ARGS='-k ...' to select)"
-	@echo "make lint     ruff check"
+	@echo "make lint     ruff, import-linter (the layers) and mypy"
 	@echo "make check    makemigrations --check and Django system checks"
 	@echo "make db-stop  stop the embedded PostgreSQL and Redis"
 	@echo "make clean    remove caches and build leftovers (distclean: also .venv and .local)"
@@ -97,6 +97,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	@echo "==> ruff check ."
 	$(BIN)/ruff check .
+	echo "==> lint-imports (the layers: config → complaints → installments → risk → accounts)"
+	$(BIN)/lint-imports
+	echo "==> mypy"
+	$(BIN)/mypy
 
 check: $(STAMP)
 	@$(DEVSERVICES_ENV)

@@ -268,3 +268,23 @@ def test_the_application_and_complaint_pages_link_their_own_trail_for_its_holder
     for url in pages.values():
         page = logged_in(agent).get(url).content.decode()
         assert 'id="audit-trail-link"' not in page
+
+
+def test_storefront_writes_name_the_api_client_as_the_actor(api):
+    """What the storefront does through the API is the API client's act, not the system's."""
+    response = api.post("/api/v1/applications", applicant_payload(external_id="u-api"), format="json")
+    assert response.status_code == 201
+    account_id = response.json()["account_id"]
+    assert api.post("/api/v1/complaints", {"customer_external_id": "u-api", "category": "other", "channel": "app",
+                                           "description": "A question."}, format="json").status_code == 201
+    assert api.post(f"/api/v1/accounts/{account_id}/closure-requests", {"channel": "app"},
+                    format="json").status_code == 201
+    by_action = {e.action: e for e in AuditEvent.objects.filter(
+        action__in=["customer.created", "application.received", "complaint.filed", "closure_request.created"])}
+    assert set(by_action) == {"customer.created", "application.received", "complaint.filed",
+                              "closure_request.created"}
+    for event in by_action.values():
+        assert (event.actor_id, event.actor_label) == (None, "api:storefront"), event.action
+    # the automatic decision that follows is the system's
+    approved = AuditEvent.objects.get(action="application.approved")
+    assert (approved.actor_id, approved.actor_label) == (None, "system")

@@ -27,7 +27,7 @@ class ComplaintCreateView(APIView):
     def post(self, request, *args, **kwargs):
         serializer = ComplaintInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        complaint = complaint_file(**serializer.validated_data)
+        complaint = complaint_file(**serializer.validated_data, acting_user=request.user)
         return Response(ComplaintOutSerializer(selectors.complaint_get(complaint.pk)).data, status=201)
 
 
@@ -47,7 +47,8 @@ class ClosureRequestCreateView(APIView):
         account_pk = parse_id(account_id)
         serializer = ClosureRequestInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        closure = closure_request_create(account_id=account_pk, **serializer.validated_data)
+        closure = closure_request_create(account_id=account_pk, **serializer.validated_data,
+                                         acting_user=request.user)
         return Response(ClosureRequestOutSerializer(closure).data, status=201)
 
 

@@ -129,7 +129,7 @@ def complaint_file(*, customer_external_id: str, category: str, channel: str, de
                    account_id: int | None = None, acting_user: Actor = None) -> Complaint:
     """Record a complaint (from the storefront, or by an agent taking a call). The regulatory
     clock starts now. Without ``account_id`` the customer's credit account, if any, is used."""
-    if acting_user is not None:
+    if staff_user(acting_user) is not None:  # a member of staff taking a call (the storefront needs none)
         _require(acting_user, HANDLE_COMPLAINT, _("You may not record complaints."))
     errors: dict[str, list[str]] = {}
     if category not in Category.values:

@@ -50,7 +50,7 @@ class RepaymentCreateView(APIView):
         account_pk = parse_id(account_id)
         serializer = RepaymentInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = repayment_create(account_id=account_pk, **serializer.validated_data)
+        result = repayment_create(account_id=account_pk, **serializer.validated_data, acting_user=request.user)
         repayment = Repayment.objects.prefetch_related("allocations").get(pk=result.repayment.pk)
         return Response(RepaymentOutSerializer(repayment).data, status=201 if result.created else 200)
 

@@ -61,7 +61,8 @@ class PurchaseCreateView(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         purchase, created = purchase_create(account_id=account_pk, merchant_order_id=data["merchant_order_id"],
-                                                     amount=data["amount"], periods=data["installments"])
+                                            amount=data["amount"], periods=data["installments"],
+                                            acting_user=request.user)
         body = purchase_body(purchase)
         # purchase.account: the row purchase_create locked and moved (read again for a replay)
         body["available_limit"] = f"{purchase.account.available_limit:.2f}"
@@ -77,7 +78,7 @@ class RefundCreateView(APIView):
         purchase_pk = parse_id(purchase_id)
         serializer = RefundInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = refund_create(purchase_id=purchase_pk, **serializer.validated_data)
+        result = refund_create(purchase_id=purchase_pk, **serializer.validated_data, acting_user=request.user)
         body = RefundOutSerializer(result.refund).data
         body["available_limit"] = f"{result.available_limit:.2f}"
         return Response(body, status=201 if result.created else 200)
@@ -90,8 +91,8 @@ class BillPlanCreateView(APIView):
         statement_pk = parse_id(statement_id)
         serializer = BillPlanInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        plan = bill_installment_create(statement_id=statement_pk,
-                                                periods=serializer.validated_data["installments"])
+        plan = bill_installment_create(statement_id=statement_pk, periods=serializer.validated_data["installments"],
+                                       acting_user=request.user)
         return Response(PlanSerializer(plan).data, status=201)
 
 

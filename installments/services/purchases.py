@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from accounts.audit_trail import Actor
 from accounts.business_day import business_date_get
 from accounts.errors import BusinessRuleRefused, Conflict
 from accounts.ledger import Leg, lock_credit_account, post_entry
@@ -19,7 +20,8 @@ from risk.selectors import active_policy
 from .plans import create_plan, fee_rate
 
 
-def purchase_create(*, account_id: int, merchant_order_id: str, amount: Decimal, periods: int) -> tuple[Purchase, bool]:
+def purchase_create(*, account_id: int, merchant_order_id: str, amount: Decimal, periods: int,
+                    acting_user: Actor = None) -> tuple[Purchase, bool]:
     """Book a purchase on an active account within its available limit.
 
     The same ``merchant_order_id`` with the same amount and term returns the first purchase
@@ -51,6 +53,6 @@ def purchase_create(*, account_id: int, merchant_order_id: str, amount: Decimal,
         create_plan(account=account, kind=PlanKind.PURCHASE, principal=amount, periods=periods, start=today,
                     purchase=purchase, policy=policy)
         post_entry(account=account, key=f"purchase:{purchase.pk}", new_key=True, kind="purchase", business_date=today,
-                   description=f"purchase {merchant_order_id}",
+                   description=f"purchase {merchant_order_id}", acting_user=acting_user,
                    legs=[Leg(Book.PRINCIPAL_RECEIVABLE, amount), Leg(Book.MERCHANT_SETTLEMENT, -amount)])
     return purchase, True

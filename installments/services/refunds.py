@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from accounts.audit_trail import Actor
 from accounts.business_day import business_date_get
 from accounts.errors import BusinessRuleRefused, Conflict, NotFound
 from accounts.ledger import Leg, lock_credit_account, post_entry
@@ -23,7 +24,8 @@ class RefundResult:
     available_limit: Decimal
 
 
-def refund_create(*, purchase_id: int, merchant_refund_id: str, amount: Decimal) -> RefundResult:
+def refund_create(*, purchase_id: int, merchant_refund_id: str, amount: Decimal,
+                  acting_user: Actor = None) -> RefundResult:
     """A merchant refund (docs/rules.md §5): reduces the purchase's unpaid principal from the last installment;
     fully covered installments are cancelled and their fees waived; any part already paid
     becomes credit balance; the limit comes back by the principal reduced."""
@@ -86,9 +88,10 @@ def refund_create(*, purchase_id: int, merchant_refund_id: str, amount: Decimal)
         if credit_added:
             legs.append(Leg(Book.CUSTOMER_CREDIT, -credit_added))
         post_entry(account=account, key=f"refund:{refund.pk}", new_key=True, kind="refund", business_date=today,
-                   legs=legs, description=f"refund {merchant_refund_id} of {purchase.merchant_order_id}")
+                   legs=legs, description=f"refund {merchant_refund_id} of {purchase.merchant_order_id}",
+                   acting_user=acting_user)
         if fees_waived_posted:
             post_entry(account=account, key=f"refund:{refund.pk}:fee_waiver", new_key=True, kind="fee_waiver",
                        business_date=today, legs=[Leg(Book.WAIVER_EXPENSE, fees_waived_posted), *waived_legs],
-                       description="fees of refunded installments waived")
+                       description="fees of refunded installments waived", acting_user=acting_user)
     return RefundResult(refund, True, account.available_limit)

@@ -9,7 +9,7 @@ from datetime import date
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from accounts.audit_trail import audit_record
+from accounts.audit_trail import Actor, audit_record
 from accounts.business_day import business_date_get
 from accounts.errors import BusinessRuleRefused, NotFound
 from accounts.ledger import lock_credit_account, lock_credit_accounts
@@ -65,7 +65,7 @@ def _statement_for(account: CreditAccount, statement_date: date, items: list[Ins
         total_due=principal_due + fees_due + overdue_amount + account.penalties_outstanding)
 
 
-def bill_installment_create(*, statement_id: int, periods: int) -> InstallmentPlan:
+def bill_installment_create(*, statement_id: int, periods: int, acting_user: Actor = None) -> InstallmentPlan:
     """Convert the statement's unpaid pay-later items into a 3/6/12 plan, until the
     statement's earliest due date. Installment k is due k months after the statement date."""
     account_id = Statement.objects.filter(pk=statement_id).values_list("account_id", flat=True).first()
@@ -100,6 +100,6 @@ def bill_installment_create(*, statement_id: int, periods: int) -> InstallmentPl
             inst.save()
         plan = create_plan(account=account, kind=PlanKind.BILL, principal=principal, periods=periods,
                            start=statement.statement_date, statement=statement, policy=policy)
-        audit_record(acting_user=None, action="statement.converted", obj=statement,
+        audit_record(acting_user=acting_user, action="statement.converted", obj=statement,
                      after={"plan_id": plan.pk, "principal": str(principal), "periods": periods})
     return plan

@@ -31,6 +31,7 @@ class ApplicationCreateView(APIView):
             kind=data["kind"],
             applicant=ApplicantData(**customer),
             card_token=data["repayment_card_token"],
+            acting_user=request.user,
         )
         return Response(ApplicationOutSerializer(_application_for_output(application.pk)).data, status=201)
 

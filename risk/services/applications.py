@@ -51,20 +51,21 @@ class ApplicantData:
 # --- applications ------------------------------------------------------------------------
 
 
-def application_submit(*, kind: str, applicant: ApplicantData, card_token: str) -> Application:
+def application_submit(*, kind: str, applicant: ApplicantData, card_token: str,
+                       acting_user: Actor = None) -> Application:
     """Receive an application and decide it as far as possible (docs/rules.md §3).
 
     Step 1 (one transaction): upsert the customer, record the application, apply the
     knock-outs. Step 2: ask the identity provider — outside any transaction. Step 3 (one
     transaction): score and decide; approval opens the account, review opens a case.
     """
-    application = _application_receive(kind=kind, applicant=applicant, card_token=card_token)
+    application = _application_receive(kind=kind, applicant=applicant, card_token=card_token, acting_user=acting_user)
     if application.status != ApplicationStatus.RECEIVED:
         return application
     return _application_check_identity_and_decide(application.pk, id_number=applicant.id_number)
 
 
-def _application_receive(*, kind: str, applicant: ApplicantData, card_token: str) -> Application:
+def _application_receive(*, kind: str, applicant: ApplicantData, card_token: str, acting_user: Actor) -> Application:
     today = business_date_get()
     now = clock.now()
     id_number = normalize_id_number(applicant.id_number)
@@ -83,7 +84,7 @@ def _application_receive(*, kind: str, applicant: ApplicantData, card_token: str
         if existing is not None and Application.objects.filter(customer=existing, status__in=[
                 ApplicationStatus.RECEIVED, ApplicationStatus.PENDING_RETRY, ApplicationStatus.IN_REVIEW]).exists():
             raise Conflict(_("The customer has an application that is still being decided."), code="application_pending")
-        customer = _customer_upsert(applicant)
+        customer = _customer_upsert(applicant, acting_user)
         policy = active_policy()
         params = policy.parsed
         application = Application(
@@ -97,12 +98,12 @@ def _application_receive(*, kind: str, applicant: ApplicantData, card_token: str
         application.save()
         if knockout is not None:
             decide_reject(application, reasons=[knockout], acting_user=None)
-        audit_record(acting_user=None, action="application.received", obj=application,
+        audit_record(acting_user=acting_user, action="application.received", obj=application,
                                       after={"kind": kind, "status": application.status})
     return application
 
 
-def _customer_upsert(applicant: ApplicantData) -> Customer:
+def _customer_upsert(applicant: ApplicantData, acting_user: Actor) -> Customer:
     fields = {
         "name": applicant.name, "id_number": applicant.id_number, "phone": applicant.phone,
         "store_status": applicant.store_status, "store_since": applicant.store_since,
@@ -110,10 +111,10 @@ def _customer_upsert(applicant: ApplicantData) -> Customer:
     }
     try:
         with transaction.atomic():
-            return customer_upsert(external_id=applicant.external_id, **fields)
+            return customer_upsert(external_id=applicant.external_id, acting_user=acting_user, **fields)
     except IntegrityError:
         # Another request created the same new customer a moment ago: update theirs.
-        return customer_upsert(external_id=applicant.external_id, **fields)
+        return customer_upsert(external_id=applicant.external_id, acting_user=acting_user, **fields)
 
 
 def _knockout(params: PolicyParams, application: Application, *, id_number: str,
