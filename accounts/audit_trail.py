@@ -3,11 +3,12 @@ after, and why — one row written in the transaction of the change it records."
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeGuard, runtime_checkable
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.db import connection
 
+from .errors import Message, PermissionRefused, require_permission
 from .models import AuditEvent
 
 
@@ -23,10 +24,28 @@ class ServiceClient(Protocol):
 # Who acts: a member of staff, a service client (the storefront), or None (the system).
 Actor = AbstractBaseUser | AnonymousUser | ServiceClient | None
 
+# A member of staff, as the foreign keys to settings.AUTH_USER_MODEL (Django's ``User``) hold them.
+StaffUser = User
 
-def staff_user(actor: Actor) -> AbstractBaseUser | None:
+
+def _is_staff_user(actor: Actor) -> TypeGuard[StaffUser]:
+    # Every saved user is an instance of settings.AUTH_USER_MODEL, i.e. a ``StaffUser``.
+    return isinstance(actor, AbstractBaseUser) and bool(actor.pk)
+
+
+def staff_user(actor: Actor) -> StaffUser | None:
     """The member of staff behind ``actor`` (for ``actor`` foreign keys), or None."""
-    return actor if isinstance(actor, AbstractBaseUser) and actor.pk else None
+    return actor if _is_staff_user(actor) else None
+
+
+def require_staff(actor: Actor, perm: str, message: Message) -> StaffUser:
+    """``require_permission`` for services that act as a member of staff: refuse unless
+    ``actor`` is one holding ``perm``, and return them (for the foreign keys they fill)."""
+    require_permission(actor, perm, message)
+    user = staff_user(actor)
+    if user is None:  # anonymous users and service clients hold none; this refuses an unsaved user
+        raise PermissionRefused(message)
+    return user
 
 
 def actor_label(actor: Actor) -> str:

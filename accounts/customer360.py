@@ -43,7 +43,7 @@ def changelist_url(name: str, **params: Any) -> str:
     return "{}?{}".format(reverse(f"admin:{name}_changelist"), urlencode(params))
 
 
-def customer_360_url(customer_id: int) -> str:
+def customer_360_url(customer_id: int | str) -> str:
     return reverse("admin:accounts_customer_360", args=[customer_id])
 
 
@@ -51,7 +51,7 @@ def audit_url_for_object(object_type: str, object_id: Any) -> str:
     return changelist_url("accounts_auditevent", object_type=object_type, object_id=str(object_id))
 
 
-def audit_url_for_customer(customer_id: int) -> str:
+def audit_url_for_customer(customer_id: int | str) -> str:
     return changelist_url("accounts_auditevent", customer=str(customer_id))
 
 
@@ -62,7 +62,9 @@ def customer_360_view(model_admin: ModelAdmin, request: HttpRequest, object_id: 
     customer_id = parse_id(unquote(object_id))
     customer = selectors.customer_get(customer_id) if customer_id is not None else None
     if customer is None:
-        return model_admin._get_obj_does_not_exist_redirect(request, model_admin.opts, object_id)
+        # ModelAdmin._get_obj_does_not_exist_redirect is Django's; django-stubs lacks it.
+        return model_admin._get_obj_does_not_exist_redirect(  # type: ignore[attr-defined]
+            request, model_admin.opts, object_id)
     account: CreditAccount | None = getattr(customer, "credit_account", None)
     today = business_date_get()
     sections = [{"key": s.key, "template": s.template, "section": s.context(request, customer, account, today)}

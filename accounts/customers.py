@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils.translation import gettext_lazy
 
@@ -18,7 +17,7 @@ from .pii import mask_phone
 VIEW_FULL_ID_NUMBER = "accounts.view_full_id_number"
 
 
-def id_number_reveal(*, customer: Customer, acting_user: AbstractBaseUser, purpose: str = "") -> str:
+def id_number_reveal(*, customer: Customer, acting_user: Actor, purpose: str = "") -> str:
     """The clear ID number for a holder of ``accounts.view_full_id_number``; the view is logged."""
     require_permission(acting_user, VIEW_FULL_ID_NUMBER, gettext_lazy("You may not view full ID numbers."))
     with transaction.atomic(durable=True):
@@ -60,7 +59,12 @@ def customer_upsert(*, external_id: str, name: str, id_number: str, phone: str, 
     customer.orders_12m = orders_12m
     customer.spend_12m = spend_12m
     customer.return_rate = return_rate
-    customer.save()
+    if created:
+        customer.save()
+    else:
+        customer.save(update_fields=["name", "id_number_encrypted", "id_number_hash", "id_number_masked", "phone",
+                                     "store_status", "store_since", "orders_12m", "spend_12m", "return_rate",
+                                     "updated_at"])
     after = _customer_snapshot(customer)
     changed = [key for key in after if before.get(key) != after[key]
                or (key == "id_number" and before and before_hash != customer.id_number_hash)]

@@ -5,12 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.functional import Promise
+
+# A message shown to a person: a string, or a lazy translation (``gettext_lazy``) rendered in
+# the language active when it is shown.
+Message = str | Promise
+
 
 class ApplicationError(Exception):
     status_code = 422
     code = "business_rule_violation"
 
-    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None):
+    def __init__(self, message: Message, *, code: str | None = None, details: dict[str, Any] | None = None):
         super().__init__(message)
         self.message = str(message)
         if code:
@@ -48,7 +54,7 @@ class PermissionRefused(ApplicationError):
     code = "permission_denied"
 
 
-def require_permission(user, perm: str, message) -> None:
+def require_permission(user: object, perm: str, message: Message) -> None:
     """Services check permissions themselves: refuse unless ``user`` (None: the system, which
     holds no staff permission) has ``perm``. Inactive users hold none (Django's has_perm)."""
     has_perm = getattr(user, "has_perm", None)  # a service client (the storefront) holds no staff permission

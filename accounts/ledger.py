@@ -24,7 +24,7 @@ from .lifecycle.credit_line import refresh_available_limit
 from .models import CUSTOMER_BOOKS, Book, CreditAccount, JournalEntry, JournalLine
 from .money import ZERO, to_money
 
-_BALANCE_FIELDS = {
+_BALANCE_FIELDS: dict[str, str] = {  # a book (``Book``) → its balance column
     Book.PRINCIPAL_RECEIVABLE: "principal_outstanding",
     Book.FEE_RECEIVABLE: "fees_outstanding",
     Book.PENALTY_RECEIVABLE: "penalties_outstanding",

@@ -8,6 +8,8 @@ tables here; the apps that own the installments, repayments and penalties regist
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
 
 from django.db import connection
 
@@ -17,7 +19,11 @@ LedgerCheck = Callable[[], list[str]]
 LEDGER_CHECKS: Registry[LedgerCheck] = Registry("ledger check")
 
 
-def fetch(sql: str, params: tuple[object, ...] = ()) -> list[tuple]:
+# A value the database adapter turns into SQL (a ``date`` covers datetimes).
+SqlParam = str | int | float | Decimal | date | bool | None
+
+
+def fetch(sql: str, params: tuple[SqlParam, ...] = ()) -> list[tuple]:
     """The rows of one read-only check query."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -6,6 +6,7 @@ credit accounts, applications and complaints."""
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from django.db.models import Q
 
@@ -22,7 +23,15 @@ def _any_of(fields: tuple[str, ...], value: str) -> Q:
     return condition
 
 
-class PersonalDataSearchMixin:
+if TYPE_CHECKING:
+    from django.contrib import admin
+
+    _ModelAdminMixin = admin.ModelAdmin
+else:
+    _ModelAdminMixin = object
+
+
+class PersonalDataSearchMixin(_ModelAdminMixin):
     """``id_number_hash_fields``: lookups of ID-number hashes (``customer__id_number_hash``);
     ``phone_fields``: lookups of phone numbers (``customer__phone``)."""
 

@@ -33,12 +33,13 @@ def complaints_section(request: HttpRequest, customer: Customer, account: Credit
     now = clock.now()
     rows = list(Complaint.objects.filter(customer_id=customer.pk).select_related("assigned_to")
                 .order_by("-received_at", "-id")[:ROWS_SHOWN + 1])
+    query: dict[str, int | str] = {"customer__id__exact": customer.pk, "closed": "include"}
     return {
         "complaints": [{"complaint": c, "badge": selectors.complaint_badge(c, now=now) if c.is_open else None}
                        for c in rows[:ROWS_SHOWN]],
         "more": len(rows) > ROWS_SHOWN,
         "url": "{}?{}".format(reverse("admin:complaints_complaint_changelist"),
-                              urlencode({"customer__id__exact": customer.pk, "closed": "include"})),
+                              urlencode(query)),
     }
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.notifications import NOTIFICATION_TEXTS
+from accounts.notifications import NOTIFICATION_TEXTS, NotificationText
 
 from .reasons import customer_message
 
@@ -43,11 +43,17 @@ def render(kind: str, p: dict[str, Any]) -> str | None:
             return " ".join(customer_message(r) for r in reasons)
         return _("Your credit line is closed. Thank you for using Tally.")
     if kind == "closure_refused":
-        reasons = "; ".join(customer_message(r) for r in p.get("reasons", []))
-        return _("We could not close your credit line: %(reasons)s") % {"reasons": reasons}
+        refusals = "; ".join(customer_message(r) for r in p.get("reasons", []))
+        return _("We could not close your credit line: %(reasons)s") % {"reasons": refusals}
     return None
+
+
+def _text_of(kind: str) -> NotificationText:
+    def text(params: dict[str, Any]) -> str:
+        return render(kind, params) or ""
+    return text
 
 
 def register() -> None:
     for kind in KINDS:
-        NOTIFICATION_TEXTS.register(kind, lambda params, kind=kind: render(kind, params) or "")
+        NOTIFICATION_TEXTS.register(kind, _text_of(kind))

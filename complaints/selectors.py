@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, F, Q, QuerySet
 
 from accounts import clock
+from accounts.audit_trail import StaffUser, staff_user
 
 from . import deadlines
 from .models import (
@@ -36,7 +37,7 @@ def _due_soon_q(now: datetime) -> Q:
                 next_due_at__lt=now + deadlines.RESPONSE_DUE_SOON))
 
 
-def complaint_queue(*, user: AbstractBaseUser | None = None, view: str | None = None,
+def complaint_queue(*, user: StaffUser | AnonymousUser | None = None, view: str | None = None,
                     now: datetime | None = None) -> QuerySet[Complaint]:
     """Complaints not closed, by their next regulatory deadline (answered ones last), with
     the queue views: mine, unassigned, escalated, breached, due soon."""
@@ -45,7 +46,7 @@ def complaint_queue(*, user: AbstractBaseUser | None = None, view: str | None = 
           .select_related("customer", "account", "assigned_to")
           .order_by(F("next_due_at").asc(nulls_last=True), "id"))
     if view == "mine":
-        qs = qs.filter(assigned_to=user)
+        qs = qs.filter(assigned_to=staff_user(user))
     elif view == "unassigned":
         qs = qs.filter(assigned_to__isnull=True)
     elif view == "escalated":

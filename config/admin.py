@@ -43,7 +43,7 @@ class AuditedScheduleMixin:
         fields = list(form.changed_data)
         before = {}
         if change and obj.pk:
-            current = type(obj).objects.filter(pk=obj.pk).first()
+            current = type(obj)._default_manager.filter(pk=obj.pk).first()
             before = {f: _plain(getattr(current, f, None)) for f in fields} if current else {}
         super().save_model(request, obj, form, change)  # type: ignore[misc]
         after = {f: _plain(getattr(obj, f, form.cleaned_data.get(f))) for f in fields}

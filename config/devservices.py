@@ -99,7 +99,8 @@ def stop() -> None:
         import pgserver._commands as cmds  # noqa: PLC0415 - a development tool, imported only when used
 
         user = "pgserver" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
-        cmds.pg_ctl(["-w", "stop"], pgdata=PGDATA, user=user)
+        # pgserver creates its command functions at import time (setattr): invisible to mypy.
+        cmds.pg_ctl(["-w", "stop"], pgdata=PGDATA, user=user)  # type: ignore[attr-defined]
         print(f"stopped embedded PostgreSQL in {PGDATA}")
     pidfile = REDIS_DIR / "redis.pid"
     if pidfile.exists():

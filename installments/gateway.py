@@ -87,6 +87,7 @@ class SandboxGateway:
         for key, token, _ in charges:
             record = records.get(key)
             if key in seen:
+                assert record is not None  # seen before this call
                 answers[key] = ChargeResult(record.outcome, self.OUTCOMES.get(record.card_token, ("", ""))[1],
                                             f"sbx-{record.pk}")
             elif token == "tok_timeout_not_charged":
@@ -94,6 +95,7 @@ class SandboxGateway:
             elif token == "tok_timeout_charged":
                 answers[key] = GatewayTimeout("sandbox: timed out after taking the money")
             else:
+                assert record is not None  # created above (or by a concurrent call with the same key)
                 answers[key] = ChargeResult(record.outcome, self.OUTCOMES.get(token, ("hard_declined",
                                                                                       "unknown_card"))[1],
                                             f"sbx-{record.pk}")

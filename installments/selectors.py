@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 from django.db.models import Case, Count, DecimalField, F, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
@@ -140,7 +141,7 @@ def collections_queue(*, business_date: date, bucket: str | None = None) -> Quer
     principal and posted unpaid fees of installments due before ``business_date`` plus the
     unpaid penalties (all overdue by nature; the account's column moves with the ledger);
     ``last_attempt_*`` describe the latest auto-debit attempt. One query, whatever the rows."""
-    money = DecimalField(**MONEY)
+    money: DecimalField[Decimal, Decimal] = DecimalField(**MONEY)
     overdue_installments = (
         Installment.objects.filter(account=OuterRef("pk"), state=InstallmentState.OPEN, due_date__lt=business_date)
         .order_by().values("account")

@@ -104,7 +104,12 @@ class PolicyParams:
                 kwargs[key] = tuple(dict(v) for v in value)
             else:
                 default = cls.__dataclass_fields__[key].default
-                kwargs[key] = Decimal(str(value)) if isinstance(default, Decimal) else type(default)(value)
+                if isinstance(default, Decimal):
+                    kwargs[key] = Decimal(str(value))
+                elif isinstance(default, int):  # every other scalar parameter is a whole number
+                    kwargs[key] = int(value)
+                else:
+                    raise TypeError(f"policy parameter {key} has no scalar default")
         params = cls(**kwargs)
         params.validate()
         return params

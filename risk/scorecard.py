@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import TypedDict
 
 from accounts.money import round_down_to
 
@@ -30,10 +31,15 @@ class ScoringInput:
     as_of: date
 
 
+class ScoreItem(TypedDict):
+    value: str
+    points: int
+
+
 @dataclass(frozen=True)
 class ScoreResult:
     score: int
-    breakdown: dict[str, dict]  # feature → {"value": str, "points": int}
+    breakdown: dict[str, ScoreItem]  # feature → {"value": str, "points": int}
 
 
 def months_between(start: date, end: date) -> int:
@@ -71,7 +77,7 @@ def _history_points(params: PolicyParams, history: RepaymentHistory | None) -> t
 def score(params: PolicyParams, data: ScoringInput) -> ScoreResult:
     months = months_between(data.store_since, data.as_of)
     history_label, history_points = _history_points(params, data.history)
-    breakdown = {
+    breakdown: dict[str, ScoreItem] = {
         "base": {"value": "", "points": params.base_score},
         "months_since_customer": {"value": str(months),
                                   "points": _bin_points(params.months_since_customer_bins, Decimal(months))},

@@ -3,7 +3,8 @@ of a credit account by its id."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.db.models import Q
@@ -17,7 +18,7 @@ from accounts.ids import parse_id
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Shown, never written: no add, change or delete, every field read-only."""
 
-    actions = None
+    actions: Sequence[Any] | None = None  # a subclass may offer its own
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -61,7 +62,13 @@ def account_link(account_id: int | None) -> str:
                        account_id)
 
 
-class AccountIdSearchMixin:
+if TYPE_CHECKING:
+    _ModelAdminMixin = admin.ModelAdmin
+else:
+    _ModelAdminMixin = object
+
+
+class AccountIdSearchMixin(_ModelAdminMixin):
     """Search: the entry of ``search_fields`` equal to ``account_id_lookup`` finds, for a
     term of digits, the rows of the credit account with that id (an indexed equality, never
     a text match on the id); every other entry is matched case-insensitively as text."""

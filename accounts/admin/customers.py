@@ -78,7 +78,8 @@ class CustomerAdmin(PersonalDataSearchMixin, ReadOnlyAdmin):
             raise PermissionDenied
         customer = self.get_object(request, unquote(object_id))
         if customer is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            # ModelAdmin._get_obj_does_not_exist_redirect is Django's; django-stubs lacks it.
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
         if not self.has_view_permission(request, customer):
             raise PermissionDenied
         change_url = reverse("admin:accounts_customer_change", args=[customer.pk], current_app=self.admin_site.name)

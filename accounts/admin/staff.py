@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
-from accounts.audit_trail import audit_record
+from accounts.audit_trail import audit_record, staff_user
 from accounts.models import BusinessCalendar, StaffProfile
 
 from .base import ReadOnlyAdmin
@@ -67,8 +70,12 @@ class StaffProfileAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: StaffProfile, form, change: bool) -> None:
         if not request.user.is_superuser:
-            obj.user = request.user
-        before = (StaffProfile.objects.filter(pk=obj.pk).values("language").first() or {}) if change else {}
+            user = staff_user(request.user)
+            if user is None:  # not reached: the admin site lets members of staff in only
+                raise PermissionDenied
+            obj.user = user
+        row = StaffProfile.objects.filter(pk=obj.pk).values("language").first() if change else None
+        before: dict[str, Any] = {"language": row["language"]} if row else {}
         super().save_model(request, obj, form, change)
         if before.get("language") != obj.language:
             audit_record(acting_user=request.user, action="staff_profile.language_set", obj=obj,

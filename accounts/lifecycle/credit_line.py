@@ -109,7 +109,8 @@ def open_account(*, customer: Customer, credit_limit: Decimal, card_token: str, 
     account.closed_reason = ""
     account.paused_by_customer = False
     account.policy_version_id = policy_version_id
-    account.save()
+    account.save(update_fields=["status", "credit_limit", "available_limit", "repayment_card_token", "reopened_on",
+                                "closed_on", "closed_reason", "paused_by_customer", "policy_version", "updated_at"])
     _record_status_change(account, from_status=old_status, reason_code=reason_code, note="", acting_user=acting_user)
     _record_limit_change(account, old_limit=old_limit, reason_code=reason_code, note="",
                          policy_version_id=policy_version_id, acting_user=acting_user)
@@ -156,7 +157,7 @@ def follow_delinquency(account: CreditAccount, *, days_past_due: int, grace_days
     return "suspended" if target == AccountStatus.SUSPENDED else "reactivated"
 
 
-_DEFAULT_REASON = {AccountStatus.SUSPENDED: "PAUSED_BY_CUSTOMER", AccountStatus.ACTIVE: "OVERDUE_CLEARED"}
+_DEFAULT_REASON: dict[str, str] = {AccountStatus.SUSPENDED: "PAUSED_BY_CUSTOMER", AccountStatus.ACTIVE: "OVERDUE_CLEARED"}
 
 
 def pause(account: CreditAccount, *, note: str, acting_user: Actor, grace_days: int) -> dict[str, str]:

@@ -182,7 +182,8 @@ class ClosureRequestAdmin(admin.ModelAdmin):
             raise PermissionDenied
         closure = selectors.closure_request_get(object_id_of(object_id))
         if closure is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            # ModelAdmin._get_obj_does_not_exist_redirect is Django's; django-stubs lacks it.
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
         user = request.user
         may_handle = user.has_perm(closures.HANDLE_CLOSURE)
         account = closure.account

@@ -101,7 +101,8 @@ class ComplaintAdmin(PersonalDataSearchMixin, admin.ModelAdmin):
     search_help_text = _("Store customer id, phone number or full ID number")
     id_number_hash_fields = ("customer__id_number_hash",)
     phone_fields = ("customer__phone",)
-    ordering = (F("next_due_at").asc(nulls_last=True), "id")
+    # Django's admin orders by expressions too; django-stubs allows field names only.
+    ordering = (F("next_due_at").asc(nulls_last=True), "id")  # type: ignore[assignment]
     actions = None
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
@@ -263,7 +264,9 @@ class ComplaintAdmin(PersonalDataSearchMixin, admin.ModelAdmin):
     def waiver_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         complaint_id = object_id_of(object_id)
         form = WaiverForm(request.POST)
-        form.fields["item"].choices = [(request.POST.get("item", ""), "")]
+        item_field = form.fields["item"]
+        assert isinstance(item_field, forms.ChoiceField)  # WaiverForm.item
+        item_field.choices = [(request.POST.get("item", ""), "")]
         return self._run(request, complaint_id, form,
                          lambda d: remedies.complaint_waiver_request(
                              complaint_id=complaint_id, kind=d["item"][0], item_id=d["item"][1], amount=d["amount"],
@@ -373,7 +376,8 @@ class ComplaintAdmin(PersonalDataSearchMixin, admin.ModelAdmin):
             raise PermissionDenied
         complaint = selectors.complaint_get(object_id_of(object_id))
         if complaint is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            # ModelAdmin._get_obj_does_not_exist_redirect is Django's; django-stubs lacks it.
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
         user = request.user
         now = clock.now()
         panel = evidence_for(complaint)

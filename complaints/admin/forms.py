@@ -19,7 +19,7 @@ BADGE_LABELS = {"breached": _("breached"), "due_soon": _("due soon")}
 
 
 def form_errors_text(form: forms.Form) -> str:
-    return "; ".join(f"{form.fields[name].label if name in form.fields else name}: {' '.join(errors)}"
+    return "; ".join(f"{form.fields[name].label if name in form.fields else name}: {' '.join(map(str, errors))}"
                      for name, errors in form.errors.items())
 
 

@@ -15,7 +15,8 @@ class OpaqueIdField(StrictCharField):
 
     default_error_messages = {"invalid_id": _('Must be an id string such as "42".')}
 
-    def to_internal_value(self, data) -> int:
+    # A char field whose value is the parsed id: the stubs fix every CharField's value type to str.
+    def to_internal_value(self, data) -> int:  # type: ignore[override]
         value = parse_id(super().to_internal_value(data))
         if value is None:
             self.fail("invalid_id")

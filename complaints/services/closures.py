@@ -11,7 +11,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -19,7 +18,7 @@ from django.utils.translation import pgettext_lazy
 from django_fsm import can_proceed
 
 from accounts import clock
-from accounts.audit_trail import Actor, audit_record, staff_user
+from accounts.audit_trail import Actor, StaffUser, audit_record, require_staff, staff_user
 from accounts.errors import BusinessRuleRefused, Conflict, NotFound, ValidationFailed
 from accounts.errors import require_permission as _require
 from accounts.ledger import lock_credit_account
@@ -107,18 +106,19 @@ def open_closure_request(account: CreditAccount, *, channel: str, note: str = ""
         created_by=staff_user(acting_user))
     _request_audit(request, action="created", acting_user=acting_user, reason_text=request.note,
                    after={"outstanding": f"{account.outstanding_total:.2f}"})
-    if identity_method.strip() and staff_user(acting_user) is not None:
-        _verify_identity(request, account, method=identity_method, acting_user=acting_user)
+    verifier = staff_user(acting_user)
+    if identity_method.strip() and verifier is not None:
+        _verify_identity(request, account, method=identity_method, acting_user=verifier)
     return request
 
 
 def _verify_identity(request: ClosureRequest, account: CreditAccount, *, method: str,
-                     acting_user: AbstractBaseUser) -> None:
+                     acting_user: StaffUser) -> None:
     before = _request_snapshot(request)
     request.identity_verified_at = clock.now()
     request.identity_verified_by = acting_user
     request.identity_method = method.strip()[:200]
-    request.save()
+    request.save(update_fields=["identity_verified_at", "identity_verified_by", "identity_method", "updated_at"])
     _request_audit(request, action="identity_verified", acting_user=acting_user, before=before,
                    reason_text=request.identity_method)
     if request.status == ClosureStatus.UNDER_REVIEW:
@@ -126,10 +126,10 @@ def _verify_identity(request: ClosureRequest, account: CreditAccount, *, method:
 
 
 def closure_request_verify_identity(*, request_id: int, method: str,
-                                   acting_user: AbstractBaseUser) -> ClosureRequest:
+                                   acting_user: Actor) -> ClosureRequest:
     """The agent records how the customer's identity was verified. A request with nothing
     owed is then decided at once (risk check)."""
-    _require(acting_user, HANDLE_CLOSURE, _("You may not handle closure requests."))
+    acting_user = require_staff(acting_user, HANDLE_CLOSURE, _("You may not handle closure requests."))
     required_text(method, "method", _("Say how the identity was verified."))
     with transaction.atomic(durable=True):
         account, request = _locked_request(request_id)
@@ -171,7 +171,7 @@ def _decide(request: ClosureRequest, account: CreditAccount, *, acting_user: Act
     if account.outstanding_total > 0:
         request.wait_for_payoff()
         request.payoff_expires_at = request.payoff_expires_at or deadlines.payoff_expires_at(now)
-        request.save()
+        request.save(update_fields=["status", "payoff_expires_at", "updated_at"])
         _request_audit(request, action="awaiting_payoff", acting_user=acting_user, before=before,
                        after={"outstanding": f"{account.outstanding_total:.2f}"})
         return request.status
@@ -183,14 +183,14 @@ def _decide(request: ClosureRequest, account: CreditAccount, *, acting_user: Act
     if reasons:
         request.reject()
         request.reasons = reasons
-        request.save()
+        request.save(update_fields=["status", "reasons", "decided_at", "decided_by", "updated_at"])
         _request_audit(request, action="rejected", acting_user=acting_user, before=before,
                        reason_text=", ".join(r["code"] for r in reasons))
         _notify_closure(request, account, kind="closure_refused")
         return request.status
     request.approve()
     request.reasons = [reason("CLOSURE_APPROVED")]
-    request.save()
+    request.save(update_fields=["status", "reasons", "decided_at", "decided_by", "updated_at"])
     _close_account(account, reason_code="CUSTOMER_REQUEST", note=f"closure request #{request.pk}",
                    acting_user=acting_user)
     _request_audit(request, action="approved", acting_user=acting_user, before=before)
@@ -211,7 +211,7 @@ def _close_account(account: CreditAccount, *, reason_code: str, note: str, actin
                       policy_version_id=active_policy().pk)
 
 
-def closure_request_decide(*, request_id: int, acting_user: AbstractBaseUser) -> ClosureRequest:
+def closure_request_decide(*, request_id: int, acting_user: Actor) -> ClosureRequest:
     """Run the risk check of a request under review whose identity is verified."""
     _require(acting_user, HANDLE_CLOSURE, _("You may not handle closure requests."))
     with transaction.atomic(durable=True):
@@ -229,8 +229,8 @@ def closure_request_decide(*, request_id: int, acting_user: AbstractBaseUser) ->
     return request
 
 
-def closure_request_withdraw(*, request_id: int, note: str, acting_user: AbstractBaseUser) -> ClosureRequest:
-    _require(acting_user, HANDLE_CLOSURE, _("You may not handle closure requests."))
+def closure_request_withdraw(*, request_id: int, note: str, acting_user: Actor) -> ClosureRequest:
+    acting_user = require_staff(acting_user, HANDLE_CLOSURE, _("You may not handle closure requests."))
     text = required_text(note, "note", _("Say why the request is withdrawn."))
     with transaction.atomic(durable=True):
         _account, request = _locked_request(request_id)
@@ -239,17 +239,17 @@ def closure_request_withdraw(*, request_id: int, note: str, acting_user: Abstrac
         request.decided_at = clock.now()
         request.decided_by = acting_user
         request.reasons = [reason("WITHDRAWN", detail=text)]
-        request.save()
+        request.save(update_fields=["status", "decided_at", "decided_by", "reasons", "updated_at"])
         _request_audit(request, action="withdrawn", acting_user=acting_user, before=before, reason_text=text)
     return request
 
 
 def closure_request_accept_alternative(*, request_id: int, alternative: str, note: str,
-                                       acting_user: AbstractBaseUser,
+                                       acting_user: Actor,
                                        new_limit: Decimal | None = None) -> ClosureRequest:
     """The customer accepts an alternative instead of closing: a lower limit, or a pause
     (account suspended at the customer's request, resumable). The request is withdrawn."""
-    _require(acting_user, HANDLE_CLOSURE, _("You may not handle closure requests."))
+    acting_user = require_staff(acting_user, HANDLE_CLOSURE, _("You may not handle closure requests."))
     if alternative not in Alternative.values:
         raise ValidationFailed(_("Unknown alternative."),
                                details={"alternative": [f"choose one of {', '.join(Alternative.values)}"]})
@@ -270,14 +270,15 @@ def closure_request_accept_alternative(*, request_id: int, alternative: str, not
         request.alternative_detail = detail
         request.decided_at = clock.now()
         request.decided_by = acting_user
-        request.save()
+        request.save(update_fields=["status", "alternative", "alternative_detail", "decided_at", "decided_by",
+                                    "updated_at"])
         _request_audit(request, action="alternative_accepted", acting_user=acting_user, before=before,
                        reason_text=note, after={"alternative": alternative, **detail})
     return request
 
 
 def _lower_limit(account: CreditAccount, *, new_limit: Decimal | None, request: ClosureRequest, note: str,
-                 acting_user: AbstractBaseUser) -> dict[str, str]:
+                 acting_user: StaffUser) -> dict[str, str]:
     try:
         limit = to_money(new_limit) if new_limit is not None else None
     except (TypeError, ValueError) as exc:
@@ -294,7 +295,7 @@ def _lower_limit(account: CreditAccount, *, new_limit: Decimal | None, request: 
     return {"old_limit": f"{old:.2f}", "new_limit": f"{limit:.2f}"}
 
 
-def account_pause(*, account_id: int, note: str, acting_user: AbstractBaseUser) -> CreditAccount:
+def account_pause(*, account_id: int, note: str, acting_user: Actor) -> CreditAccount:
     """Pause a credit line at the customer's request (no purchases until resumed)."""
     _require(acting_user, HANDLE_CLOSURE, _("You may not pause credit lines."))
     text = required_text(note, "note", _("Say why the credit line is paused."))
@@ -305,7 +306,7 @@ def account_pause(*, account_id: int, note: str, acting_user: AbstractBaseUser) 
     return account
 
 
-def account_resume(*, account_id: int, note: str, acting_user: AbstractBaseUser) -> CreditAccount:
+def account_resume(*, account_id: int, note: str, acting_user: Actor) -> CreditAccount:
     """End a customer's pause. The account is active again unless something is overdue (then
     the nightly close reactivates it once nothing is)."""
     _require(acting_user, HANDLE_CLOSURE, _("You may not resume credit lines."))
@@ -318,10 +319,10 @@ def account_resume(*, account_id: int, note: str, acting_user: AbstractBaseUser)
 
 
 def account_close_for_cause(*, account_id: int, reason_code: str, note: str,
-                            acting_user: AbstractBaseUser) -> ClosureRequest:
+                            acting_user: Actor) -> ClosureRequest:
     """System closure by a risk manager: confirmed fraud or a breach of terms (reason and note
     required). An open customer request is withdrawn; collection of anything owed continues."""
-    _require(acting_user, CLOSE_FOR_CAUSE, _("Only a risk manager may close credit accounts for cause."))
+    acting_user = require_staff(acting_user, CLOSE_FOR_CAUSE, _("Only a risk manager may close credit accounts for cause."))
     allowed = [code for code, _label in SYSTEM_CLOSURE_CODES]
     errors: dict[str, list[str]] = {}
     if reason_code not in allowed:
@@ -341,7 +342,7 @@ def account_close_for_cause(*, account_id: int, reason_code: str, note: str,
             open_request.reasons = [reason("WITHDRAWN", detail=f"superseded by system closure {reason_code}")]
             open_request.decided_at = clock.now()
             open_request.decided_by = acting_user
-            open_request.save()
+            open_request.save(update_fields=["status", "reasons", "decided_at", "decided_by", "updated_at"])
             _request_audit(open_request, action="withdrawn", acting_user=acting_user, before=before,
                            reason_text=f"superseded by system closure {reason_code}")
         request = ClosureRequest.objects.create(account=account, origin=ClosureOrigin.SYSTEM, note=note.strip(),
@@ -350,7 +351,7 @@ def account_close_for_cause(*, account_id: int, reason_code: str, note: str,
         request.reasons = [reason(reason_code, detail=note.strip())]
         request.decided_at = clock.now()
         request.decided_by = acting_user
-        request.save()
+        request.save(update_fields=["status", "reasons", "decided_at", "decided_by", "updated_at"])
         _close_account(account, reason_code=reason_code, note=note.strip(), acting_user=acting_user)
         _request_audit(request, action="system_closure", acting_user=acting_user, reason_text=note.strip(),
                        after={"reason_code": reason_code})
@@ -382,7 +383,7 @@ def closure_requests_advance(*, now: datetime | None = None) -> AdvanceResult:
         | Q(status=ClosureStatus.UNDER_REVIEW, identity_verified_at__isnull=False)).order_by("id")
         .values_list("id", flat=True))
     for request_id in ids:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):  # each request is its own unit of work
             account, request = _locked_request(request_id)
             if request.status == ClosureStatus.AWAITING_PAYOFF:
                 if account.outstanding_total > 0:
@@ -392,14 +393,14 @@ def closure_requests_advance(*, now: datetime | None = None) -> AdvanceResult:
                         request.reasons = [reason("PAYOFF_NOT_RECEIVED",
                                                   detail=f"{account.outstanding_total} still owed")]
                         request.decided_at = now
-                        request.save()
+                        request.save(update_fields=["status", "reasons", "decided_at", "updated_at"])
                         _request_audit(request, action="expired", acting_user=None, before=before)
                         _notify_closure(request, account, kind="closure_refused")
                         expired += 1
                     continue
                 before = _request_snapshot(request)
                 request.payoff_complete()
-                request.save()
+                request.save(update_fields=["status", "updated_at"])
                 _request_audit(request, action="payoff_complete", acting_user=None, before=before)
                 proceeded += 1
             if request.status == ClosureStatus.UNDER_REVIEW and request.identity_verified_at is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -23,8 +23,8 @@ from django.utils.translation import pgettext_lazy
 from django_fsm import can_proceed
 
 from accounts import clock
-from accounts.audit_trail import Actor, audit_record, staff_user
-from accounts.errors import Conflict, NotFound, PermissionRefused, ValidationFailed
+from accounts.audit_trail import Actor, StaffUser, audit_record, require_staff, staff_user
+from accounts.errors import Conflict, Message, NotFound, PermissionRefused, ValidationFailed
 from accounts.errors import require_permission as _require
 from accounts.models import CreditAccount, Customer
 from accounts.outbox import notification_enqueue
@@ -47,13 +47,13 @@ EXTEND_DEADLINE = "complaints.extend_deadline"
 WORKING_STATUSES = (ComplaintStatus.IN_PROGRESS, ComplaintStatus.AWAITING_CUSTOMER)
 
 
-def required_text(value: str, field: str, message: str) -> str:
+def required_text(value: str, field: str, message: Message) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationFailed(message, details={field: [_("this field is required")]})
     return value.strip()
 
 
-def move(obj: Any, transition_name: str, *, action: str) -> None:
+def move(obj: Any, transition_name: str, *, action: Message) -> None:
     """Run a state-machine transition or refuse with 409 ``invalid_transition``."""
     method = getattr(obj, transition_name)
     if not can_proceed(method):
@@ -78,14 +78,15 @@ def locked_complaint(complaint_id: int) -> Complaint:
     return complaint
 
 
-def require_handler(complaint: Complaint, user: Actor) -> None:
-    """The assignee works the complaint; a supervisor may step in."""
-    _require(user, HANDLE_COMPLAINT, _("You may not handle complaints."))
-    if complaint.assigned_to_id not in (None, user.pk) and not user.has_perm(REASSIGN_COMPLAINT):
+def require_handler(complaint: Complaint, user: Actor) -> StaffUser:
+    """The assignee works the complaint; a supervisor may step in. Returns the handler."""
+    handler = require_staff(user, HANDLE_COMPLAINT, _("You may not handle complaints."))
+    if complaint.assigned_to_id not in (None, handler.pk) and not handler.has_perm(REASSIGN_COMPLAINT):
         raise PermissionRefused(_("This complaint is assigned to another agent."))
     if complaint.assigned_to_id is None and complaint.status != ComplaintStatus.NEW \
-            and not user.has_perm(REASSIGN_COMPLAINT):
+            and not handler.has_perm(REASSIGN_COMPLAINT):
         raise PermissionRefused(_("This complaint is not assigned to you."))
+    return handler
 
 
 def local_iso(value: datetime | None) -> str | None:
@@ -161,11 +162,12 @@ def complaint_file(*, customer_external_id: str, category: str, channel: str, de
     return complaint
 
 
-def complaint_assign(*, complaint_id: int, assignee: AbstractBaseUser, acting_user: AbstractBaseUser,
+def complaint_assign(*, complaint_id: int, assignee: StaffUser | AnonymousUser, acting_user: Actor,
                      note: str = "") -> Complaint:
     """An agent takes a new complaint; a supervisor assigns or reassigns to any agent."""
-    _require(acting_user, HANDLE_COMPLAINT, _("You may not handle complaints."))
-    if not (assignee.is_active and assignee.is_staff and assignee.has_perm(HANDLE_COMPLAINT)):
+    acting_user = require_staff(acting_user, HANDLE_COMPLAINT, _("You may not handle complaints."))
+    if isinstance(assignee, AnonymousUser) or not (assignee.is_active and assignee.is_staff
+                                                   and assignee.has_perm(HANDLE_COMPLAINT)):
         raise ValidationFailed(_("The assignee cannot handle complaints."),
                                details={"assignee": [_("not an active complaints agent")]})
     with transaction.atomic(durable=True):
@@ -185,24 +187,24 @@ def complaint_assign(*, complaint_id: int, assignee: AbstractBaseUser, acting_us
                            code="invalid_transition", details={"status": complaint.status, "action": "assign"})
         complaint.assigned_to = assignee
         complaint.assigned_at = clock.now()
-        complaint.save()
+        complaint.save(update_fields=["status", "assigned_to", "assigned_at", "updated_at"])
         audit_complaint(complaint, action="assigned" if before["assigned_to"] is None else "reassigned",
                acting_user=acting_user, before=before, reason_text=note)
     return complaint
 
 
-def complaint_start(*, complaint_id: int, acting_user: AbstractBaseUser) -> Complaint:
+def complaint_start(*, complaint_id: int, acting_user: Actor) -> Complaint:
     """The assignee starts work: the complaint is acknowledged and the customer told by when
     the final response will come."""
     with transaction.atomic(durable=True):
         complaint = locked_complaint(complaint_id)
-        require_handler(complaint, acting_user)
+        acting_user = require_handler(complaint, acting_user)
         before = _snapshot(complaint)
         move(complaint, "start", action=pgettext_lazy("transition", "started"))
         now = clock.now()
         complaint.acknowledged_at = complaint.acknowledged_at or now
         _refresh_next_due(complaint)
-        complaint.save()
+        complaint.save(update_fields=["status", "acknowledged_at", "next_due_at", "updated_at"])
         audit_complaint(complaint, action="acknowledged", acting_user=acting_user, before=before,
                after={"acknowledged_at": local_iso(complaint.acknowledged_at)})
         _notify(complaint, kind="complaint_acknowledged", event_key=f"complaint:{complaint.pk}:acknowledged",
@@ -210,14 +212,14 @@ def complaint_start(*, complaint_id: int, acting_user: AbstractBaseUser) -> Comp
     return complaint
 
 
-def complaint_reply(*, complaint_id: int, body: str, acting_user: AbstractBaseUser,
+def complaint_reply(*, complaint_id: int, body: str, acting_user: Actor,
                     await_customer: bool = False) -> ComplaintMessage:
     """A reply to the customer (notified). With ``await_customer`` the complaint waits for the
     customer's answer: the internal target pauses, the regulatory clock does not."""
     text = required_text(body, "body", _("Write the reply."))
     with transaction.atomic(durable=True):
         complaint = locked_complaint(complaint_id)
-        require_handler(complaint, acting_user)
+        acting_user = require_handler(complaint, acting_user)
         if complaint.status not in WORKING_STATUSES:
             raise Conflict(_("A complaint that is %(status)s cannot be answered; start it first.") % {
                                "status": complaint.get_status_display()},
@@ -227,7 +229,7 @@ def complaint_reply(*, complaint_id: int, body: str, acting_user: AbstractBaseUs
         if await_customer and complaint.status == ComplaintStatus.IN_PROGRESS:
             move(complaint, "await_customer", action=pgettext_lazy("transition", "set to await the customer"))
             complaint.paused_since = now
-            complaint.save()
+            complaint.save(update_fields=["status", "paused_since", "updated_at"])
         message = ComplaintMessage.objects.create(complaint=complaint, kind=MessageKind.REPLY, body=text,
                                                   author=acting_user)
         audit_complaint(complaint, action="answered", acting_user=acting_user, before=before,
@@ -254,7 +256,8 @@ def complaint_record_customer_message(*, complaint_id: int, body: str,
         if complaint.status == ComplaintStatus.AWAITING_CUSTOMER:
             move(complaint, "resume", action=pgettext_lazy("transition", "resumed"))
             _end_pause(complaint, clock.now())
-            complaint.save()
+            complaint.save(update_fields=["status", "internal_paused", "paused_since", "internal_target_at",
+                                          "updated_at"])
         message = ComplaintMessage.objects.create(complaint=complaint, kind=MessageKind.CUSTOMER, body=text,
                                                   author=staff_user(acting_user))
         audit_complaint(complaint, action="customer_message", acting_user=acting_user, before=before,
@@ -262,10 +265,10 @@ def complaint_record_customer_message(*, complaint_id: int, body: str,
     return message
 
 
-def complaint_add_note(*, complaint_id: int, body: str, acting_user: AbstractBaseUser) -> ComplaintMessage:
+def complaint_add_note(*, complaint_id: int, body: str, acting_user: Actor) -> ComplaintMessage:
     """An internal note (never shown to the customer)."""
     text = required_text(body, "body", _("Write the note."))
-    _require(acting_user, HANDLE_COMPLAINT, _("You may not handle complaints."))
+    acting_user = require_staff(acting_user, HANDLE_COMPLAINT, _("You may not handle complaints."))
     with transaction.atomic(durable=True):
         complaint = locked_complaint(complaint_id)
         message = ComplaintMessage.objects.create(complaint=complaint, kind=MessageKind.NOTE, body=text,
@@ -274,12 +277,12 @@ def complaint_add_note(*, complaint_id: int, body: str, acting_user: AbstractBas
     return message
 
 
-def complaint_resolve(*, complaint_id: int, resolution: str, acting_user: AbstractBaseUser) -> Complaint:
+def complaint_resolve(*, complaint_id: int, resolution: str, acting_user: Actor) -> Complaint:
     """The final response to the customer. The complaint closes itself 7 days later unless reopened."""
     text = required_text(resolution, "resolution", _("Write the final response to the customer."))
     with transaction.atomic(durable=True):
         complaint = locked_complaint(complaint_id)
-        require_handler(complaint, acting_user)
+        acting_user = require_handler(complaint, acting_user)
         before = _snapshot(complaint)
         move(complaint, "resolve", action=pgettext_lazy("transition", "resolved"))
         now = clock.now()
@@ -288,7 +291,8 @@ def complaint_resolve(*, complaint_id: int, resolution: str, acting_user: Abstra
         complaint.resolved_at = now
         complaint.resolved_by = acting_user
         _refresh_next_due(complaint)
-        complaint.save()
+        complaint.save(update_fields=["status", "internal_paused", "paused_since", "internal_target_at", "resolution",
+                                      "resolved_at", "resolved_by", "next_due_at", "updated_at"])
         ComplaintMessage.objects.create(complaint=complaint, kind=MessageKind.REPLY, body=text, author=acting_user)
         audit_complaint(complaint, action="resolved", acting_user=acting_user, before=before, reason_text=text,
                after={"on_time": now <= complaint.respond_by})
@@ -297,13 +301,13 @@ def complaint_resolve(*, complaint_id: int, resolution: str, acting_user: Abstra
     return complaint
 
 
-def complaint_reopen(*, complaint_id: int, note: str, acting_user: AbstractBaseUser) -> Complaint:
+def complaint_reopen(*, complaint_id: int, note: str, acting_user: Actor) -> Complaint:
     """A resolved complaint goes back to work (the customer disagrees). A new round starts:
     a fresh 15-day final-response deadline, which may be extended once."""
     text = required_text(note, "note", _("Say why the complaint is reopened."))
     with transaction.atomic(durable=True):
         complaint = locked_complaint(complaint_id)
-        require_handler(complaint, acting_user)
+        acting_user = require_handler(complaint, acting_user)
         before = _snapshot(complaint)
         move(complaint, "reopen", action=pgettext_lazy("transition", "reopened"))
         now = clock.now()
@@ -322,17 +326,20 @@ def complaint_reopen(*, complaint_id: int, note: str, acting_user: AbstractBaseU
         complaint.resolved_at = None
         complaint.resolved_by = None
         _refresh_next_due(complaint)
-        complaint.save()
+        complaint.save(update_fields=["status", "round", "reopened_count", "round_started_at", "respond_by",
+                                      "extended_at", "extended_by", "extension_reason", "internal_paused",
+                                      "paused_since", "internal_target_at", "response_breached", "resolution",
+                                      "resolved_at", "resolved_by", "next_due_at", "updated_at"])
         ComplaintMessage.objects.create(complaint=complaint, kind=MessageKind.NOTE, body=text, author=acting_user)
         audit_complaint(complaint, action="reopened", acting_user=acting_user, before=before, reason_text=text,
                after={"round": complaint.round})
     return complaint
 
 
-def complaint_extend_deadline(*, complaint_id: int, reason_text: str, acting_user: AbstractBaseUser) -> Complaint:
+def complaint_extend_deadline(*, complaint_id: int, reason_text: str, acting_user: Actor) -> Complaint:
     """Extend the final-response deadline of this round from 15 to 30 days (once), with the
     supervisor's approval and reason recorded; the customer is told."""
-    _require(acting_user, EXTEND_DEADLINE, _("Only a supervisor may extend a complaint's deadline."))
+    acting_user = require_staff(acting_user, EXTEND_DEADLINE, _("Only a supervisor may extend a complaint's deadline."))
     text = required_text(reason_text, "reason", _("Say why the deadline is extended."))
     with transaction.atomic(durable=True):
         complaint = locked_complaint(complaint_id)
@@ -352,7 +359,8 @@ def complaint_extend_deadline(*, complaint_id: int, reason_text: str, acting_use
         complaint.extended_by = acting_user
         complaint.extension_reason = text
         _refresh_next_due(complaint)
-        complaint.save()
+        complaint.save(update_fields=["respond_by", "extended_at", "extended_by", "extension_reason", "next_due_at",
+                                      "updated_at"])
         audit_complaint(complaint, action="deadline_extended", acting_user=acting_user, before=before, reason_text=text)
         _notify(complaint, kind="complaint_deadline_extended",
                 event_key=f"complaint:{complaint.pk}:extended:{complaint.round}",
@@ -409,7 +417,7 @@ def complaints_close_resolved(*, now: datetime | None = None) -> int:
             before = _snapshot(complaint)
             complaint.close()
             complaint.closed_at = now
-            complaint.save()
+            complaint.save(update_fields=["status", "closed_at", "updated_at"])
             audit_complaint(complaint, action="closed", acting_user=None, before=before,
                    reason_text="closed automatically 7 days after resolution")
             closed += 1

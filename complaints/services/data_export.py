@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from accounts import clock
+from accounts.audit_trail import Actor
 from accounts.errors import BusinessRuleRefused, PermissionRefused
 from accounts.models import AccountStatusChange, CreditAccount, LimitChange, Notification
 from accounts.pii import mask_phone
@@ -102,18 +102,18 @@ def _collect(complaint: Complaint) -> dict[str, Any]:
             "closure_requests": ClosureRequest,
         }
         for key, model in by_account.items():
-            data[key] = _rows(model.objects.filter(account=account))
+            data[key] = _rows(model._default_manager.filter(account=account))
         data["refunds"] = _rows(Refund.objects.filter(purchase__account=account))
         data["repayment_allocations"] = _rows(RepaymentAllocation.objects.filter(repayment__account=account))
     return data
 
 
-def customer_data_export(*, complaint_id: int, acting_user: AbstractBaseUser) -> dict[str, Any]:
+def customer_data_export(*, complaint_id: int, acting_user: Actor) -> dict[str, Any]:
     """The export for a ``data_privacy`` complaint, for the agent handling it (or a
     supervisor). Refused for any other category; a refusal writes nothing."""
     with transaction.atomic(durable=True):
         complaint = locked_complaint(complaint_id)
-        require_handler(complaint, acting_user)
+        acting_user = require_handler(complaint, acting_user)
         if complaint.assigned_to_id != acting_user.pk and not acting_user.has_perm(REASSIGN_COMPLAINT):
             raise PermissionRefused(_("Take the complaint before exporting the customer's data."))
         if complaint.category != Category.DATA_PRIVACY:

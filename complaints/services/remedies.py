@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from accounts import clock
-from accounts.audit_trail import audit_record
+from accounts.audit_trail import Actor, StaffUser, audit_record, require_staff
 from accounts.business_day import business_date_get
 from accounts.errors import BusinessRuleRefused, Conflict, NotFound, ValidationFailed
 from accounts.errors import require_permission as _require
@@ -40,7 +39,7 @@ RELEASE_HOLD = RELEASE_EARLY
 AGENT_WAIVER_LIMIT = Decimal("100.00")
 
 
-def _working_complaint_on(account_id: int | None, complaint_id: int, user: AbstractBaseUser) -> Complaint:
+def _working_complaint_on(account_id: int | None, complaint_id: int, user: Actor) -> Complaint:
     complaint = locked_complaint(complaint_id)
     require_handler(complaint, user)
     if complaint.status not in WORKING_STATUSES:
@@ -70,7 +69,7 @@ def _waiver_item(account: CreditAccount, kind: str, item_id: int) -> tuple[Insta
 
 
 def _apply_waiver(waiver: Waiver, account: CreditAccount, *, installment: Installment | None,
-                  penalty: Penalty | None, acting_user: AbstractBaseUser) -> None:
+                  penalty: Penalty | None, acting_user: StaffUser) -> None:
     """Dr waivers / Cr the receivable, through the one ledger writer, and the item's waived
     amount moves in the same transaction."""
     today = business_date_get()
@@ -81,10 +80,11 @@ def _apply_waiver(waiver: Waiver, account: CreditAccount, *, installment: Instal
                 and installment.state == InstallmentState.OPEN:
             installment.state = InstallmentState.PAID
             installment.paid_on = installment.paid_on or today
-        installment.save()
+        installment.save(update_fields=["fee_waived", "state", "paid_on"])
         credit = Leg(Book.FEE_RECEIVABLE, -amount, installment.pk)
         kind = "fee_waiver"
     else:
+        assert penalty is not None  # a waiver is of a fee or of a penalty (``_waiver_item``)
         penalty.amount_waived += amount
         penalty.save(update_fields=["amount_waived"])
         credit = Leg(Book.PENALTY_RECEIVABLE, -amount)
@@ -96,14 +96,15 @@ def _apply_waiver(waiver: Waiver, account: CreditAccount, *, installment: Instal
     waiver.journal_entry = entry
     waiver.decided_by = acting_user
     waiver.decided_at = clock.now()
-    waiver.save()
+    # With the decision note ``waiver_approve`` set before.
+    waiver.save(update_fields=["status", "journal_entry", "decided_by", "decided_at", "decision_note"])
 
 
 def complaint_waiver_request(*, complaint_id: int, kind: str, item_id: int, amount: Decimal, reason_text: str,
-                             acting_user: AbstractBaseUser) -> Waiver:
+                             acting_user: Actor) -> Waiver:
     """Waive (part of) a posted fee or a penalty. Up to 100.00 an agent applies it at once;
     above, it waits for a supervisor (``waiver_approve``) — a supervisor's own waiver applies."""
-    _require(acting_user, HANDLE_COMPLAINT, _("You may not handle complaints."))
+    acting_user = require_staff(acting_user, HANDLE_COMPLAINT, _("You may not handle complaints."))
     try:
         amount = to_money(amount)
     except (TypeError, ValueError) as exc:
@@ -115,6 +116,7 @@ def complaint_waiver_request(*, complaint_id: int, kind: str, item_id: int, amou
     with transaction.atomic(durable=True):
         account = lock_credit_account(account_id) if account_id else None
         complaint = _working_complaint_on(account_id, complaint_id, acting_user)
+        assert account is not None  # _working_complaint_on refused a complaint without an account
         installment, penalty, owed = _waiver_item(account, kind, item_id)
         if amount > owed:
             raise BusinessRuleRefused(_("The waiver is more than what is owed on this item."),
@@ -148,12 +150,14 @@ def _locked_pending_waiver(waiver_id: int) -> tuple[CreditAccount, Waiver]:
     return account, waiver
 
 
-def waiver_approve(*, waiver_id: int, acting_user: AbstractBaseUser, note: str = "") -> Waiver:
+def waiver_approve(*, waiver_id: int, acting_user: Actor, note: str = "") -> Waiver:
     """A supervisor approves a waiver above the agent limit: it is applied now."""
-    _require(acting_user, APPROVE_WAIVER, _("Only a supervisor may approve waivers above 100.00."))
+    acting_user = require_staff(acting_user, APPROVE_WAIVER, _("Only a supervisor may approve waivers above 100.00."))
     with transaction.atomic(durable=True):
         account, waiver = _locked_pending_waiver(waiver_id)
-        installment, penalty, owed = _waiver_item(account, waiver.kind, waiver.installment_id or waiver.penalty_id)
+        item_id = waiver.installment_id or waiver.penalty_id
+        assert item_id is not None  # a waiver targets one item (constraint ``waiver_targets_one_item``)
+        installment, penalty, owed = _waiver_item(account, waiver.kind, item_id)
         if waiver.amount > owed:
             raise BusinessRuleRefused(_("The waiver is more than what is still owed on this item."),
                                       code="waiver_exceeds_owed", details={"owed": f"{owed:.2f}"})
@@ -165,8 +169,8 @@ def waiver_approve(*, waiver_id: int, acting_user: AbstractBaseUser, note: str =
     return waiver
 
 
-def waiver_reject(*, waiver_id: int, note: str, acting_user: AbstractBaseUser) -> Waiver:
-    _require(acting_user, APPROVE_WAIVER, _("Only a supervisor may decide waivers above 100.00."))
+def waiver_reject(*, waiver_id: int, note: str, acting_user: Actor) -> Waiver:
+    acting_user = require_staff(acting_user, APPROVE_WAIVER, _("Only a supervisor may decide waivers above 100.00."))
     text = required_text(note, "note", _("Say why the waiver is rejected."))
     with transaction.atomic(durable=True):
         _account, waiver = _locked_pending_waiver(waiver_id)
@@ -174,7 +178,7 @@ def waiver_reject(*, waiver_id: int, note: str, acting_user: AbstractBaseUser) -
         waiver.decided_by = acting_user
         waiver.decided_at = clock.now()
         waiver.decision_note = text
-        waiver.save()
+        waiver.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
         audit_record(acting_user=acting_user, action="waiver.rejected", obj=waiver,
                                       before={"status": WaiverStatus.PENDING}, after={"status": waiver.status},
                                       reason=text)
@@ -182,7 +186,7 @@ def waiver_reject(*, waiver_id: int, note: str, acting_user: AbstractBaseUser) -
 
 
 def complaint_release_hold(*, complaint_id: int, hold_id: int, reason_text: str,
-                           acting_user: AbstractBaseUser) -> Decimal:
+                           acting_user: Actor) -> Decimal:
     """Give back a restoration hold now (a supervisor's remedy:
     ``installments.release_restorationhold``)."""
     _require(acting_user, HANDLE_COMPLAINT, _("You may not handle complaints."))
@@ -192,6 +196,7 @@ def complaint_release_hold(*, complaint_id: int, hold_id: int, reason_text: str,
     with transaction.atomic(durable=True):
         account = lock_credit_account(account_id) if account_id else None
         complaint = _working_complaint_on(account_id, complaint_id, acting_user)
+        assert account is not None  # _working_complaint_on refused a complaint without an account
         released = release_hold_early(account, hold_id=hold_id, acting_user=acting_user,
                                       reason=f"complaint #{complaint.pk}: {text}")
         audit_complaint(complaint, action="hold_released", acting_user=acting_user, reason_text=text,
@@ -199,7 +204,7 @@ def complaint_release_hold(*, complaint_id: int, hold_id: int, reason_text: str,
     return released
 
 
-def complaint_start_closure(*, complaint_id: int, note: str, acting_user: AbstractBaseUser,
+def complaint_start_closure(*, complaint_id: int, note: str, acting_user: Actor,
                             identity_method: str = "") -> ClosureRequest:
     """Start a closure request for the complaint's account."""
     _require(acting_user, HANDLE_CLOSURE, _("You may not handle closure requests."))

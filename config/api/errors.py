@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.response import Response
 
-from accounts.errors import ApplicationError
+from accounts.errors import ApplicationError, Message
 
 logger = logging.getLogger("tally.api")
 
@@ -28,7 +28,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+def error_body(code: str, message: Message, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": str(message), "details": _plain(details or {})}}
 
 

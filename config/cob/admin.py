@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.db.models import Sum
@@ -14,6 +14,9 @@ from django.utils.translation import gettext_lazy as _
 from accounts.admin.base import ReadOnlyAdmin
 
 from .models import CobFailure, CobRun, CobStepRun
+
+if TYPE_CHECKING:
+    from .backoffice import CobRunWithFailures
 
 VIEW_RUNS = "cob.view_cobrun"
 
@@ -62,7 +65,7 @@ class CobRunAdmin(ReadOnlyAdmin):
         return user.is_active and user.is_staff and user.has_perm(VIEW_RUNS)
 
     @admin.display(description=_("failures"), ordering="failure_count")
-    def total_failures(self, run: CobRun) -> int:
+    def total_failures(self, run: CobRunWithFailures) -> int:  # a row of get_queryset
         return run.failure_count
 
     @admin.display(description=_("duration"))

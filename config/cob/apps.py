@@ -11,6 +11,8 @@ class CloseOfBusinessConfig(AppConfig):
     verbose_name = _("Close of business")
 
     def ready(self) -> None:
-        from . import backoffice  # noqa: PLC0415 - registers the dashboard widget once the models are loaded
+        # Imported here: they use the models, which are loaded only now. ``tasks`` registers the
+        # chunk task, which the runner sends by name (the tasks module imports the runner).
+        from . import backoffice, tasks  # noqa: F401, PLC0415
 
         backoffice.register()

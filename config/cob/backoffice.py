@@ -4,7 +4,7 @@ its failures."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
@@ -20,7 +20,16 @@ from .models import CobRun
 VIEW_RUNS = "cob.view_cobrun"
 
 
-def last_cob_run() -> CobRun | None:
+if TYPE_CHECKING:  # django-stubs' type of a run annotated with ``failure_count`` (dev-only package)
+    from django_stubs_ext import WithAnnotations
+
+    class _FailureCount(TypedDict):
+        failure_count: int
+
+    CobRunWithFailures = WithAnnotations[CobRun, _FailureCount]
+
+
+def last_cob_run() -> CobRunWithFailures | None:
     """The latest close-of-business run with its failure count (``failure_count``)."""
     return (CobRun.objects.annotate(failure_count=Coalesce(Sum("steps__failures"), 0))
             .order_by("-business_date").first())

@@ -5,13 +5,19 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import overload
 
 import dj_database_url
+from dj_database_url import DBConfig
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 
+@overload
+def env(name: str, default: str) -> str: ...
+@overload
+def env(name: str, default: None = None) -> str | None: ...
 def env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(name, default)
 
@@ -27,7 +33,7 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-def database_config(url: str) -> dict:
+def database_config(url: str) -> DBConfig:
     config = dj_database_url.parse(url, conn_max_age=int(env("DB_CONN_MAX_AGE", "60") or 60))
     config["CONN_HEALTH_CHECKS"] = True
     config.setdefault("OPTIONS", {})

@@ -1,5 +1,7 @@
 """Production settings: everything from the environment, hardened."""
 
+import os
+
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
@@ -34,5 +36,6 @@ CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 # Sandbox adapters are the default only outside production: name the real one explicitly.
-TALLY_IDENTITY_PROVIDER = env("TALLY_IDENTITY_PROVIDER")
-TALLY_PAYMENT_GATEWAY = env("TALLY_PAYMENT_GATEWAY")
+# (both set: required above)
+TALLY_IDENTITY_PROVIDER = os.environ["TALLY_IDENTITY_PROVIDER"]
+TALLY_PAYMENT_GATEWAY = os.environ["TALLY_PAYMENT_GATEWAY"]

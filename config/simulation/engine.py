@@ -209,7 +209,7 @@ class Simulation(Payments, StaffWork):
             chance = person.buy_rate
         if rng.random() >= chance:
             return
-        account = CreditAccount.objects.only("status", "credit_limit", "available_limit").get(pk=person.account_id)
+        account = CreditAccount.objects.only("status", "credit_limit", "available_limit").get(pk=person.opened_account_id)
         if account.status != AccountStatus.ACTIVE:
             return
         if person.variant == "bust_out":
@@ -243,7 +243,7 @@ class Simulation(Payments, StaffWork):
                 return None
             return int(body["id"])
         try:
-            purchase, _created = purchase_create(account_id=person.account_id, merchant_order_id=order_id,
+            purchase, _created = purchase_create(account_id=person.opened_account_id, merchant_order_id=order_id,
                                                  amount=amount, periods=periods)
         except ApplicationError as exc:
             self.refused("purchase", exc)
@@ -272,7 +272,7 @@ class Simulation(Payments, StaffWork):
     def _ask_closure(self, person: Person, index: int) -> None:
         self.count("closure requests tried")
         try:
-            request = closure_request_create(account_id=person.account_id, channel="app", note="Please close my line.")
+            request = closure_request_create(account_id=person.opened_account_id, channel="app", note="Please close my line.")
         except ApplicationError as exc:
             self.refused("closure request", exc)
             return
@@ -289,7 +289,7 @@ class Simulation(Payments, StaffWork):
         self._pay_off(person, index)
 
     def _do_reopen_if_closed(self, person: Person, index: int, day: date, *, request_id: int) -> None:
-        status = CreditAccount.objects.values_list("status", flat=True).get(pk=person.account_id)
+        status = CreditAccount.objects.values_list("status", flat=True).get(pk=person.opened_account_id)
         if status == AccountStatus.CLOSED and decision_rng(self.seed, "reopen", person.index).random() < 0.6:
             self._apply(person, "reopen")
 

@@ -56,11 +56,11 @@ class Payments:
         late = [p for p in self.people if p.account_id and p.persona in ("late", "complainer")]
         dpd = dict(CreditAccount.objects.filter(pk__in=[p.account_id for p in late], days_past_due__gt=0)
                    .values_list("pk", "days_past_due"))
-        late = [p for p in late if dpd.get(p.account_id, 0) >= p.lateness]
+        late = [p for p in late if dpd.get(p.opened_account_id, 0) >= p.lateness]
         payers = sorted({p.index: p for p in on_due_date + late}.values(), key=lambda p: p.index)
-        due = self._amounts_due([p.account_id for p in payers], day)
+        due = self._amounts_due([p.opened_account_id for p in payers], day)
         for person in payers:
-            amount = due.get(person.account_id, Decimal("0.00"))
+            amount = due.get(person.opened_account_id, Decimal("0.00"))
             if amount > 0:
                 self._repayment(person, amount, f"{person.external_id}-d{index}")
                 if person.persona in ("late", "complainer"):
@@ -72,7 +72,7 @@ class Payments:
                 self._pay_off(person, index)
 
     def _pay_off(self, person: Person, index: int) -> None:
-        account = CreditAccount.objects.get(pk=person.account_id)
+        account = CreditAccount.objects.get(pk=person.opened_account_id)
         amount = payoff_quote(account)["amount_to_pay"]
         if amount > 0:
             self._repayment(person, amount, f"{person.external_id}-p{index}")
@@ -86,7 +86,7 @@ class Payments:
                 self.api_refused("repayment", status, body)
             return
         try:
-            repayment_create(account_id=person.account_id, reference=reference, amount=amount)
+            repayment_create(account_id=person.opened_account_id, reference=reference, amount=amount)
         except ApplicationError as exc:
             self.refused("repayment", exc)
 

@@ -82,6 +82,13 @@ class Person:
     applications: int = 0
     state: dict = field(default_factory=dict)
 
+    @property
+    def opened_account_id(self) -> int:
+        """``account_id`` of a person whose account is open (the only ones acting on one)."""
+        if self.account_id is None:
+            raise LookupError(f"{self.external_id} has no credit account")
+        return self.account_id
+
 
 def _id_number(rng: random.Random, index: int, *, invalid: bool) -> str:
     birth = date(1966, 1, 1).toordinal() + (index * 7) % (365 * 36)  # distinct per person

@@ -38,6 +38,7 @@ class StaffWork:
     complaint_plans: dict[int, dict[str, Any]]
     seed: int
     people: list[Person]
+    by_external_id: dict[str, Person]
     staff: dict[str, User]
     api: Storefront
 
@@ -56,7 +57,7 @@ class StaffWork:
         self.later(index + 15, "reopen_if_closed", person, request_id=request.pk)
 
     def _do_alternative(self, person: Person, index: int, day: date, *, request_id: int, alternative: str) -> None:
-        account = CreditAccount.objects.get(pk=person.account_id)
+        account = CreditAccount.objects.get(pk=person.opened_account_id)
         new_limit = max(Decimal("1000.00"), hundreds(account.credit_limit / 2))
         try:
             closure_request_accept_alternative(
@@ -70,7 +71,7 @@ class StaffWork:
 
     def _do_resume(self, person: Person, index: int, day: date) -> None:
         try:
-            account_resume(account_id=person.account_id, note="customer resumes", acting_user=self.staff["agent"])
+            account_resume(account_id=person.opened_account_id, note="customer resumes", acting_user=self.staff["agent"])
         except ApplicationError as exc:
             self.refused("resume", exc)
 

@@ -63,9 +63,8 @@ class Storefront:
     def post(self, path: str, body: dict) -> tuple[int, dict]:
         self.counter += 1
         key = f"sim-{self.counter}"
-        headers = {"HTTP_IDEMPOTENCY_KEY": key}
         if not self.concurrent:
-            response = self._client().post(f"/api/v1/{path}", body, format="json", **headers)
+            response = self._client().post(f"/api/v1/{path}", body, format="json", HTTP_IDEMPOTENCY_KEY=key)
             return response.status_code, response.json()
         answers: list = [None] * CONCURRENT_RETRIES
         barrier = threading.Barrier(CONCURRENT_RETRIES)
@@ -74,7 +73,7 @@ class Storefront:
         def fire(slot: int) -> None:
             try:
                 barrier.wait(timeout=10)
-                response = self._client().post(f"/api/v1/{path}", body, format="json", **headers)
+                response = self._client().post(f"/api/v1/{path}", body, format="json", HTTP_IDEMPOTENCY_KEY=key)
                 answers[slot] = (response.status_code, response.json(), response.headers.get("Idempotent-Replayed"))
             except Exception as exc:  # raised again below, in the simulation's thread
                 answers[slot] = exc
@@ -97,7 +96,7 @@ class Storefront:
         # The storefront retries whatever was told "in progress": it now gets the replay.
         for answer in answers:
             if _in_progress(answer):
-                replay = self._client().post(f"/api/v1/{path}", body, format="json", **headers)
+                replay = self._client().post(f"/api/v1/{path}", body, format="json", HTTP_IDEMPOTENCY_KEY=key)
                 if replay.headers.get("Idempotent-Replayed") != "true" or replay.json() != firsts[0][1]:
                     raise AssertionError(f"idempotency: retry of {key} was not the first answer replayed")
                 self.plan.count("retries after 'request_in_progress' replayed")

@@ -15,7 +15,7 @@ from accounts.admin.base import AccountIdSearchMixin, ReadOnlyAdmin, ReadOnlyInl
 VIEW_ACCOUNTS = "accounts.view_creditaccount"
 
 
-def may_view(request: HttpRequest, model_name: str) -> bool:
+def may_view(request: HttpRequest, model_name: str | None) -> bool:
     user = request.user
     return user.has_perm(f"installments.view_{model_name}") or user.has_perm(VIEW_ACCOUNTS)
 

@@ -88,7 +88,8 @@ def hold_release_early(*, account_id: int, hold_id: int, acting_user: Actor, rea
 def release_hold_early(account: CreditAccount, *, hold_id: int, acting_user: Actor,
                        reason: str = "") -> Decimal:
     """``hold_release_early`` inside the caller's transaction (a complaint's remedy)."""
-    if staff_user(acting_user) is None or not acting_user.has_perm(RELEASE_EARLY):
+    user = staff_user(acting_user)
+    if user is None or not user.has_perm(RELEASE_EARLY):
         raise PermissionRefused(gettext_lazy("You may not release restoration holds early."))
     hold = RestorationHold.objects.select_for_update().filter(pk=hold_id, account=account).first()
     if hold is None:

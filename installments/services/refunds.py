@@ -75,7 +75,7 @@ def refund_create(*, purchase_id: int, merchant_refund_id: str, amount: Decimal,
                 inst.state = (InstallmentState.CANCELLED if inst.principal_paid == 0 and inst.fee_paid == 0
                               else InstallmentState.PAID)
                 inst.paid_on = inst.paid_on or (today if inst.state == InstallmentState.PAID else None)
-            inst.save()
+            inst.save(update_fields=["principal_cancelled", "fee_waived", "state", "paid_on"])
         credit_added = remaining
         purchase.refunded_amount += amount
         purchase.save(update_fields=["refunded_amount"])

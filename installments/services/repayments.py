@@ -98,10 +98,14 @@ def book_repayments(payments: list[Payment], *, today: date) -> list[Repayment]:
         RepaymentAllocation(repayment=b.repayment, installment_id=p.installment_id, penalty_id=p.penalty_id,
                             penalty_amount=p.penalty, fee_amount=p.fee, principal_amount=p.principal)
         for b in bookings for p in b.parts])
-    RestorationHold.objects.bulk_create([
-        RestorationHold(account=b.payment.account, repayment=b.repayment, amount=b.repayment.held_amount,
-                        reason_code=b.hold[0], release_at=b.repayment.hold_release_at)
-        for b in bookings if b.hold is not None and b.repayment.held_amount])
+    holds: list[RestorationHold] = []
+    for b in bookings:
+        if b.hold is not None and b.repayment.held_amount:
+            assert b.repayment.hold_release_at is not None  # set with the hold (``_allocate``)
+            holds.append(RestorationHold(account=b.payment.account, repayment=b.repayment,
+                                         amount=b.repayment.held_amount, reason_code=b.hold[0],
+                                         release_at=b.repayment.hold_release_at))
+    RestorationHold.objects.bulk_create(holds)
     update_rows([i for b in bookings for i in b.installments],
                 ["fee_paid", "principal_paid", "state", "paid_on", "fee_waived"])
     update_rows([p for b in bookings for p in b.penalties], ["amount_paid"])
@@ -159,6 +163,7 @@ def _allocate(payment: Payment, items: OpenItems, params: PolicyParams, today: d
             legs.append(Leg(Book.PENALTY_RECEIVABLE, -part.penalty))
             penalty_total += part.penalty
             continue
+        assert part.installment_id is not None  # a part pays a penalty or an installment
         inst = by_installment[part.installment_id]
         inst.fee_paid += part.fee
         inst.principal_paid += part.principal

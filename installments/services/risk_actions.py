@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from accounts.audit_trail import Actor
-from accounts.errors import ValidationFailed, require_permission
+from accounts.errors import Message, ValidationFailed, require_permission
 from accounts.ledger import lock_credit_account
 from accounts.lifecycle import credit_line
 from accounts.models import CreditAccount
@@ -16,7 +16,7 @@ from risk.selectors import active_policy
 FREEZE_ACCOUNT = "accounts.freeze_account"
 
 
-def _reason_required(reason_text: str, message: str) -> str:
+def _reason_required(reason_text: str, message: Message) -> str:
     if not isinstance(reason_text, str) or not reason_text.strip():
         raise ValidationFailed(message, details={"reason": [str(_("this field is required"))]})
     return reason_text.strip()

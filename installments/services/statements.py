@@ -97,7 +97,7 @@ def bill_installment_create(*, statement_id: int, periods: int, acting_user: Act
         for inst in convertible:
             inst.principal_cancelled += inst.principal_unpaid
             inst.state = InstallmentState.CANCELLED if inst.principal_paid == 0 else InstallmentState.PAID
-            inst.save()
+            inst.save(update_fields=["principal_cancelled", "state"])
         plan = create_plan(account=account, kind=PlanKind.BILL, principal=principal, periods=periods,
                            start=statement.statement_date, statement=statement, policy=policy)
         audit_record(acting_user=acting_user, action="statement.converted", obj=statement,

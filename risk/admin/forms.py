@@ -6,5 +6,5 @@ from django import forms
 
 
 def form_errors_text(form: forms.Form) -> str:
-    return "; ".join(f"{form.fields[name].label if name in form.fields else name}: {' '.join(errors)}"
+    return "; ".join(f"{form.fields[name].label if name in form.fields else name}: {' '.join(map(str, errors))}"
                      for name, errors in form.errors.items())

@@ -107,7 +107,8 @@ class ScoringPolicyAdmin(admin.ModelAdmin):
     def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
                         extra_context: dict | None = None) -> HttpResponse:
         """Without the admin's own transaction: the service saving a draft owns its transaction."""
-        return self._changeform_view(request, object_id, form_url, extra_context)
+        # ModelAdmin._changeform_view is Django's; django-stubs lacks it.
+        return self._changeform_view(request, object_id, form_url, extra_context)  # type: ignore[attr-defined]
 
     def save_model(self, request: HttpRequest, obj: ScoringPolicy, form: PolicyDraftForm, change: bool) -> None:
         try:
@@ -194,7 +195,9 @@ class ScoringPolicyAdmin(admin.ModelAdmin):
         if policy_id is None:
             raise PermissionDenied
         if not ScoringPolicy.objects.filter(pk=policy_id).exists():
-            return self._get_obj_does_not_exist_redirect(request, self.opts, str(policy_id))
+            # ModelAdmin._get_obj_does_not_exist_redirect is Django's; django-stubs lacks it.
+            return self._get_obj_does_not_exist_redirect(  # type: ignore[attr-defined]
+                request, self.opts, str(policy_id))
         form = ActivatePolicyForm(request.POST)
         form.is_valid()
         try:

@@ -299,7 +299,8 @@ class ReviewCaseAdmin(admin.ModelAdmin):
             return HttpResponseNotAllowed(["GET", "HEAD"])
         case = self.get_object(request, unquote(object_id))
         if case is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            # ModelAdmin._get_obj_does_not_exist_redirect is Django's; django-stubs lacks it.
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
         if not self.has_view_or_change_permission(request, case):
             raise PermissionDenied
         application = case.application

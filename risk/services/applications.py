@@ -104,17 +104,19 @@ def _application_receive(*, kind: str, applicant: ApplicantData, card_token: str
 
 
 def _customer_upsert(applicant: ApplicantData, acting_user: Actor) -> Customer:
-    fields = {
-        "name": applicant.name, "id_number": applicant.id_number, "phone": applicant.phone,
-        "store_status": applicant.store_status, "store_since": applicant.store_since,
-        "orders_12m": applicant.orders_12m, "spend_12m": applicant.spend_12m, "return_rate": applicant.return_rate,
-    }
+    def upsert() -> Customer:
+        return customer_upsert(
+            external_id=applicant.external_id, acting_user=acting_user, name=applicant.name,
+            id_number=applicant.id_number, phone=applicant.phone, store_status=applicant.store_status,
+            store_since=applicant.store_since, orders_12m=applicant.orders_12m, spend_12m=applicant.spend_12m,
+            return_rate=applicant.return_rate)
+
     try:
         with transaction.atomic():
-            return customer_upsert(external_id=applicant.external_id, acting_user=acting_user, **fields)
+            return upsert()
     except IntegrityError:
         # Another request created the same new customer a moment ago: update theirs.
-        return customer_upsert(external_id=applicant.external_id, acting_user=acting_user, **fields)
+        return upsert()
 
 
 def _knockout(params: PolicyParams, application: Application, *, id_number: str,
@@ -179,7 +181,8 @@ def _identity_unavailable(application: Application, params: PolicyParams) -> Non
         application.wait_for_identity_provider()
         application.next_identity_retry_at = clock.now() + timedelta(seconds=delays[attempt - 1])
         application.reasons = [reason("UPSTREAM_UNAVAILABLE", detail=f"identity provider down, attempt {attempt}")]
-        application.save()
+        application.save(update_fields=["identity_attempts", "status", "next_identity_retry_at", "reasons",
+                                        "updated_at"])
         audit_record(acting_user=None, action="application.pending_retry", obj=application,
                                       after={"next_retry_at": application.next_identity_retry_at.isoformat()})
         _notify_result(application)
@@ -231,7 +234,9 @@ def decide_reject(application: Application, *, reasons: list[dict], acting_user:
     application.decided_at = clock.now()
     application.decided_by = staff_user(acting_user)
     application.next_identity_retry_at = None
-    application.save()
+    # With what the identity check and the scorecard set before (``_application_check_identity_and_decide``).
+    application.save(update_fields=["status", "reasons", "decided_at", "decided_by", "next_identity_retry_at",
+                                    "identity_attempts", "score", "score_breakdown", "updated_at"])
     audit_record(acting_user=acting_user, action="application.rejected", obj=application,
                                   before={"status": before}, after={"status": application.status},
                                   reason=", ".join(r["code"] for r in reasons))
@@ -253,7 +258,9 @@ def decide_approve(application: Application, *, limit: Decimal, reasons: list[di
         policy_version_id=application.policy_id,
         reason_code="ACCOUNT_REOPENED" if application.kind == ApplicationKind.REOPEN else "ACCOUNT_OPENED",
         acting_user=acting_user)
-    application.save()
+    # With what the identity check and the scorecard set before (``_application_check_identity_and_decide``).
+    application.save(update_fields=["status", "credit_limit", "reasons", "decided_at", "decided_by", "account",
+                                    "identity_attempts", "score", "score_breakdown", "proposed_limit", "updated_at"])
     audit_record(acting_user=acting_user, action="application.approved", obj=application,
                                   before={"status": before},
                                   after={"status": application.status, "credit_limit": str(limit)},
@@ -265,7 +272,9 @@ def _send_to_review(application: Application, params: PolicyParams, *, reasons: 
     application.send_to_review()
     application.flags = flags
     application.reasons = reasons
-    application.save()
+    # With what the identity check and the scorecard set before (``_application_check_identity_and_decide``).
+    application.save(update_fields=["status", "flags", "reasons", "identity_attempts", "next_identity_retry_at",
+                                    "score", "score_breakdown", "proposed_limit", "updated_at"])
     ReviewCase.objects.create(application=application,
                               due_at=clock.now() + timedelta(hours=params.review_deadline_hours))
     audit_record(acting_user=None, action="application.sent_to_review", obj=application,

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 
 from accounts import clock
-from accounts.audit_trail import audit_record
+from accounts.audit_trail import Actor, audit_record
+from accounts.audit_trail import require_staff as _require
 from accounts.errors import Conflict, NotFound, ValidationFailed
-from accounts.errors import require_permission as _require
 from risk.models import PolicyStatus, ScoringPolicy
 from risk.policy import PolicyParams
 from risk.selectors import active_policy
@@ -25,9 +24,9 @@ def _locked_policy(policy_id: int) -> ScoringPolicy:
     return policy
 
 
-def policy_draft_create(*, acting_user: AbstractBaseUser, based_on: ScoringPolicy | None = None,
+def policy_draft_create(*, acting_user: Actor, based_on: ScoringPolicy | None = None,
                         notes: str = "") -> ScoringPolicy:
-    _require(acting_user, "risk.edit_policy", _("You may not edit scoring policies."))
+    acting_user = _require(acting_user, "risk.edit_policy", _("You may not edit scoring policies."))
     with transaction.atomic(durable=True):
         source = based_on or active_policy()
         latest = ScoringPolicy.objects.select_for_update().order_by("-version").first()
@@ -44,8 +43,8 @@ def policy_draft_create(*, acting_user: AbstractBaseUser, based_on: ScoringPolic
 
 
 def policy_draft_update(*, policy_id: int, params: dict[str, Any], notes: str,
-                        acting_user: AbstractBaseUser) -> ScoringPolicy:
-    _require(acting_user, "risk.edit_policy", _("You may not edit scoring policies."))
+                        acting_user: Actor) -> ScoringPolicy:
+    acting_user = _require(acting_user, "risk.edit_policy", _("You may not edit scoring policies."))
     try:
         parsed = PolicyParams.from_json(params)
     except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
@@ -57,15 +56,15 @@ def policy_draft_update(*, policy_id: int, params: dict[str, Any], notes: str,
         before = policy.params
         policy.params = parsed.to_json()
         policy.notes = notes
-        policy.save()
+        policy.save(update_fields=["params", "notes"])
         audit_record(acting_user=acting_user, action="policy.draft_updated", obj=policy,
                                       before={"params": before}, after={"params": policy.params}, reason=notes)
     return policy
 
 
-def policy_activate(*, policy_id: int, acting_user: AbstractBaseUser, reason_text: str) -> ScoringPolicy:
+def policy_activate(*, policy_id: int, acting_user: Actor, reason_text: str) -> ScoringPolicy:
     """Activate a draft; the previously active version is retired. Audited."""
-    _require(acting_user, "risk.activate_policy", _("You may not activate scoring policies."))
+    acting_user = _require(acting_user, "risk.activate_policy", _("You may not activate scoring policies."))
     if not reason_text.strip():
         raise ValidationFailed(_("Say why this version is activated."), details={"reason": [_("required")]})
     with transaction.atomic(durable=True):
@@ -79,11 +78,11 @@ def policy_activate(*, policy_id: int, acting_user: AbstractBaseUser, reason_tex
         current = ScoringPolicy.objects.select_for_update().filter(status=PolicyStatus.ACTIVE).first()
         if current is not None:
             current.retire()
-            current.save()
+            current.save(update_fields=["status"])
         policy.activate()
         policy.activated_by = acting_user
         policy.activated_at = clock.now()
-        policy.save()
+        policy.save(update_fields=["status", "activated_by", "activated_at"])
         audit_record(acting_user=acting_user, action="policy.activated", obj=policy,
                                       before={"active_version": current.version if current else None},
                                       after={"active_version": policy.version}, reason=reason_text)

@@ -8,15 +8,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts import clock
-from accounts.audit_trail import audit_record
+from accounts.audit_trail import Actor, StaffUser, audit_record, staff_user
+from accounts.audit_trail import require_staff as _require
 from accounts.errors import BusinessRuleRefused, Conflict, NotFound, PermissionRefused, ValidationFailed
-from accounts.errors import require_permission as _require
 from accounts.lifecycle.states import AccountStatus
 from accounts.models import CreditAccount
 from risk.models import ReviewCase, ReviewStatus
@@ -26,7 +25,7 @@ from risk.selectors import active_policy
 from .applications import decide_approve, decide_reject
 
 
-def _claimable_q(user: AbstractBaseUser, *, idle_before: datetime) -> Q:
+def _claimable_q(user: StaffUser, *, idle_before: datetime) -> Q:
     states = [ReviewStatus.OPEN]
     if user.has_perm("risk.confirm_high_limit"):
         states += [ReviewStatus.ESCALATED, ReviewStatus.AWAITING_CONFIRMATION]
@@ -36,10 +35,10 @@ def _claimable_q(user: AbstractBaseUser, *, idle_before: datetime) -> Q:
     return Q(status__in=states) | expired
 
 
-def review_case_claim_next(*, acting_user: AbstractBaseUser) -> ReviewCase | None:
+def review_case_claim_next(*, acting_user: Actor) -> ReviewCase | None:
     """Give the reviewer the oldest-due case nobody holds (``SKIP LOCKED``: two reviewers
     never get the same case). A reviewer who still holds a live claim gets that case back."""
-    _require(acting_user, "risk.decide_application", _("You may not decide credit applications."))
+    acting_user = _require(acting_user, "risk.decide_application", _("You may not decide credit applications."))
     params = active_policy().parsed
     now = clock.now()
     idle_before = now - timedelta(minutes=params.review_claim_idle_minutes)
@@ -59,13 +58,13 @@ def review_case_claim_next(*, acting_user: AbstractBaseUser) -> ReviewCase | Non
         case.claimed_by = acting_user
         case.claimed_at = now
         case.last_activity_at = now
-        case.save()
+        case.save(update_fields=["status", "claimed_by", "claimed_at", "last_activity_at"])
         audit_record(acting_user=acting_user, action="review_case.claimed", obj=case,
                                       before=before, after={"status": case.status, "claimed_by": acting_user.pk})
     return case
 
 
-def _locked_case_held_by(case_id: int, acting_user: AbstractBaseUser) -> ReviewCase:
+def _locked_case_held_by(case_id: int, acting_user: StaffUser) -> ReviewCase:
     case = (ReviewCase.objects.select_for_update(of=("self", "application"))
             .select_related("application", "application__policy", "application__customer")
             .filter(pk=case_id).first())
@@ -82,22 +81,25 @@ def _locked_case_held_by(case_id: int, acting_user: AbstractBaseUser) -> ReviewC
     return case
 
 
-def review_case_touch(*, case_id: int, acting_user: AbstractBaseUser) -> None:
+def review_case_touch(*, case_id: int, acting_user: Actor) -> None:
     """Record reviewer activity on a held case (keeps the claim alive)."""
+    reviewer = staff_user(acting_user)
+    if reviewer is None:  # only a member of staff holds a claim
+        return
     now = clock.now()
     idle_before = now - timedelta(minutes=active_policy().parsed.review_claim_idle_minutes)
-    ReviewCase.objects.filter(pk=case_id, claimed_by=acting_user, status=ReviewStatus.CLAIMED,
+    ReviewCase.objects.filter(pk=case_id, claimed_by=reviewer, status=ReviewStatus.CLAIMED,
                               last_activity_at__gte=idle_before).update(last_activity_at=now)
 
 
-def review_case_release(*, case_id: int, acting_user: AbstractBaseUser) -> ReviewCase:
-    _require(acting_user, "risk.decide_application", _("You may not decide credit applications."))
+def review_case_release(*, case_id: int, acting_user: Actor) -> ReviewCase:
+    acting_user = _require(acting_user, "risk.decide_application", _("You may not decide credit applications."))
     with transaction.atomic(durable=True):
         case = _locked_case_held_by(case_id, acting_user)
         case.release()
         case.claimed_by = None
         case.claimed_at = None
-        case.save()
+        case.save(update_fields=["status", "claimed_by", "claimed_at"])
         audit_record(acting_user=acting_user, action="review_case.released", obj=case,
                                       after={"status": case.status})
     return case
@@ -115,7 +117,7 @@ def review_claims_expire(*, now: datetime | None = None) -> int:
             case.release()
             case.claimed_by = None
             case.claimed_at = None
-            case.save()
+            case.save(update_fields=["status", "claimed_by", "claimed_at"])
             audit_record(acting_user=None, action="review_case.claim_expired", obj=case,
                                           before={"claimed_by": holder}, after={"status": case.status})
             released += 1
@@ -123,10 +125,10 @@ def review_claims_expire(*, now: datetime | None = None) -> int:
 
 
 def review_case_approve(*, case_id: int, credit_limit: Decimal, note: str,
-                        acting_user: AbstractBaseUser) -> ReviewCase:
+                        acting_user: Actor) -> ReviewCase:
     """Approve with a limit up to the policy maximum. Above the high-limit threshold a risk
     manager (other than the proposer) must confirm: a reviewer's approval becomes a proposal."""
-    _require(acting_user, "risk.decide_application", _("You may not decide credit applications."))
+    acting_user = _require(acting_user, "risk.decide_application", _("You may not decide credit applications."))
     if credit_limit <= 0 or credit_limit != credit_limit.quantize(Decimal("0.01")):
         raise ValidationFailed(_("The limit must be a positive amount in fen."), details={"credit_limit": [_("invalid")]})
     with transaction.atomic(durable=True):
@@ -148,7 +150,7 @@ def review_case_approve(*, case_id: int, credit_limit: Decimal, note: str,
                 case.proposed_by = acting_user
                 case.proposal_note = note
                 case.claimed_by = None
-                case.save()
+                case.save(update_fields=["status", "proposed_limit", "proposed_by", "proposal_note", "claimed_by"])
                 audit_record(acting_user=acting_user, action="review_case.high_limit_proposed",
                                               obj=case, after={"proposed_limit": str(credit_limit)}, reason=note)
                 return case
@@ -163,7 +165,8 @@ def review_case_approve(*, case_id: int, credit_limit: Decimal, note: str,
         case.decision_note = note
         case.decided_by = acting_user
         case.decided_at = clock.now()
-        case.save()
+        case.save(update_fields=["status", "decision", "decision_reason_code", "decision_note", "decided_by",
+                                 "decided_at"])
         decide_approve(application, limit=credit_limit,
                         reasons=[reason("REVIEW_APPROVED", detail=note or "approved in manual review")],
                         acting_user=acting_user)
@@ -173,8 +176,8 @@ def review_case_approve(*, case_id: int, credit_limit: Decimal, note: str,
     return case
 
 
-def review_case_reject(*, case_id: int, reason_code: str, note: str, acting_user: AbstractBaseUser) -> ReviewCase:
-    _require(acting_user, "risk.decide_application", _("You may not decide credit applications."))
+def review_case_reject(*, case_id: int, reason_code: str, note: str, acting_user: Actor) -> ReviewCase:
+    acting_user = _require(acting_user, "risk.decide_application", _("You may not decide credit applications."))
     allowed = {code for code, _label in REVIEW_REJECT_CODES}
     errors: dict[str, list[str]] = {}
     if reason_code not in allowed:
@@ -191,15 +194,16 @@ def review_case_reject(*, case_id: int, reason_code: str, note: str, acting_user
         case.decision_note = note
         case.decided_by = acting_user
         case.decided_at = clock.now()
-        case.save()
+        case.save(update_fields=["status", "decision", "decision_reason_code", "decision_note", "decided_by",
+                                 "decided_at"])
         decide_reject(case.application, reasons=[reason(reason_code, detail=note)], acting_user=acting_user)
         audit_record(acting_user=acting_user, action="review_case.rejected", obj=case,
                                       after={"reason_code": reason_code}, reason=note)
     return case
 
 
-def review_case_escalate(*, case_id: int, note: str, acting_user: AbstractBaseUser) -> ReviewCase:
-    _require(acting_user, "risk.decide_application", _("You may not decide credit applications."))
+def review_case_escalate(*, case_id: int, note: str, acting_user: Actor) -> ReviewCase:
+    acting_user = _require(acting_user, "risk.decide_application", _("You may not decide credit applications."))
     if not note.strip():
         raise ValidationFailed(_("Say why you escalate."), details={"note": [_("a note is required")]})
     with transaction.atomic(durable=True):
@@ -208,7 +212,7 @@ def review_case_escalate(*, case_id: int, note: str, acting_user: AbstractBaseUs
         case.escalated = True
         case.escalation_note = note
         case.claimed_by = None
-        case.save()
+        case.save(update_fields=["status", "escalated", "escalation_note", "claimed_by"])
         audit_record(acting_user=acting_user, action="review_case.escalated", obj=case,
                                       after={"status": case.status}, reason=note)
     return case
