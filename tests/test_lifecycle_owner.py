@@ -25,7 +25,7 @@ def _modules():
             yield path
 
 
-def _offences(path: Path) -> list[str]:
+def _offences(path: Path, root: Path = ROOT) -> list[str]:
     tree = ast.parse(path.read_text(), filename=str(path))
     found = []
     for node in ast.walk(tree):
@@ -37,12 +37,12 @@ def _offences(path: Path) -> list[str]:
         for target in targets:
             if isinstance(target, ast.Attribute) and target.attr in FIELDS | {"status"} \
                     and "account" in ast.unparse(target.value):
-                found.append(f"{path.relative_to(ROOT)}:{node.lineno} assigns {ast.unparse(target)}")
+                found.append(f"{path.relative_to(root)}:{node.lineno} assigns {ast.unparse(target)}")
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in TRANSITIONS \
                 and ast.unparse(node.func.value) != "credit_line":  # the lifecycle module's own functions
-            found.append(f"{path.relative_to(ROOT)}:{node.lineno} calls {ast.unparse(node.func)}()")
+            found.append(f"{path.relative_to(root)}:{node.lineno} calls {ast.unparse(node.func)}()")
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL_WRITE.search(node.value):
-            found.append(f"{path.relative_to(ROOT)}:{node.lineno} writes the account's status or limit in SQL")
+            found.append(f"{path.relative_to(root)}:{node.lineno} writes the account's status or limit in SQL")
     return found
 
 
@@ -54,15 +54,7 @@ def test_no_status_or_limit_change_outside_the_lifecycle_module():
 def test_the_scan_finds_what_it_looks_for(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text("account.credit_limit = 0\naccount.suspend()\n"
-                      "SQL = 'UPDATE accounts_creditaccount SET credit_limit = 0'\nattempt.status = 'x'\n")
-    assert [o.split(" ", 1)[1] for o in _offences_relative(sample)] == [
+                      "SQL = 'UPDATE accounts_creditaccount SET credit_limit = 0'\nattempt.status = 'x'\n"
+                      "credit_line.freeze(account)\n")
+    assert [o.split(" ", 1)[1] for o in _offences(sample, root=tmp_path)] == [
         "assigns account.credit_limit", "calls account.suspend()", "writes the account's status or limit in SQL"]
-
-
-def _offences_relative(path: Path) -> list[str]:
-    global ROOT
-    saved, ROOT = ROOT, path.parent  # noqa: PLW0603 - the scan reports paths relative to ROOT
-    try:
-        return _offences(path)
-    finally:
-        ROOT = saved

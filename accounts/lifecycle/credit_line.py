@@ -157,7 +157,8 @@ def follow_delinquency(account: CreditAccount, *, days_past_due: int, grace_days
     return "suspended" if target == AccountStatus.SUSPENDED else "reactivated"
 
 
-_DEFAULT_REASON: dict[str, str] = {AccountStatus.SUSPENDED: "PAUSED_BY_CUSTOMER", AccountStatus.ACTIVE: "OVERDUE_CLEARED"}
+_DEFAULT_REASON: dict[str, str] = {AccountStatus.SUSPENDED: "PAUSED_BY_CUSTOMER",
+                                   AccountStatus.ACTIVE: "OVERDUE_CLEARED"}
 
 
 def pause(account: CreditAccount, *, note: str, acting_user: Actor, grace_days: int) -> dict[str, str]:

@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
+from django_fsm import can_proceed
 
 from accounts.errors import ApplicationError
 from accounts.selectors import audit_trail
@@ -203,7 +204,7 @@ class ClosureRequestAdmin(admin.ModelAdmin):
             "can_alternative": may_handle and closure.is_open,
             "can_withdraw": may_handle and closure.is_open,
             "can_resume": may_handle and account.paused_by_customer,
-            "can_close_for_cause": user.has_perm(closures.CLOSE_FOR_CAUSE) and account.status != "closed",
+            "can_close_for_cause": user.has_perm(closures.CLOSE_FOR_CAUSE) and can_proceed(account.close),
             "verify_form": VerifyIdentityForm(),
             "alternative_form": AlternativeForm(),
             "note_form": NoteForm(),

@@ -322,7 +322,8 @@ def account_close_for_cause(*, account_id: int, reason_code: str, note: str,
                             acting_user: Actor) -> ClosureRequest:
     """System closure by a risk manager: confirmed fraud or a breach of terms (reason and note
     required). An open customer request is withdrawn; collection of anything owed continues."""
-    acting_user = require_staff(acting_user, CLOSE_FOR_CAUSE, _("Only a risk manager may close credit accounts for cause."))
+    acting_user = require_staff(acting_user, CLOSE_FOR_CAUSE,
+                                _("Only a risk manager may close credit accounts for cause."))
     allowed = [code for code, _label in SYSTEM_CLOSURE_CODES]
     errors: dict[str, list[str]] = {}
     if reason_code not in allowed:

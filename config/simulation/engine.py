@@ -209,7 +209,8 @@ class Simulation(Payments, StaffWork):
             chance = person.buy_rate
         if rng.random() >= chance:
             return
-        account = CreditAccount.objects.only("status", "credit_limit", "available_limit").get(pk=person.opened_account_id)
+        account = (CreditAccount.objects.only("status", "credit_limit", "available_limit")
+                   .get(pk=person.opened_account_id))
         if account.status != AccountStatus.ACTIVE:
             return
         if person.variant == "bust_out":
@@ -272,7 +273,8 @@ class Simulation(Payments, StaffWork):
     def _ask_closure(self, person: Person, index: int) -> None:
         self.count("closure requests tried")
         try:
-            request = closure_request_create(account_id=person.opened_account_id, channel="app", note="Please close my line.")
+            request = closure_request_create(account_id=person.opened_account_id, channel="app",
+                                             note="Please close my line.")
         except ApplicationError as exc:
             self.refused("closure request", exc)
             return

@@ -71,7 +71,8 @@ class StaffWork:
 
     def _do_resume(self, person: Person, index: int, day: date) -> None:
         try:
-            account_resume(account_id=person.opened_account_id, note="customer resumes", acting_user=self.staff["agent"])
+            account_resume(account_id=person.opened_account_id, note="customer resumes",
+                           acting_user=self.staff["agent"])
         except ApplicationError as exc:
             self.refused("resume", exc)
 

@@ -9,8 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 
 from accounts import clock
-from accounts.audit_trail import Actor, audit_record
-from accounts.audit_trail import require_staff as _require
+from accounts.audit_trail import Actor, audit_record, require_staff
 from accounts.errors import Conflict, NotFound, ValidationFailed
 from risk.models import PolicyStatus, ScoringPolicy
 from risk.policy import PolicyParams
@@ -26,7 +25,7 @@ def _locked_policy(policy_id: int) -> ScoringPolicy:
 
 def policy_draft_create(*, acting_user: Actor, based_on: ScoringPolicy | None = None,
                         notes: str = "") -> ScoringPolicy:
-    acting_user = _require(acting_user, "risk.edit_policy", _("You may not edit scoring policies."))
+    acting_user = require_staff(acting_user, "risk.edit_policy", _("You may not edit scoring policies."))
     with transaction.atomic(durable=True):
         source = based_on or active_policy()
         latest = ScoringPolicy.objects.select_for_update().order_by("-version").first()
@@ -44,7 +43,7 @@ def policy_draft_create(*, acting_user: Actor, based_on: ScoringPolicy | None = 
 
 def policy_draft_update(*, policy_id: int, params: dict[str, Any], notes: str,
                         acting_user: Actor) -> ScoringPolicy:
-    acting_user = _require(acting_user, "risk.edit_policy", _("You may not edit scoring policies."))
+    acting_user = require_staff(acting_user, "risk.edit_policy", _("You may not edit scoring policies."))
     try:
         parsed = PolicyParams.from_json(params)
     except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
@@ -64,7 +63,7 @@ def policy_draft_update(*, policy_id: int, params: dict[str, Any], notes: str,
 
 def policy_activate(*, policy_id: int, acting_user: Actor, reason_text: str) -> ScoringPolicy:
     """Activate a draft; the previously active version is retired. Audited."""
-    acting_user = _require(acting_user, "risk.activate_policy", _("You may not activate scoring policies."))
+    acting_user = require_staff(acting_user, "risk.activate_policy", _("You may not activate scoring policies."))
     if not reason_text.strip():
         raise ValidationFailed(_("Say why this version is activated."), details={"reason": [_("required")]})
     with transaction.atomic(durable=True):

@@ -13,8 +13,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts import clock
-from accounts.audit_trail import Actor, StaffUser, audit_record, staff_user
-from accounts.audit_trail import require_staff as _require
+from accounts.audit_trail import Actor, StaffUser, audit_record, require_staff, staff_user
 from accounts.errors import BusinessRuleRefused, Conflict, NotFound, PermissionRefused, ValidationFailed
 from accounts.lifecycle.states import AccountStatus
 from accounts.models import CreditAccount
@@ -38,7 +37,7 @@ def _claimable_q(user: StaffUser, *, idle_before: datetime) -> Q:
 def review_case_claim_next(*, acting_user: Actor) -> ReviewCase | None:
     """Give the reviewer the oldest-due case nobody holds (``SKIP LOCKED``: two reviewers
     never get the same case). A reviewer who still holds a live claim gets that case back."""
-    acting_user = _require(acting_user, "risk.decide_application", _("You may not decide credit applications."))
+    acting_user = require_staff(acting_user, "risk.decide_application", _("You may not decide credit applications."))
     params = active_policy().parsed
     now = clock.now()
     idle_before = now - timedelta(minutes=params.review_claim_idle_minutes)
@@ -93,7 +92,7 @@ def review_case_touch(*, case_id: int, acting_user: Actor) -> None:
 
 
 def review_case_release(*, case_id: int, acting_user: Actor) -> ReviewCase:
-    acting_user = _require(acting_user, "risk.decide_application", _("You may not decide credit applications."))
+    acting_user = require_staff(acting_user, "risk.decide_application", _("You may not decide credit applications."))
     with transaction.atomic(durable=True):
         case = _locked_case_held_by(case_id, acting_user)
         case.release()
@@ -128,7 +127,7 @@ def review_case_approve(*, case_id: int, credit_limit: Decimal, note: str,
                         acting_user: Actor) -> ReviewCase:
     """Approve with a limit up to the policy maximum. Above the high-limit threshold a risk
     manager (other than the proposer) must confirm: a reviewer's approval becomes a proposal."""
-    acting_user = _require(acting_user, "risk.decide_application", _("You may not decide credit applications."))
+    acting_user = require_staff(acting_user, "risk.decide_application", _("You may not decide credit applications."))
     if credit_limit <= 0 or credit_limit != credit_limit.quantize(Decimal("0.01")):
         raise ValidationFailed(_("The limit must be a positive amount in fen."), details={"credit_limit": [_("invalid")]})
     with transaction.atomic(durable=True):
@@ -177,7 +176,7 @@ def review_case_approve(*, case_id: int, credit_limit: Decimal, note: str,
 
 
 def review_case_reject(*, case_id: int, reason_code: str, note: str, acting_user: Actor) -> ReviewCase:
-    acting_user = _require(acting_user, "risk.decide_application", _("You may not decide credit applications."))
+    acting_user = require_staff(acting_user, "risk.decide_application", _("You may not decide credit applications."))
     allowed = {code for code, _label in REVIEW_REJECT_CODES}
     errors: dict[str, list[str]] = {}
     if reason_code not in allowed:
@@ -203,7 +202,7 @@ def review_case_reject(*, case_id: int, reason_code: str, note: str, acting_user
 
 
 def review_case_escalate(*, case_id: int, note: str, acting_user: Actor) -> ReviewCase:
-    acting_user = _require(acting_user, "risk.decide_application", _("You may not decide credit applications."))
+    acting_user = require_staff(acting_user, "risk.decide_application", _("You may not decide credit applications."))
     if not note.strip():
         raise ValidationFailed(_("Say why you escalate."), details={"note": [_("a note is required")]})
     with transaction.atomic(durable=True):
