@@ -3,15 +3,17 @@ of a credit account by its id."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.db.models import Q
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 
+from accounts.errors import ApplicationError
 from accounts.ids import parse_id
 
 
@@ -86,3 +88,26 @@ class AccountIdSearchMixin(_ModelAdminMixin):
             elif (account_id := parse_id(term)) is not None:
                 condition |= Q(**{field: account_id})
         return (queryset.filter(condition) if condition else queryset.none()), False
+
+
+def run_service_action(request: HttpRequest, *, back: str, call: Callable[[dict[str, Any]], Any],
+                       success: Callable[[Any], str], form: forms.Form | None = None) -> HttpResponse:
+    """What every action button of the back office does: validate the form, call one service,
+    report its refusal (an ``ApplicationError``, which changed nothing) or its success as a
+    message, and go back to ``back``."""
+    if form is not None and not form.is_valid():
+        messages.error(request, form_errors_text(form))
+        return HttpResponseRedirect(back)
+    try:
+        result = call(form.cleaned_data if form is not None else {})
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return HttpResponseRedirect(back)
+    messages.success(request, success(result))
+    return HttpResponseRedirect(back)
+
+
+def form_errors_text(form: forms.Form) -> str:
+    """A form's errors as one line, field label first."""
+    return "; ".join(f"{form.fields[name].label if name in form.fields else name}: {' '.join(map(str, errors))}"
+                     for name, errors in form.errors.items())

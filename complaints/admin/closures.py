@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from django_fsm import can_proceed
 
+from accounts.admin.base import run_service_action
 from accounts.errors import ApplicationError
 from accounts.selectors import audit_trail
 from complaints import selectors
@@ -26,7 +27,7 @@ from complaints.models import ClosureRequest, ClosureStatus
 from complaints.reasons import customer_message
 from complaints.services import closures
 
-from .forms import AlternativeForm, NoteForm, SystemClosureForm, VerifyIdentityForm, form_errors_text, object_id_of
+from .forms import AlternativeForm, NoteForm, SystemClosureForm, VerifyIdentityForm, object_id_of
 
 
 @admin.register(ClosureRequest)
@@ -98,17 +99,7 @@ class ClosureRequestAdmin(admin.ModelAdmin):
 
     def _run(self, request: HttpRequest, request_id: int, form: forms.Form | None, call: Callable[[dict], Any],
              success: Callable[[Any], str]) -> HttpResponse:
-        back = HttpResponseRedirect(self._url("change", request_id))
-        if form is not None and not form.is_valid():
-            messages.error(request, form_errors_text(form))
-            return back
-        try:
-            result = call(form.cleaned_data if form is not None else {})
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-            return back
-        messages.success(request, success(result))
-        return back
+        return run_service_action(request, back=self._url("change", request_id), form=form, call=call, success=success)
 
     @staticmethod
     def _status_text(closure: ClosureRequest) -> str:

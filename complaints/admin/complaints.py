@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from accounts import clock
+from accounts.admin.base import run_service_action
 from accounts.errors import ApplicationError
 from accounts.search import PersonalDataSearchMixin
 from accounts.selectors import audit_trail
@@ -47,7 +48,6 @@ from .forms import (
     StartClosureForm,
     WaiverForm,
     badge_html,
-    form_errors_text,
     object_id_of,
 )
 
@@ -179,20 +179,9 @@ class ComplaintAdmin(PersonalDataSearchMixin, admin.ModelAdmin):
     def _url(self, name: str, *args: Any) -> str:
         return reverse(f"admin:complaints_complaint_{name}", args=args, current_app=self.admin_site.name)
 
-    def _run(self, request: HttpRequest, complaint_id: int, form: forms.Form | None,
-             call: Callable[[dict], Any], success: Callable[[Any], str]) -> HttpResponse:
-        """Validate the form, call one service, report; back to the complaint page."""
-        back = HttpResponseRedirect(self._url("change", complaint_id))
-        if form is not None and not form.is_valid():
-            messages.error(request, form_errors_text(form))
-            return back
-        try:
-            result = call(form.cleaned_data if form is not None else {})
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-            return back
-        messages.success(request, success(result))
-        return back
+    def _run(self, request: HttpRequest, complaint_id: int, form: forms.Form | None, call: Callable[[dict], Any],
+             success: Callable[[Any], str]) -> HttpResponse:
+        return run_service_action(request, back=self._url("change", complaint_id), form=form, call=call, success=success)
 
     def take_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         complaint_id = object_id_of(object_id)

@@ -18,11 +18,6 @@ from complaints.reasons import SYSTEM_CLOSURE_CODES
 BADGE_LABELS = {"breached": _("breached"), "due_soon": _("due soon")}
 
 
-def form_errors_text(form: forms.Form) -> str:
-    return "; ".join(f"{form.fields[name].label if name in form.fields else name}: {' '.join(map(str, errors))}"
-                     for name, errors in form.errors.items())
-
-
 def object_id_of(object_id: str) -> int:
     value = parse_id(unquote(object_id))
     if value is None:

@@ -17,13 +17,12 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from accounts.admin.base import form_errors_text
 from accounts.errors import ApplicationError
 from accounts.ids import parse_id
 from risk.models import PolicyStatus, ScoringPolicy
 from risk.policy import PolicyParams
 from risk.services import policies
-
-from .forms import form_errors_text
 
 
 class PolicyDraftForm(forms.ModelForm):

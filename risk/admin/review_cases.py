@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from accounts import clock
+from accounts.admin.base import form_errors_text
 from accounts.errors import ApplicationError
 from accounts.ids import parse_id
 from accounts.pii import mask_phone
@@ -30,8 +31,6 @@ from risk.models import ReviewCase, ReviewStatus
 from risk.reasons import REVIEW_REJECT_CODES
 from risk.selectors import customer_applications, review_queue
 from risk.services import review_queue as queue_services
-
-from .forms import form_errors_text
 
 DECIDE = "risk.decide_application"
 DUE_SOON = timedelta(hours=4)  # the queue's "due soon" window (risk.selectors.review_queue)
