@@ -27,7 +27,7 @@ from installments.services.purchases import purchase_create
 from installments.services.repayments import repayment_create
 from risk.models import ScoringPolicy
 from risk.services.applications import application_submit
-from risk.tests.test_admin_review import applicant
+from risk.tests.review_helpers import applicant
 
 pytestmark = pytest.mark.django_db
 
