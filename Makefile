@@ -2,6 +2,8 @@
 # they create .venv, install the dependencies, and use the PostgreSQL / Redis named in
 # DATABASE_URL / CELERY_BROKER_URL, or start embedded ones in .local/ when those are unset
 # (see config/devservices.py and docs/decisions/0001-embedded-services.md).
+# They choose the development settings explicitly: without DJANGO_SETTINGS_MODULE a process
+# gets the production settings, which refuse to start without their variables (docs/deploy.md).
 
 PYTHON ?= python3
 VENV := .venv
@@ -48,6 +50,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	@$(DEVSERVICES_ENV)
+	export DJANGO_SETTINGS_MODULE="$${DJANGO_SETTINGS_MODULE:-config.settings.local}"
 	export PATH="$(CURDIR)/$(BIN):$$PATH" VIRTUAL_ENV="$(CURDIR)/$(VENV)"
 	echo "==> migrate"
 	python manage.py migrate --noinput
@@ -63,6 +66,8 @@ run: $(STAMP)
 	echo "Tally back office: http://127.0.0.1:8000/admin/"
 	echo "API docs:         http://127.0.0.1:8000/api/docs/"
 	echo "Demo logins (password tally-demo): admin (superuser), reviewer, manager, agent, supervisor, ops"
+	echo "Two-factor sign-in is offered, not required, locally: Two-factor authentication (top right)"
+	echo "enrols an authenticator app; TALLY_STAFF_2FA_REQUIRED=true make run requires it (docs/decisions/0022)."
 	echo "Starting web + worker + beat (Ctrl-C stops them)..."
 	echo
 	exec $(BIN)/honcho start -f Procfile
@@ -104,6 +109,7 @@ lint: $(STAMP)
 
 check: $(STAMP)
 	@$(DEVSERVICES_ENV)
+	export DJANGO_SETTINGS_MODULE="$${DJANGO_SETTINGS_MODULE:-config.settings.local}"
 	echo "==> makemigrations --check --dry-run"
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	echo "==> check"

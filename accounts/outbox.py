@@ -1,15 +1,42 @@
 """The notification outbox (docs/rules.md §12): a service writes the notification row in
 the transaction of the change it reports; delivery is a Celery task scheduled after commit
-(and a beat sweep delivers anything left pending), at most once per event key."""
+(and a beat sweep delivers anything left pending), once per event key.
+
+Enqueueing after commit never fails the caller: when the broker (Redis) cannot be reached
+the error is logged and the row stays ``pending`` for the beat sweep, so a request whose
+money or decision committed answers what was committed (docs/decisions/0025-operability.md)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from celery import Task
 from django.db import connection, transaction
+from django.utils.translation import gettext_lazy as _
+from kombu.exceptions import KombuError
+from redis.exceptions import RedisError
 
 from . import tasks
-from .models import CreditAccount, Customer, Notification
+from .audit_trail import Actor, audit_record
+from .errors import ApplicationError, require_permission
+from .models import CreditAccount, Customer, Notification, NotificationStatus
+
+logger = logging.getLogger("tally.notifications")
+# What a broker that is away raises from ``delay()`` (connection refused, timeouts, a Redis
+# that is loading or read-only).
+BROKER_ERRORS = (KombuError, RedisError, OSError)
+
+
+def enqueue_quietly(task: Task, *args: Any) -> bool:
+    """``task.delay(*args)``; False (logged) when the broker cannot take it. For callbacks run
+    after a commit: the outbox row is the record, the task only a shortcut to delivery."""
+    try:
+        task.delay(*args)
+    except BROKER_ERRORS:
+        logger.warning("broker unavailable: %s%r left to the outbox sweep", task.name, args, exc_info=True)
+        return False
+    return True
 
 
 def notification_enqueue(*, customer: Customer, kind: str, event_key: str, params: dict[str, Any],
@@ -25,7 +52,7 @@ def notification_enqueue(*, customer: Customer, kind: str, event_key: str, param
         defaults={"customer": customer, "account": account, "kind": kind, "params": params},
     )
     if created:
-        transaction.on_commit(lambda: tasks.deliver_notification.delay(notification.pk))
+        transaction.on_commit(lambda: enqueue_quietly(tasks.deliver_notification, notification.pk))
     return notification
 
 
@@ -38,10 +65,36 @@ def notifications_enqueue(notifications: list[Notification]) -> None:
         return
     created = Notification.objects.bulk_create(notifications)
     ids = [n.pk for n in created]
-    transaction.on_commit(lambda: tasks.deliver_notifications.delay(ids))
+    transaction.on_commit(lambda: enqueue_quietly(tasks.deliver_notifications, ids))
 
 
 def deliver_after_commit(notification_ids: list[int]) -> None:
     """Schedule delivery of rows another statement wrote (e.g. the nightly limit changes)."""
     if notification_ids:
-        transaction.on_commit(lambda: tasks.deliver_notifications.delay(notification_ids))
+        transaction.on_commit(lambda: enqueue_quietly(tasks.deliver_notifications, notification_ids))
+
+
+class NothingToResend(ApplicationError):
+    code = "nothing_to_resend"
+    status_code = 409
+
+
+def notifications_resend(*, notification_ids: list[int], acting_user: Actor) -> list[int]:
+    """Send failed notifications again (a member of staff's action, audited): each goes back
+    to pending with a fresh count of tries and is delivered after commit. Only ``failed`` rows
+    are taken; returns their ids."""
+    require_permission(acting_user, "accounts.resend_notification", _("You may not re-send notifications."))
+    with transaction.atomic(durable=True):
+        rows = list(Notification.objects.select_for_update().filter(pk__in=notification_ids,
+                                                                    status=NotificationStatus.FAILED).order_by("pk"))
+        if not rows:
+            raise NothingToResend(_("Only failed notifications can be sent again."))
+        for row in rows:
+            audit_record(acting_user=acting_user, action="notification.resent", obj=row,
+                         before={"status": row.status, "attempts": row.attempts, "error": row.error[:200]},
+                         after={"status": NotificationStatus.PENDING})
+        ids = [row.pk for row in rows]
+        Notification.objects.filter(pk__in=ids).update(status=NotificationStatus.PENDING, attempts=0,
+                                                       next_attempt_at=None, claimed_at=None)
+        transaction.on_commit(lambda: enqueue_quietly(tasks.deliver_notifications, ids))
+    return ids

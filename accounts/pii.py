@@ -4,28 +4,33 @@ of ``accounts.view_full_id_number``, whose views are logged by the caller."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 
 @lru_cache(maxsize=4)
-def _fernet(key: str | None, secret: str) -> Fernet:
-    if key:
-        return Fernet(key.encode())
-    derived = hashlib.sha256(b"tally-pii-encryption:" + secret.encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(derived))
+def _fernet_for(key: str) -> Fernet:
+    return Fernet(key.encode())
+
+
+def _fernet() -> Fernet:
+    """The configured key; none is derived from anything (no default outside local and test)."""
+    key = settings.TALLY_PII_ENCRYPTION_KEY
+    if not key:
+        raise ImproperlyConfigured("TALLY_PII_ENCRYPTION_KEY is not set")
+    return _fernet_for(key)
 
 
 def _hash_key() -> bytes:
     key = settings.TALLY_PII_HASH_KEY
-    if key:
-        return key.encode()
-    return hashlib.sha256(b"tally-pii-hash:" + settings.SECRET_KEY.encode()).digest()
+    if not key:
+        raise ImproperlyConfigured("TALLY_PII_HASH_KEY is not set")
+    return key if isinstance(key, bytes) else key.encode()
 
 
 def normalize_id_number(raw: str) -> str:
@@ -33,12 +38,12 @@ def normalize_id_number(raw: str) -> str:
 
 
 def encrypt(value: str) -> str:
-    return _fernet(settings.TALLY_PII_ENCRYPTION_KEY, settings.SECRET_KEY).encrypt(value.encode()).decode()
+    return _fernet().encrypt(value.encode()).decode()
 
 
 def decrypt(token: str) -> str:
     try:
-        return _fernet(settings.TALLY_PII_ENCRYPTION_KEY, settings.SECRET_KEY).decrypt(token.encode()).decode()
+        return _fernet().decrypt(token.encode()).decode()
     except InvalidToken as exc:  # a key rotation gone wrong must be loud, never silent
         raise ValueError("cannot decrypt personal data with the configured key") from exc
 

@@ -18,7 +18,9 @@ def deliver_notifications(notification_ids: list[int]) -> int:
 
 @shared_task(ignore_result=True)
 def deliver_pending_notifications() -> int:
-    """Beat sweep: deliver what is still pending (a lost task, a worker restart)."""
+    """Beat sweep: recover rows stuck in sending, then deliver what is pending and due (a task
+    never enqueued because the broker was away, a lost task, a retry after a failed send)."""
+    notifications.recover_stuck()
     ids = notifications.pending_ids()
     for notification_id in ids:
         notifications.deliver(notification_id)

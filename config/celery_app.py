@@ -2,12 +2,17 @@
 into django-celery-beat's tables by ``manage.py install_schedules`` (idempotent)."""
 
 import os
+from logging.config import dictConfig
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import setup_logging, task_postrun, task_prerun
+from django.conf import settings
 from django.db import close_old_connections
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+from accounts import logs
+
+# Fail closed: production settings unless the caller chooses others (docs/deploy.md).
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
 app = Celery("tally")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -25,3 +30,21 @@ def _close_old_connections(sender=None, **kwargs) -> None:
     if sender is not None and getattr(sender.request, "is_eager", False):
         return
     close_old_connections()
+
+
+@setup_logging.connect
+def _django_logging(**kwargs) -> None:
+    """Celery keeps Django's logging (JSON lines with the task id, accounts/logs.py) instead of
+    installing its own handlers."""
+    dictConfig(settings.LOGGING)
+
+
+@task_prerun.connect
+def _task_log_context(sender=None, task_id=None, **kwargs) -> None:
+    """Every log line a task writes carries its id and name."""
+    logs.bind(task_id=task_id or "", task=getattr(sender, "name", "") or "")
+
+
+@task_postrun.connect
+def _task_log_context_end(**kwargs) -> None:
+    logs.bind(task_id="", task="")

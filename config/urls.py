@@ -5,6 +5,9 @@ from django.views.defaults import page_not_found, server_error
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts import two_factor
+from accounts.security import staff_may_use_admin
+from config import health
 from config.api.errors import json_404, json_500
 
 api_v1 = [
@@ -14,11 +17,18 @@ api_v1 = [
     path("", include("complaints.api.urls")),
 ]
 
+admin.site.has_permission = staff_may_use_admin  # type: ignore[method-assign]
 admin.site.site_header = _("Tally back office")
 admin.site.site_title = _("Tally")
 admin.site.index_title = _("Back office")
 
 urlpatterns = [
+    path("health/", health.liveness_view(), name="health"),
+    path("ready/", health.readiness_view(), name="ready"),
+    # staff two-factor sign-in (accounts/two_factor.py): before the admin's own URLs
+    path("admin/2fa/verify/", two_factor.verify_view, name="staff-2fa-verify"),
+    path("admin/2fa/setup/", two_factor.setup_view, name="staff-2fa-setup"),
+    path("admin/2fa/backup-codes/", two_factor.backup_codes_view, name="staff-2fa-backup-codes"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

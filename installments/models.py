@@ -298,10 +298,17 @@ class RestorationAlert(models.Model):
     detail = models.TextField(verbose_name=_("detail"))
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     resolved = models.BooleanField(default=False, verbose_name=_("resolved"))
+    # who looked into it and what they found (installments/alerts.py; audit_ledger stops
+    # reporting a resolved alert)
+    resolved_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                    verbose_name=_("resolved by"))
+    resolved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("resolved at"))
+    resolution_note = models.TextField(blank=True, verbose_name=_("resolution note"))
 
     class Meta:
         verbose_name = _("restoration alert")
         verbose_name_plural = _("restoration alerts")
+        permissions = [("resolve_restorationalert", _("Can resolve a restoration alert"))]
 
     def __str__(self) -> str:
         return self.detail[:60]

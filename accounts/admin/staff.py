@@ -1,17 +1,26 @@
-"""The business calendar (read-only) and each staff member's own preferences."""
+"""The business calendar (read-only), each staff member's own preferences, and the users' page
+with the reset of their two-factor authentication."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.audit_trail import audit_record, staff_user
 from accounts.models import BusinessCalendar, StaffProfile
+from accounts.two_factor import two_factor_reset
 
 from .base import ReadOnlyAdmin
+from .permissions import TranslatedUserAdmin
 
 
 @admin.register(BusinessCalendar)
@@ -80,3 +89,44 @@ class StaffProfileAdmin(admin.ModelAdmin):
         if before.get("language") != obj.language:
             audit_record(acting_user=request.user, action="staff_profile.language_set", obj=obj,
                                   before=before, after={"user": obj.user.username, "language": obj.language})
+
+
+# --- staff two-factor authentication (accounts/two_factor.py) -----------------------------------
+
+
+class StaffUserAdmin(TranslatedUserAdmin):
+    """Users, with the superuser's **Reset two-factor authentication** action (audited)."""
+
+    actions = ["reset_two_factor"]
+    list_display = ("username", "email", "first_name", "last_name", "is_staff", "two_factor_enrolled")
+
+    def get_queryset(self, request: HttpRequest):
+        enrolled = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+        return super().get_queryset(request).annotate(two_factor=Exists(enrolled))
+
+    @admin.display(description=_("two-factor"), boolean=True, ordering="two_factor")
+    def two_factor_enrolled(self, user: User) -> bool:
+        return bool(getattr(user, "two_factor", False))
+
+    def has_reset_two_factor_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+    @admin.action(description=_("Reset two-factor authentication (they set it up again at their next sign-in)"),
+                  permissions=["reset_two_factor"])
+    def reset_two_factor(self, request: HttpRequest, queryset) -> None:
+        names = []
+        for user in queryset.order_by("pk"):
+            two_factor_reset(user=user, acting_user=request.user, reason="admin action")
+            names.append(user.get_username())
+        messages.success(request, gettext("Two-factor authentication reset for: %(names)s.")
+                         % {"names": ", ".join(names)})
+
+
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+admin.site.register(User, StaffUserAdmin)
+# Devices are enrolled and reset through the audited pages and action above, never edited as
+# rows (their secrets would show): django-otp's own admin pages are removed.
+for _device_model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_device_model):
+        admin.site.unregister(_device_model)

@@ -33,11 +33,17 @@ class Notification(models.Model):
     error = models.TextField(blank=True, verbose_name=_("error"))
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
+    # Delivery tries (accounts/notifications.py): a failed send waits next_attempt_at before
+    # the next; claimed_at tells a row stuck in "sending" (its worker died) from a live one.
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    next_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next attempt at"))
+    claimed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("claimed at"))
 
     class Meta:
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
         ordering = ["-created_at", "-id"]
+        permissions = [("resend_notification", _("Can re-send a failed notification"))]
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.customer.external_id}"

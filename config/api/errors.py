@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -13,6 +14,8 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 
 from accounts.errors import ApplicationError, Message
+
+from .auth import InsufficientScope
 
 logger = logging.getLogger("tally.api")
 
@@ -65,6 +68,12 @@ def api_exception_handler(exc, context):
         response = Response(error_body("not_authenticated", str(exc.detail)), status=401)
         response["WWW-Authenticate"] = "Token"
         return response
+    if isinstance(exc, InsufficientScope):
+        detail = exc.detail if isinstance(exc.detail, dict) else {}
+        scope = detail.get("required_scope")
+        return Response(error_body("insufficient_scope", _("This token's scopes do not allow this request."),
+                                   {"required_scope": str(scope) if scope is not None else None,
+                                    "scopes": [str(s) for s in detail.get("scopes") or []]}), status=403)
     if isinstance(exc, exceptions.PermissionDenied | PermissionDenied):
         return Response(error_body("permission_denied", _("You do not have permission to do this.")), status=403)
     if isinstance(exc, exceptions.NotFound | Http404):
@@ -74,7 +83,11 @@ def api_exception_handler(exc, context):
     if isinstance(exc, exceptions.NotAcceptable):
         return Response(error_body("not_acceptable", str(exc.detail)), status=406)
     if isinstance(exc, exceptions.Throttled):
-        return Response(error_body("throttled", str(exc.detail)), status=429)
+        wait = max(1, math.ceil(exc.wait or 1))
+        response = Response(error_body("throttled", _("Too many requests: try again in %(seconds)s seconds.")
+                                       % {"seconds": wait}, {"retry_after": wait}), status=429)
+        response["Retry-After"] = str(wait)
+        return response
     if isinstance(exc, exceptions.APIException):
         return Response(error_body("error", str(exc.detail)), status=exc.status_code)
     logger.exception("unhandled API error", exc_info=exc)

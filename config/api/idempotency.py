@@ -8,8 +8,14 @@
 A middleware does it for every POST under ``/api/``, so no view has to remember to. The key
 is claimed by one committed ``INSERT … ON CONFLICT DO NOTHING`` (a unique row per client and
 key) before the view runs, so two concurrent requests cannot both run. A 5xx answer releases
-the key (the request may be retried); every other answer is stored and kept ≥ 24 h. A body
-that is not JSON, or a request without a valid token, claims nothing: the view answers it.
+the key (the request may be retried), and so does a 429 (throttled: retried after
+``Retry-After``); every other answer is stored and kept ≥ 24 h. A body that is not JSON, a
+request without a valid token, or one outside the token's scopes claims nothing: the view
+answers it (400/415, 401, 403 ``insufficient_scope``).
+
+Answers are truthful when the broker is away: notifications are enqueued after commit without
+letting a broker failure reach the response (accounts/outbox.py), so a committed write answers
+its 201 and that answer is what a retry with the same key replays.
 """
 
 from __future__ import annotations
@@ -24,13 +30,14 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ParseError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.utils.encoders import JSONEncoder
 
-from .auth import client_of
+from .auth import client_of, scope_needed
 from .errors import error_body
 from .models import ApiClient, IdempotencyRecord
 from .parsers import BoundedJSONParser
@@ -97,6 +104,19 @@ def _answer_for_used_key(client: ApiClient, key: str, fingerprint: str, now: dat
         return record.pk
 
 
+def _within_scopes(request: HttpRequest, client: ApiClient) -> bool:
+    """Whether the client's scopes allow the view this request goes to (an unknown URL: no)."""
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return False
+    scope = scope_needed(getattr(match.func, "view_class", None), request.method or "")
+    return scope is not None and client.has_scope(scope)
+
+
+RELEASED_STATUSES = frozenset({429})  # and every 5xx: the request may be tried again
+
+
 class IdempotencyMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
@@ -111,6 +131,8 @@ class IdempotencyMiddleware:
         client = client_of(request)
         if client is None:
             return self.get_response(request)  # the view refuses the token
+        if not _within_scopes(request, client):
+            return self.get_response(request)  # the view refuses it (403 insufficient_scope) or 404
         try:
             fingerprint = _fingerprint(request, _parsed_body(request))
         except ParseError:
@@ -125,7 +147,7 @@ class IdempotencyMiddleware:
                 return used
             record_id = used
         response = self.get_response(request)
-        if response.status_code >= 500:
+        if response.status_code >= 500 or response.status_code in RELEASED_STATUSES:
             IdempotencyRecord.objects.filter(pk=record_id, completed=False).delete()
             return response
         data = getattr(response, "data", None)

@@ -6,8 +6,19 @@ change (docs/decisions/0021-layers-and-lifecycle.md)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+# What a client may do (docs/api.md, "Scopes"): each write endpoint needs its scope, every
+# read needs ``read``.
+SCOPES: tuple[str, ...] = ("applications", "purchases", "refunds", "repayments", "closures", "complaints", "read")
+READ_SCOPE = "read"
+
+
+def all_scopes() -> list[str]:
+    return list(SCOPES)
 
 
 class ApiClient(models.Model):
@@ -19,6 +30,13 @@ class ApiClient(models.Model):
     is_active = models.BooleanField(default=True, verbose_name=_("is active"))
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     rotated_at = models.DateTimeField(auto_now=True, verbose_name=_("rotated at"))
+    scopes = models.JSONField(default=all_scopes, verbose_name=_("scopes"))
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("revoked at"))
+    expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("expires at"))
+    last_used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last used at"))
+    rate_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("requests per minute"),
+        help_text=_("Empty: the deployment's default (API_DEFAULT_RATE_PER_MINUTE)."))
 
     class Meta:
         db_table = "accounts_apiclient"
@@ -36,6 +54,14 @@ class ApiClient(models.Model):
     def audit_label(self) -> str:
         """How the audit trail names this client as the actor of a storefront write."""
         return f"api:{self.name}"
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in (self.scopes or [])
+
+    def usable_at(self, now: datetime) -> bool:
+        """Active, not revoked and not expired at ``now``."""
+        return (self.is_active and self.revoked_at is None
+                and (self.expires_at is None or self.expires_at > now))
 
 
 class IdempotencyRecord(models.Model):

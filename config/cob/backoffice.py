@@ -1,17 +1,21 @@
 """The close's part of the back office: the dashboard widget of the last nightly close and
-its failures."""
+its failures, and the alarm "the close is behind" when the business date lags the calendar
+(beat stopped, or the close keeps failing)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from django.conf import settings
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 
+from accounts import clock
 from accounts.backoffice import DashboardWidget, register_dashboard_widget
 from accounts.business_day import business_date_get
 
@@ -35,16 +39,27 @@ def last_cob_run() -> CobRunWithFailures | None:
             .order_by("-business_date").first())
 
 
+def close_lag(business_date: date) -> tuple[int, bool]:
+    """(calendar days the business date is behind today's date, whether that is late): the
+    close of yesterday must be done by ``TALLY_CLOSE_DUE_HOUR``, older days are always late."""
+    now = timezone.localtime(clock.now())
+    lag = (now.date() - business_date).days
+    return lag, lag >= 2 or (lag == 1 and now.hour >= settings.TALLY_CLOSE_DUE_HOUR)
+
+
 def last_close_widget(request: HttpRequest) -> dict[str, Any]:
-    """The latest close-of-business run, its failures, and the days not yet closed before
-    the business date (two queries)."""
+    """The latest close-of-business run, its failures, the days not yet closed before the
+    business date, and whether the close is behind the calendar (two queries)."""
     run = last_cob_run()
     today = business_date_get()
+    lag, behind = close_lag(today)
     runs_url = reverse("admin:cob_cobrun_changelist")
+    calendar = {"calendar_lag": lag, "close_behind": behind}
     if run is None:
-        return {"run": None, "business_date": today, "runs_url": runs_url}
+        return {"run": None, "business_date": today, "runs_url": runs_url, **calendar}
     closed_through = run.business_date if run.status == "completed" else run.business_date - timedelta(days=1)
     return {
+        **calendar,
         "run": run,
         "business_date": today,
         "failures": run.failure_count,

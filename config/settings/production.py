@@ -1,33 +1,66 @@
-"""Production settings: everything from the environment, hardened."""
+"""Production settings: everything from the environment, hardened, and fail-closed.
 
-import os
+What a process gets when nothing chooses other settings (manage.py, config/wsgi.py,
+config/celery_app.py). It refuses to start — one ImproperlyConfigured naming every missing
+variable — without its secrets, its database and broker, and real adapters for the identity
+provider, the payment gateway and the customer notifications (docs/deploy.md,
+docs/decisions/0023-fail-closed-settings.md)."""
 
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import DATABASE_URL, env, env_bool, env_list
+from .base import CELERY_BROKER_URL, TALLY_CACHE_URL, caches_config, env, env_bool, env_int, env_list
 
 TALLY_ENVIRONMENT = "production"
 DEBUG = False
 
-for required in (
-    "SECRET_KEY",
-    "DATABASE_URL",
-    "TALLY_PII_ENCRYPTION_KEY",
-    "TALLY_PII_HASH_KEY",
-    "TALLY_IDENTITY_PROVIDER",
-    "TALLY_PAYMENT_GATEWAY",
-):
-    if not env(required):
-        raise ImproperlyConfigured(f"{required} must be set in production")
-if not DATABASE_URL:
-    raise ImproperlyConfigured("DATABASE_URL must be set in production")
+REQUIRED = (
+    ("SECRET_KEY", "Django's secret key (50+ random characters)"),
+    ("DATABASE_URL", "the PostgreSQL database, postgres://user:pass@host:5432/tally"),
+    ("CELERY_BROKER_URL", "the Redis broker, redis://host:6379/0"),
+    ("ALLOWED_HOSTS", "the host names this site answers, comma-separated"),
+    ("TALLY_PII_ENCRYPTION_KEY", "the Fernet key encrypting ID numbers"),
+    ("TALLY_PII_HASH_KEY", "the key of the ID numbers' keyed hash"),
+    ("TALLY_IDENTITY_PROVIDER", "the dotted path of the real identity-provider adapter"),
+    ("TALLY_PAYMENT_GATEWAY", "the dotted path of the real payment-gateway adapter"),
+    ("TALLY_NOTIFICATION_CHANNEL", "the dotted path of the channel that reaches customers"),
+)
+# The development stand-ins: refused unless TALLY_ALLOW_SANDBOX_ADAPTERS=true says this
+# deployment is a rehearsal that must not reach a real provider (CI's check --deploy does).
+SANDBOX_ADAPTERS = {
+    "TALLY_IDENTITY_PROVIDER": "risk.identity.SandboxIdentityProvider",
+    "TALLY_PAYMENT_GATEWAY": "installments.gateway.SandboxGateway",
+    "TALLY_NOTIFICATION_CHANNEL": "accounts.channels.LogChannel",
+}
+
+
+def check_environment() -> None:
+    problems = [f"{name} ({meaning})" for name, meaning in REQUIRED if not (env(name) or "").strip()]
+    if not env_bool("TALLY_ALLOW_SANDBOX_ADAPTERS", False):
+        problems += [f"{name} names the development stand-in {value}; set the real adapter "
+                     "(or TALLY_ALLOW_SANDBOX_ADAPTERS=true for a rehearsal)"
+                     for name, value in SANDBOX_ADAPTERS.items() if (env(name) or "").strip() == value]
+    if problems:
+        raise ImproperlyConfigured(
+            "Tally refuses to start under the production settings (config.settings.production). "
+            "Missing or refused: " + "; ".join(problems) + ". "
+            "For a developer's machine use DJANGO_SETTINGS_MODULE=config.settings.local (make run). See docs/deploy.md.")
+
+
+check_environment()
+
+TALLY_IDENTITY_PROVIDER = env("TALLY_IDENTITY_PROVIDER")
+TALLY_PAYMENT_GATEWAY = env("TALLY_PAYMENT_GATEWAY")
+TALLY_NOTIFICATION_CHANNEL = env("TALLY_NOTIFICATION_CHANNEL")
+TALLY_STAFF_2FA_REQUIRED = True  # every member of staff, always (decision 0022)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", "31536000") or 31536000)
+# the load balancer's probes speak plain HTTP to the process itself
+SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^ready/$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -35,7 +68,12 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
-# Sandbox adapters are the default only outside production: name the real one explicitly.
-# (both set: required above)
-TALLY_IDENTITY_PROVIDER = os.environ["TALLY_IDENTITY_PROVIDER"]
-TALLY_PAYMENT_GATEWAY = os.environ["TALLY_PAYMENT_GATEWAY"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+# The API throttle's counters in Redis, shared by every web process (the broker's by default).
+CACHES = caches_config(TALLY_CACHE_URL or CELERY_BROKER_URL)
+
+if not CELERY_BROKER_URL:  # not reached: required above
+    raise ImproperlyConfigured("CELERY_BROKER_URL must be set in production")

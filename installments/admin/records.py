@@ -4,14 +4,18 @@ penalties (docs/rules.md §5–7)."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin.base import account_link
 from accounts.errors import ApplicationError
+from installments.alerts import restoration_alerts_resolve
 from installments.models import (
     PaymentAttempt,
     Penalty,
@@ -170,13 +174,39 @@ class RestorationHoldAdmin(MoneyRecordAdmin):
 
 @admin.register(RestorationAlert)
 class RestorationAlertAdmin(MoneyRecordAdmin):
-    list_display = ("id", "created_at", "account_link", "repayment_reference", "detail", "resolved")
+    list_display = ("id", "created_at", "account_link", "repayment_reference", "detail", "resolved", "resolved_by",
+                    "resolved_at")
     list_filter = ("resolved",)
-    list_select_related = ("repayment",)
+    list_select_related = ("repayment", "resolved_by")
     search_fields = ("account_id", "repayment__reference", "detail")
     search_help_text = _("Credit account id, repayment reference or text of the alert")
     ordering = ("-id",)
-    fields = ("account_link", "repayment_reference", "detail", "resolved", "created_at")
+    fields = ("account_link", "repayment_reference", "detail", "resolved", "created_at", "resolved_by", "resolved_at",
+              "resolution_note")
+    actions = ["resolve"]
+
+    def has_resolve_permission(self, request: HttpRequest) -> bool:
+        user = request.user
+        return user.is_active and user.is_staff and user.has_perm("installments.resolve_restorationalert")
+
+    @admin.action(description=_("Resolve the selected alerts (with a note)"), permissions=["resolve"])
+    def resolve(self, request: HttpRequest, queryset: QuerySet[RestorationAlert]):
+        """Asks for the note first (an intermediate page), then resolves the open alerts."""
+        form = ResolveAlertsForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            try:
+                resolved = restoration_alerts_resolve(alert_ids=list(queryset.values_list("pk", flat=True)),
+                                                      note=form.cleaned_data["note"], acting_user=request.user)
+            except ApplicationError as exc:
+                messages.error(request, exc.message)
+                return None
+            messages.success(request, gettext("%(count)s alert(s) resolved.") % {"count": len(resolved)})
+            return None
+        return TemplateResponse(request, "admin/installments/restorationalert/resolve.html", {
+            **self.admin_site.each_context(request), "title": gettext("Resolve restoration alerts"), "form": form,
+            "alerts": queryset.filter(resolved=False).order_by("pk"), "opts": self.opts,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        })
 
     def get_queryset(self, request: HttpRequest):
         return super().get_queryset(request).select_related("repayment")
@@ -184,6 +214,11 @@ class RestorationAlertAdmin(MoneyRecordAdmin):
     @admin.display(description=_("repayment"))
     def repayment_reference(self, alert: RestorationAlert) -> str:
         return alert.repayment.reference if alert.repayment else "-"
+
+
+class ResolveAlertsForm(forms.Form):
+    note = forms.CharField(label=_("What you found and did"), widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+                           max_length=2000)
 
 
 # --- auto-debit attempts, penalties ----------------------------------------------------------------

@@ -3,7 +3,9 @@
 Idempotent: users and applicants that already exist are left alone, so a second run changes
 nothing. Applications go through the real ``risk.services.applications.application_submit`` (knock-outs,
 sandbox identity check, scorecard of the active policy), so what a demo shows is what the
-product does. Refused under the production settings.
+product does. Runs only on an empty database (which it marks as the demo's) or one it seeded
+before — never on one holding data it did not write, whatever the settings (config/owner.py);
+refused under the production settings too.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from accounts.models import AccountStatus, CreditAccount, StaffProfile
 from complaints.models import Complaint
 from complaints.services.closures import closure_request_create
 from complaints.services.complaints import complaint_file
+from config.models import DatabaseOwner
+from config.owner import DatabaseNotOurs, claim_database
 from installments.services.purchases import purchase_create
 from installments.services.repayments import repayment_create
 from risk.models import Application
@@ -170,6 +174,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if getattr(settings, "TALLY_ENVIRONMENT", "") == "production":
             raise CommandError("seed_demo is refused under the production settings.")
+        try:
+            claim_database(DatabaseOwner.SEED_DEMO)
+        except DatabaseNotOurs as exc:
+            raise CommandError(f"seed_demo refused: {exc}.") from exc
         created_users = self._seed_staff()
         outcomes = self._seed_applications()
         activity = self._seed_activity()

@@ -4,12 +4,15 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from config.models import DatabaseOwner
+from config.owner import DatabaseNotOurs, claim_database
 from config.simulation import SimulationRefused, simulate
 
 
 class Command(BaseCommand):
     help = ("Simulate a seeded population over business days through the real services, API and nightly close; "
-            "ends with a report and the audit_ledger result. Refused under the production settings.")
+            "ends with a report and the audit_ledger result. Runs only on an empty database (then marked as the "
+            "simulation's) or one it filled before, --reset included; refused under the production settings.")
 
     def add_arguments(self, parser):
         parser.add_argument("--customers", type=int, required=True, help="how many people apply")
@@ -26,6 +29,10 @@ class Command(BaseCommand):
     def handle(self, *args, customers, days, seed, faults, reset, no_progress, **options):
         if getattr(settings, "TALLY_ENVIRONMENT", "") == "production":
             raise CommandError("simulate is refused under the production settings.")
+        try:
+            claim_database(DatabaseOwner.SIMULATE)
+        except DatabaseNotOurs as exc:
+            raise CommandError(f"simulate refused: {exc}.") from exc
         started = time.monotonic()
 
         def progress(done: int, total: int, day) -> None:

@@ -1,7 +1,9 @@
-from datetime import date
+from datetime import date, timedelta
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts import clock
 from accounts.business_day import business_date_get
 from config.cob.runner import CobAlreadyRunning, close_business_day, summary_line
 
@@ -14,8 +16,10 @@ class Command(BaseCommand):
         parser.add_argument("--until", help="YYYY-MM-DD: close day by day until the business date equals it")
         parser.add_argument("--fan-out", action="store_true",
                             help="send account chunks to the Celery workers instead of running them here")
+        parser.add_argument("--force", action="store_true",
+                            help="close a business date that has not ended yet (today or later on the calendar)")
 
-    def handle(self, *args, until=None, fan_out=False, **options):
+    def handle(self, *args, until=None, fan_out=False, force=False, **options):
         current = business_date_get()
         if until:
             try:
@@ -26,6 +30,11 @@ class Command(BaseCommand):
                 raise CommandError(f"--until {target} is before the business date {current}")
         else:
             target = None
+        today = clock.localdate()
+        last_to_close = (target - timedelta(days=1)) if target is not None else current
+        if last_to_close >= today and settings.TALLY_CLOSE_REQUIRES_DAY_ENDED and not force:
+            raise CommandError(f"{last_to_close} has not ended yet (today is {today}): a business day is closed after "
+                               "it ends. Pass --force to close it now anyway.")
         try:
             while True:
                 if target is not None and business_date_get() >= target:

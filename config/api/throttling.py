@@ -1,0 +1,51 @@
+"""Per-client request rate (docs/api.md, "Rate limit"): a fixed one-minute window counted in
+the shared cache (``CACHES[API_THROTTLE_CACHE]``, Redis in production), so every web process
+counts the same requests. Over the client's rate → 429 ``throttled`` with ``Retry-After``.
+
+When the cache cannot be reached the request is let through (and logged): the throttle
+protects the service, it must not take it down with Redis."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import caches
+from rest_framework.throttling import BaseThrottle
+
+from .models import ApiClient
+
+logger = logging.getLogger("tally.api")
+WINDOW_SECONDS = 60
+
+
+def rate_of(client: ApiClient) -> int:
+    return client.rate_per_minute or settings.API_DEFAULT_RATE_PER_MINUTE
+
+
+class ApiClientRateThrottle(BaseThrottle):
+    def __init__(self) -> None:
+        self._wait: float | None = None
+
+    def allow_request(self, request, view) -> bool:
+        client = request.user
+        if not isinstance(client, ApiClient):
+            return True
+        now = time.time()
+        window = int(now // WINDOW_SECONDS)
+        key = f"tally:throttle:{client.pk}:{window}"
+        cache = caches[settings.API_THROTTLE_CACHE]
+        try:
+            cache.add(key, 0, WINDOW_SECONDS + 5)
+            count = cache.incr(key)
+        except Exception:  # the cache is away: let the request through
+            logger.warning("API throttle cache unavailable; request not counted", exc_info=True)
+            return True
+        if count <= rate_of(client):
+            return True
+        self._wait = (window + 1) * WINDOW_SECONDS - now
+        return False
+
+    def wait(self) -> float | None:
+        return self._wait
