@@ -24,17 +24,22 @@ from .models import CreditAccount, Customer, Notification, NotificationStatus
 
 logger = logging.getLogger("tally.notifications")
 # What a broker that is away raises from ``delay()`` (connection refused, timeouts, a Redis
-# that is loading or read-only).
+# that is loading or read-only) — and anything else the client library may raise on the way.
 BROKER_ERRORS = (KombuError, RedisError, OSError)
 
 
 def enqueue_quietly(task: Task, *args: Any) -> bool:
-    """``task.delay(*args)``; False (logged) when the broker cannot take it. For callbacks run
-    after a commit: the outbox row is the record, the task only a shortcut to delivery."""
+    """``task.delay(*args)``; False (logged) when it could not be sent. For callbacks run after
+    a commit: the outbox row is the record, the task only a shortcut to delivery, so no error
+    here may turn a committed request into a 500. (Eager tasks — the tests — run inline and
+    their errors are raised.)"""
     try:
         task.delay(*args)
-    except BROKER_ERRORS:
-        logger.warning("broker unavailable: %s%r left to the outbox sweep", task.name, args, exc_info=True)
+    except Exception as exc:
+        if task.app.conf.task_always_eager and not isinstance(exc, BROKER_ERRORS):
+            raise
+        logger.warning("could not enqueue %s%r (%s): left to the outbox sweep", task.name, args,
+                       type(exc).__name__, exc_info=True)
         return False
     return True
 

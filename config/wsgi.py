@@ -4,8 +4,10 @@ sessions a statement and lock timeout (config/settings/base.py)."""
 
 import os
 
+from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
-os.environ.setdefault("TALLY_PROCESS", "web")
+if not settings.configured:  # a web server importing this first (not a test that loaded settings already)
+    os.environ.setdefault("TALLY_PROCESS", "web")
 application = get_wsgi_application()
