@@ -48,7 +48,9 @@ def ensure_reference_data() -> None:
         ScoringPolicy.objects.create(version=1, status="active", params=DEFAULT_POLICY.to_json())
     module = importlib.import_module("accounts.migrations.0003_staff_groups")
     moved = {"accounts.view_cobrun": "cob.view_cobrun"}  # models that later moved app (accounts 0011)
-    groups = {name: [moved.get(p, p) for p in perms + module.LATER_GRANTS.get(name, [])]
+    later = {"CS agent": ["accounts.change_repayment_card"], "CS supervisor": ["accounts.change_repayment_card"],
+             "Risk manager": ["accounts.change_repayment_card"]}  # accounts 0012
+    groups = {name: [moved.get(p, p) for p in perms + module.LATER_GRANTS.get(name, []) + later.get(name, [])]
               for name, perms in module.GROUPS.items()}
     if Group.objects.count() < len(groups):
         for name, perms in groups.items():
@@ -121,6 +123,12 @@ def replace_step(monkeypatch, name: str, **changes) -> None:
     """Run the nightly close with step ``name`` changed (``select``, ``run``, …) for this test."""
     monkeypatch.setattr(pipeline, "STEPS", tuple(dataclasses.replace(step, **changes) if step.name == name else step
                                                  for step in pipeline.STEPS))
+
+
+def id_number_for(n: int) -> str:
+    """A valid resident ID number of its own for the ``n``-th test person (0 ≤ n < 28,000):
+    customers with one ID number are one person to the rules (docs/rules.md §3)."""
+    return make_id_number(f"110105{1949 + n // 28000:04d}01{1 + n // 1000 % 28:02d}{n % 1000:03d}")
 
 
 def upsert_customer(**profile) -> Customer:

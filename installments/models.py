@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -55,6 +57,15 @@ class InstallmentPlan(models.Model):
     fee_per_period = models.DecimalField(_("fee per period"), **MONEY)
     start_date = models.DateField(_("start date"))
     policy_version = models.ForeignKey("risk.ScoringPolicy", on_delete=models.PROTECT, related_name="+", verbose_name=_("policy version"))
+    # The loan's terms, kept from the policy version it was booked under (docs/rules.md §5, §7):
+    # a later policy applies to later plans only.
+    grace_days = models.PositiveSmallIntegerField(_("grace days"), default=3)
+    penalty_daily_rate = models.DecimalField(_("penalty rate per day"), max_digits=7, decimal_places=5,
+                                             default=Decimal("0.0005"))
+    debit_retry_offsets_days = models.JSONField(_("auto-debit retry days"), default=list)
+    debit_recovery_interval_days = models.PositiveSmallIntegerField(_("auto-debit retry interval after the ladder"),
+                                                                    default=7)
+    write_off_days = models.PositiveSmallIntegerField(_("write-off age (days)"), default=180)
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
@@ -71,6 +82,7 @@ class InstallmentState(models.TextChoices):
     OPEN = "open", pgettext_lazy("installment state", "open")
     PAID = "paid", _("paid")
     CANCELLED = "cancelled", _("cancelled")  # fully refunded or converted to a bill plan
+    WRITTEN_OFF = "written_off", _("written off")  # unpaid at write-off: a missed payment, not a cancellation
 
 
 class Installment(models.Model):
@@ -91,7 +103,7 @@ class Installment(models.Model):
     fee_paid = _money(verbose_name=_("fee paid"))
     fee_waived = _money(verbose_name=_("fee waived"))
     fee_posted = models.BooleanField(default=False, verbose_name=_("fee posted"))
-    state = models.CharField(max_length=10, choices=InstallmentState.choices, default=InstallmentState.OPEN, verbose_name=_("state"))
+    state = models.CharField(max_length=12, choices=InstallmentState.choices, default=InstallmentState.OPEN, verbose_name=_("state"))
     paid_on = models.DateField(null=True, blank=True, verbose_name=_("paid on"))
 
     class Meta:
@@ -225,6 +237,8 @@ class Repayment(models.Model):
     penalty_paid = models.DecimalField(**MONEY, verbose_name=_("penalty paid"))
     fee_paid = models.DecimalField(**MONEY, verbose_name=_("fee paid"))
     principal_paid = models.DecimalField(**MONEY, verbose_name=_("principal paid"))
+    # after a write-off: what this repayment recovered of the amount written off
+    recovered = _money(verbose_name=_("recovered after write-off"))
     limit_restored = models.DecimalField(_("limit restored"), **MONEY)
     held_amount = models.DecimalField(_("held"), **MONEY)
     hold_release_at = models.DateTimeField(_("hold released at"), null=True, blank=True)
@@ -239,9 +253,13 @@ class Repayment(models.Model):
         verbose_name_plural = _("repayments")
         ordering = ["-id"]
         constraints = [
-            models.UniqueConstraint(fields=["account", "reference"], name="repayment_reference_unique_per_account"),
+            # The storefront's references and the system's own (auto-debit, credit balance) are
+            # separate namespaces: a reference is unique per account and source.
+            models.UniqueConstraint(fields=["account", "source", "reference"],
+                                    name="repayment_reference_unique_per_account_source"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="repayment_positive"),
-            models.CheckConstraint(condition=Q(amount=F("penalty_paid") + F("fee_paid") + F("principal_paid")),
+            models.CheckConstraint(condition=Q(amount=F("penalty_paid") + F("fee_paid") + F("principal_paid")
+                                               + F("recovered")),
                                    name="repayment_fully_allocated"),
             models.CheckConstraint(condition=Q(principal_paid=F("limit_restored") + F("held_amount")),
                                    name="repayment_principal_restored_or_held"),
@@ -367,6 +385,83 @@ class SandboxGatewayCharge(models.Model):
     class Meta:
         verbose_name = _("sandbox gateway charge")
         verbose_name_plural = _("sandbox gateway charges")
+
+    def __str__(self) -> str:
+        return f"{self.idempotency_key} {self.outcome}"
+
+
+class BillConversion(models.Model):
+    """How much of a purchase's principal a statement's conversion moved into a bill plan, and
+    how much of it refunds have taken back since (docs/rules.md §5)."""
+
+    plan = models.ForeignKey(InstallmentPlan, on_delete=models.PROTECT, related_name="conversions",
+                             verbose_name=_("bill plan"))
+    purchase = models.ForeignKey(Purchase, on_delete=models.PROTECT, related_name="conversions",
+                                 verbose_name=_("purchase"))
+    principal = models.DecimalField(_("principal converted"), **MONEY)
+    principal_refunded = _money(verbose_name=_("principal refunded"))
+
+    class Meta:
+        verbose_name = _("bill conversion")
+        verbose_name_plural = _("bill conversions")
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "purchase"], name="one_conversion_per_plan_and_purchase"),
+            models.CheckConstraint(condition=Q(principal_refunded__gte=0, principal_refunded__lte=F("principal")),
+                                   name="conversion_refunds_within_principal"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purchase_id} → {self.plan_id}: {self.principal}"
+
+
+class PayoutStatus(models.TextChoices):
+    SUBMITTED = "submitted", _("submitted")
+    SUCCEEDED = "succeeded", _("succeeded")
+    FAILED = "failed", _("failed")
+    UNKNOWN = "unknown", _("unknown")
+    NOT_PAID = "not_paid", _("not paid")
+
+
+class CreditBalancePayout(models.Model):
+    """A credit balance paid out to the customer's card: written (and the money reserved) before
+    the gateway is called; an unknown outcome is reconciled (docs/rules.md §6)."""
+
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="payouts",
+                                verbose_name=_("account"))
+    amount = models.DecimalField(_("amount"), **MONEY)
+    business_date = models.DateField(_("business date"))
+    idempotency_key = models.CharField(_("idempotency key"), max_length=100, unique=True)
+    card_token = models.CharField(_("card token"), max_length=64)
+    status = models.CharField(_("status"), max_length=16, choices=PayoutStatus.choices,
+                              default=PayoutStatus.SUBMITTED, db_index=True)
+    reason = models.CharField(_("reason"), max_length=32, default="request")  # request | closure
+    decline_code = models.CharField(_("decline code"), max_length=40, blank=True)
+    gateway_reference = models.CharField(_("gateway reference"), max_length=100, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("credit balance payout")
+        verbose_name_plural = _("credit balance payouts")
+        ordering = ["-id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="payout_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.idempotency_key} {self.status}"
+
+
+class SandboxGatewayPayout(models.Model):
+    """The sandbox gateway's own books of payouts ("the bank")."""
+
+    idempotency_key = models.CharField(max_length=100, unique=True, verbose_name=_("idempotency key"))
+    card_token = models.CharField(max_length=64, verbose_name=_("card token"))
+    amount = models.DecimalField(**MONEY, verbose_name=_("amount"))
+    outcome = models.CharField(max_length=16, verbose_name=_("outcome"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+
+    class Meta:
+        verbose_name = _("sandbox gateway payout")
+        verbose_name_plural = _("sandbox gateway payouts")
 
     def __str__(self) -> str:
         return f"{self.idempotency_key} {self.outcome}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Case, Count, DecimalField, F, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
@@ -12,22 +12,26 @@ from accounts.business_day import business_date_get
 from accounts.lifecycle.states import AccountStatus
 from accounts.models import DELINQUENCY_BUCKETS, MONEY, CreditAccount, delinquency_bucket_q
 from accounts.money import ZERO
+from risk.policy import BOUNDS
 from risk.scorecard import RepaymentHistory
 from risk.selectors import active_policy
 
 from .models import AttemptStatus, Installment, InstallmentState, PaymentAttempt, RestorationHold, Statement
+from .services.terms import Terms, collection_terms
 
-INSTALLMENT_FILTERS = ("due", "overdue", "paid", "open", "cancelled")
+INSTALLMENT_FILTERS = ("due", "overdue", "paid", "open", "cancelled", "written_off")
 
 
 def installments_for(account_id: int, *, status: str | None, business_date: date) -> QuerySet[Installment]:
     """``status`` as shown on each installment: open (not yet due), due (today), overdue,
-    paid, cancelled."""
+    paid, cancelled, written off."""
     qs = Installment.objects.filter(account_id=account_id).order_by("due_date", "id")
     if status == "paid":
         return qs.filter(state=InstallmentState.PAID)
     if status == "cancelled":
         return qs.filter(state=InstallmentState.CANCELLED)
+    if status == "written_off":
+        return qs.filter(state=InstallmentState.WRITTEN_OFF)
     if status == "overdue":
         return qs.filter(state=InstallmentState.OPEN, due_date__lt=business_date)
     if status == "due":
@@ -49,12 +53,14 @@ def payoff_quote(account: CreditAccount) -> dict:
             "amount_to_pay": max(total - account.credit_balance, total * 0)}
 
 
-def repayment_history(customer_id: int, *, start: date | None, end: date | None) -> RepaymentHistory | None:
-    """Installments that fell due in [start, end] (end defaults to the business date):
-    how many, how many were paid on time, and the worst lateness in days (an unpaid one
-    counts as late until ``end``). None when nothing ever fell due."""
+def repayment_history(customer_ids: list[int], *, start: date | None, end: date | None) -> RepaymentHistory | None:
+    """Installments of these customers that fell due in [start, end] (end defaults to the
+    business date): how many, how many were paid on time, and the worst lateness in days (an
+    unpaid one counts as late until ``end``; a written-off one is unpaid — missed — for good).
+    None when nothing ever fell due. A cancelled installment (refunded or converted) is not
+    history."""
     end = end or business_date_get()
-    qs = Installment.objects.filter(account__customer_id=customer_id, due_date__lt=end).exclude(
+    qs = Installment.objects.filter(account__customer_id__in=customer_ids, due_date__lt=end).exclude(
         state=InstallmentState.CANCELLED)
     if start is not None:
         qs = qs.filter(due_date__gte=start)
@@ -97,8 +103,9 @@ def accounts_to_classify(business_date: date) -> list[int]:
 
 
 def accounts_to_bill(business_date: date) -> list[int]:
-    """Open accounts whose billing day is ``business_date`` and that owe something."""
-    return list(CreditAccount.objects.filter(billing_day=business_date.day).exclude(status=AccountStatus.CLOSED)
+    """Accounts whose billing day is ``business_date`` and that owe something — a closed
+    account too: closed for cause, it is billed as a suspended one is."""
+    return list(CreditAccount.objects.filter(billing_day=business_date.day)
                 .filter(installments__state=InstallmentState.OPEN).distinct().order_by("id")
                 .values_list("id", flat=True))
 
@@ -110,13 +117,36 @@ def accounts_with_fees_due(business_date: date) -> list[int]:
 
 
 def accounts_to_debit(business_date: date) -> list[int]:
-    """Accounts with installments due on ``business_date`` or a retry scheduled for it."""
+    """Accounts with installments due on ``business_date``, a retry scheduled for it, a new
+    repayment card since their last attempt was hard-declined, or written off the day before
+    with something still recoverable (the first recovery attempt)."""
     due = set(Installment.objects.filter(state=InstallmentState.OPEN, due_date=business_date)
               .values_list("account_id", flat=True).distinct())
     retries = set(PaymentAttempt.objects.filter(retry_on=business_date,
                                                 status__in=[AttemptStatus.DECLINED, AttemptStatus.NOT_CHARGED])
                   .values_list("account_id", flat=True))
-    return sorted(due | retries)
+    written_off = set(CreditAccount.objects.filter(written_off_on=business_date - timedelta(days=1),
+                                                   written_off_amount__gt=F("recovered_amount"))
+                      .values_list("id", flat=True))
+    return sorted(due | retries | written_off | set(_new_card_after_hard_decline()))
+
+
+def _new_card_after_hard_decline() -> list[int]:
+    """Accounts whose latest attempt was hard-declined on a card other than today's."""
+    hard = (PaymentAttempt.objects.filter(status=AttemptStatus.HARD_DECLINED)
+            .exclude(card_token=F("account__repayment_card_token")).values_list("account_id", flat=True).distinct())
+    latest = (PaymentAttempt.objects.filter(account_id__in=list(hard)).order_by("account_id", "-business_date", "-id")
+              .distinct("account_id").values_list("account_id", "status"))
+    return [account_id for account_id, status in latest if status == AttemptStatus.HARD_DECLINED]
+
+
+def accounts_with_credit_to_apply(business_date: date) -> list[int]:
+    """Accounts holding a credit balance with something due on ``business_date`` (or still
+    recoverable after a write-off)."""
+    owing = Q(installments__state=InstallmentState.OPEN, installments__due_date__lte=business_date) | Q(
+        written_off_amount__gt=F("recovered_amount"))
+    return list(CreditAccount.objects.filter(credit_balance__gt=0).filter(owing).distinct().order_by("id")
+                .values_list("id", flat=True))
 
 
 def accounts_with_holds_due(until: datetime) -> list[int]:
@@ -125,10 +155,13 @@ def accounts_with_holds_due(until: datetime) -> list[int]:
 
 
 def accounts_to_write_off(business_date: date) -> list[int]:
-    """Accounts not closed more days past due than the write-off age."""
-    days = active_policy().parsed.write_off_days
-    return list(CreditAccount.objects.exclude(status=AccountStatus.CLOSED).filter(days_past_due__gt=days)
-                .order_by("id").values_list("id", flat=True))
+    """Accounts not yet written off (open, or closed for cause) more days past due than the
+    write-off age of the loan they are collected under (``terms.collection_terms``)."""
+    floor = min(BOUNDS["write_off_days"][0], active_policy().parsed.write_off_days)  # no loan's age is lower
+    candidates = dict(CreditAccount.objects.filter(written_off_on__isnull=True, days_past_due__gt=floor)
+                      .values_list("id", "days_past_due"))
+    terms = collection_terms(sorted(candidates), default=Terms.of_policy(active_policy().parsed))
+    return [pk for pk in sorted(candidates) if candidates[pk] > terms[pk].write_off_days]
 
 
 # --- the collections queue (docs/rules.md §7) ----------------------------------------------------

@@ -32,6 +32,9 @@ class ScoringPolicy(FSMModelMixin, models.Model):
     notes = models.TextField(_("notes"), blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+", verbose_name=_("created by"))
+    # Everyone who created or edited this version: none of them may activate it (four eyes).
+    authors = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+",
+                                     verbose_name=_("authors"))
     activated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                      related_name="+", verbose_name=_("activated by"))
     activated_at = models.DateTimeField(null=True, blank=True, verbose_name=_("activated at"))

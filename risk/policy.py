@@ -69,6 +69,7 @@ class PolicyParams:
     grace_days: int = 3
     penalty_daily_rate: Decimal = Decimal("0.0005")
     debit_retry_offsets_days: tuple[int, ...] = (1, 3, 7)
+    debit_recovery_interval_days: int = 7  # after the ladder: try again every N days until paid
     write_off_days: int = 180
     restoration_hold_rules: tuple[dict, ...] = ()
     limit_increase_factor: Decimal = Decimal("1.2")
@@ -126,6 +127,38 @@ class PolicyParams:
             raise ValueError("limit_bands must ascend by min_score")
         if self.limit_rounding <= 0:
             raise ValueError("limit_rounding must be positive")
+        for name, (low, high) in BOUNDS.items():
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise ValueError(f"{name} must be between {low} and {high} (got {value})")
+        for periods, rate in self.term_fee_rates.items():
+            if not Decimal("0") <= rate <= MAX_FEE_RATE:
+                raise ValueError(f"the fee of {periods} installments must be between 0 and {MAX_FEE_RATE} per period")
+        offsets = list(self.debit_retry_offsets_days)
+        if offsets != sorted(set(offsets)) or any(not 1 <= d <= 30 for d in offsets) or len(offsets) > 6:
+            raise ValueError("debit_retry_offsets_days must be up to 6 ascending days between 1 and 30")
+
+
+# What a risk manager may set (docs/rules.md §3.8): a mistyped rate or age is refused, never
+# applied to every loan overnight.
+BOUNDS: dict[str, tuple[Any, Any]] = {
+    "grace_days": (0, 30),
+    "penalty_daily_rate": (Decimal("0"), Decimal("0.001")),  # at most 0.1 % a day
+    "write_off_days": (90, 720),
+    "debit_recovery_interval_days": (1, 30),
+    "pay_later_days": (7, 60),
+    "min_spend_12m": (Decimal("0"), Decimal("100000")),
+    "velocity_window_days": (1, 90),
+    "velocity_max_applications": (1, 20),
+    "review_deadline_hours": (1, 240),
+    "review_claim_idle_minutes": (5, 480),
+    "high_limit_threshold": (Decimal("1000"), Decimal("200000")),
+    "review_max_limit": (Decimal("1000"), Decimal("200000")),
+    "limit_increase_factor": (Decimal("1"), Decimal("2")),
+    "limit_increase_max": (Decimal("1000"), Decimal("500000")),
+    "severe_delinquency_days": (1, 180),
+}
+MAX_FEE_RATE = Decimal("0.02")  # at most 2 % of the principal per period
 
 
 def _jsonable(value: Any) -> Any:

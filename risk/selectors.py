@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import clock
 from accounts.errors import ApplicationError
-from accounts.models import Customer
+from accounts.models import CreditAccount, Customer
 from accounts.registry import Registry
 
 from .models import Application, ApplicationStatus, PolicyStatus, ReviewCase, ReviewStatus, ScoringPolicy
@@ -30,7 +30,7 @@ def active_policy() -> ScoringPolicy:
 
 
 class RepaymentHistoryProvider(Protocol):
-    def __call__(self, customer_id: int, *, start: date | None, end: date | None) -> RepaymentHistory | None: ...
+    def __call__(self, customer_ids: list[int], *, start: date | None, end: date | None) -> RepaymentHistory | None: ...
 
 
 # Installments are booked by ``installments``, which registers its reader here at start-up
@@ -40,10 +40,27 @@ REPAYMENT_HISTORY: Registry[RepaymentHistoryProvider] = Registry("repayment hist
 
 def repayment_history_for(customer: Customer, *, until: date | None,
                           lookback_days: int | None) -> RepaymentHistory | None:
-    """The customer's repayment record with Tally, for the scorecard and reopen checks;
-    until an installment fell due there is none."""
+    """The repayment record with Tally of the person behind ``customer`` — every store id with
+    the same ID number (keyed hash) — for the scorecard and reopen checks; until an
+    installment fell due there is none."""
     start = (until - timedelta(days=lookback_days)) if (until and lookback_days) else None
-    return REPAYMENT_HISTORY.only()(customer.pk, start=start, end=until)
+    return REPAYMENT_HISTORY.only()(same_person(customer), start=start, end=until)
+
+
+def same_person(customer: Customer) -> list[int]:
+    """The ids of every customer (store id) with this customer's ID number."""
+    if not customer.id_number_hash:
+        return [customer.pk]
+    return sorted({customer.pk, *Customer.objects.filter(id_number_hash=customer.id_number_hash)
+                   .values_list("id", flat=True)})
+
+
+def written_off_account_of(id_number_hash: str) -> CreditAccount | None:
+    """A written-off credit account of anyone with this ID number (keyed hash), if any."""
+    if not id_number_hash:
+        return None
+    return (CreditAccount.objects.filter(customer__id_number_hash=id_number_hash, written_off_on__isnull=False)
+            .order_by("written_off_on", "id").first())
 
 
 def customer_applications(customer_id: int) -> QuerySet[Application]:

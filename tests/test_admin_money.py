@@ -164,7 +164,7 @@ def test_account_page_shows_overdue_installments_attempts_and_penalties(agent):
     section = response.context["account_sections"][0]["section"]
     assert [i["status"] for i in section["plans"][0]["installments"]] == ["overdue", "open", "open"]
     assert [(a.business_date, a.status, a.decline_code, a.retry_on) for a in section["attempts"]] == [
-        (date(2026, 12, 27), "declined", "insufficient_funds", None),
+        (date(2026, 12, 27), "declined", "insufficient_funds", date(2027, 1, 3)),  # every 7 days after the ladder
         (date(2026, 12, 23), "declined", "insufficient_funds", date(2026, 12, 27)),
         (date(2026, 12, 21), "declined", "insufficient_funds", date(2026, 12, 23)),
         (date(2026, 12, 20), "declined", "insufficient_funds", date(2026, 12, 21)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from datetime import date, timedelta
 from decimal import Decimal
 from io import StringIO
@@ -25,8 +26,9 @@ from accounts.models import (
 )
 from config.cob import runner
 from config.cob.models import CobFailure
+from config.cob.pipeline import STEPS
 from config.cob.runner import ADVISORY_LOCK_KEY, _unlock, run_day
-from conftest import upsert_customer
+from conftest import id_number_for, upsert_customer
 from installments.gateway import SandboxGateway
 from installments.models import (
     Installment,
@@ -50,7 +52,9 @@ START = date(2026, 11, 20)
 
 
 def open_account(card: str, limit: str = "1000.00", n: int = 1) -> CreditAccount:
-    customer = upsert_customer(external_id=f"cob-{card}-{n}", name="Zhao Liu", id_number="11010519491231002X",
+    external_id = f"cob-{card}-{n}"
+    customer = upsert_customer(external_id=external_id, name="Zhao Liu",
+                               id_number=id_number_for(zlib.crc32(external_id.encode()) % 28000),
                                phone=f"1380000{n:04d}", store_status="normal", store_since=date(2020, 1, 1),
                                orders_12m=10, spend_12m=Decimal("9000.00"), return_rate=Decimal("0.01"))
     with transaction.atomic():
@@ -116,7 +120,7 @@ def test_insufficient_funds_retries_penalties_suspension_and_reactivation(api):
         (date(2026, 12, 20), "declined", date(2026, 12, 21)),
         (date(2026, 12, 21), "declined", date(2026, 12, 23)),
         (date(2026, 12, 23), "declined", date(2026, 12, 27)),
-        (date(2026, 12, 27), "declined", None),
+        (date(2026, 12, 27), "declined", date(2027, 1, 3)),  # after the ladder: every 7 days
     ]
     penalties = list(Penalty.objects.filter(account=account).values_list("business_date", "amount"))
     assert penalties == [(date(2026, 12, d), Decimal("0.05")) for d in range(24, 30)]
@@ -282,7 +286,7 @@ def test_running_the_same_day_twice_changes_nothing(db):
     once = _normalized_state()
     run_day(day, rerun_completed_steps=True)
     assert _normalized_state() == once
-    assert run.steps.values("step").distinct().count() == 10
+    assert run.steps.values("step").distinct().count() == len(STEPS)
     assert PaymentAttempt.objects.count() == 7
     assert_ledger_ok()
 

@@ -231,29 +231,55 @@ def unfreeze(account: CreditAccount, *, note: str, acting_user: Actor, grace_day
 
 
 def close(account: CreditAccount, *, reason_code: str, note: str, acting_user: Actor, policy_version_id: int,
-          business_date: date | None = None, written_off: bool = False) -> None:
-    """Close the account — approved at the customer's request, for cause (fraud, breach of
-    terms) or by a write-off. No limit remains; collection of anything owed continues."""
+          business_date: date | None = None) -> None:
+    """Close the account — approved at the customer's request or for cause (fraud, breach of
+    terms). No limit remains; collection of anything owed continues (docs/rules.md §4)."""
     _in_transaction("close")
+    _close(account, reason_code=reason_code, note=note, acting_user=acting_user, policy_version_id=policy_version_id,
+           business_date=business_date or business_date_get(), written_off=False)
+
+
+def write_off(account: CreditAccount, *, amount: Decimal, reason_code: str, note: str, acting_user: Actor,
+              policy_version_id: int, business_date: date | None = None) -> None:
+    """Record a write-off of ``amount``: an open account closes with ``reason_code``; one
+    already closed for cause stays closed, now for the write-off. The amount stays
+    recoverable (``CreditAccount.recoverable``); an account is written off once."""
+    _in_transaction("write_off")
+    if account.written_off_on is not None:
+        raise Conflict(_("The credit account is already written off."), code="already_written_off")
+    today = business_date or business_date_get()
+    account.written_off_amount = amount
+    if account.status != AccountStatus.CLOSED:
+        _close(account, reason_code=reason_code, note=note, acting_user=acting_user,
+               policy_version_id=policy_version_id, business_date=today, written_off=True)
+        return
+    account.written_off_on = today
+    account.closed_reason = reason_code
+    account.save(update_fields=["written_off_on", "written_off_amount", "closed_reason", "updated_at"])
+    _record_status_change(account, from_status=AccountStatus.CLOSED, reason_code=reason_code, note=note,
+                          acting_user=acting_user, business_date=today)
+
+
+def _close(account: CreditAccount, *, reason_code: str, note: str, acting_user: Actor, policy_version_id: int,
+           business_date: date, written_off: bool) -> None:
     if not can_proceed(account.close):
         raise Conflict(_("The credit account is already closed."), code="account_closed")
-    today = business_date or business_date_get()
     old_status, old_limit = account.status, account.credit_limit
     account.close()
-    account.closed_on = today
+    account.closed_on = business_date
     account.closed_reason = reason_code
     account.paused_by_customer = False
     if written_off:
-        account.written_off_on = today
+        account.written_off_on = business_date
     account.credit_limit = ZERO
     refresh_available_limit(account)
     account.save(update_fields=["status", "closed_on", "closed_reason", "paused_by_customer", "written_off_on",
-                                "credit_limit", "available_limit", "updated_at"])
+                                "written_off_amount", "credit_limit", "available_limit", "updated_at"])
     _record_status_change(account, from_status=old_status, reason_code=reason_code, note=note,
-                          acting_user=acting_user, business_date=today)
+                          acting_user=acting_user, business_date=business_date)
     if old_limit != ZERO or written_off:
         _record_limit_change(account, old_limit=old_limit, reason_code=reason_code, note="" if written_off else note,
-                             policy_version_id=policy_version_id, acting_user=acting_user, business_date=today)
+                             policy_version_id=policy_version_id, acting_user=acting_user, business_date=business_date)
 
 
 # --- limits --------------------------------------------------------------------------------------

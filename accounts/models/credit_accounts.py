@@ -46,6 +46,10 @@ class CreditAccount(CreditLineStateMachine, models.Model):
     closed_on = models.DateField(_("closed on"), null=True, blank=True)
     closed_reason = models.CharField(_("closure reason"), max_length=32, blank=True)
     written_off_on = models.DateField(_("written off on"), null=True, blank=True)
+    # What the write-off moved to expense, and what repayments recovered of it since; the rest
+    # is still recoverable (docs/rules.md §7).
+    written_off_amount = money_field(verbose_name=_("amount written off"))
+    recovered_amount = money_field(verbose_name=_("recovered after write-off"))
     last_limit_increase_on = models.DateField(null=True, blank=True, verbose_name=_("last limit increase on"))
     last_overdue_on = models.DateField(_("last day overdue"), null=True, blank=True)
     policy_version = models.ForeignKey("risk.ScoringPolicy", on_delete=models.PROTECT,
@@ -60,6 +64,7 @@ class CreditAccount(CreditLineStateMachine, models.Model):
             ("freeze_account", _("Can freeze and unfreeze credit accounts")),
             ("write_off_account", _("Can write off credit accounts")),
             ("close_account", _("Can close credit accounts for fraud or breach of terms")),
+            ("change_repayment_card", _("Can change a credit account's repayment card")),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(available_limit__gte=0), name="available_limit_not_negative"),
@@ -69,6 +74,8 @@ class CreditAccount(CreditLineStateMachine, models.Model):
                                    name="available_within_limit"),
             models.CheckConstraint(condition=Q(billing_day__gte=1, billing_day__lte=28),
                                    name="billing_day_1_to_28"),
+            models.CheckConstraint(condition=Q(recovered_amount__gte=0, recovered_amount__lte=models.F("written_off_amount")),
+                                   name="recovered_within_written_off"),
         ]
         indexes = [models.Index(fields=["-days_past_due", "id"], condition=Q(days_past_due__gt=0),
                                 name="collections_queue")]
@@ -79,6 +86,11 @@ class CreditAccount(CreditLineStateMachine, models.Model):
     @property
     def outstanding_total(self) -> Decimal:
         return self.principal_outstanding + self.fees_outstanding + self.penalties_outstanding
+
+    @property
+    def recoverable(self) -> Decimal:
+        """What is still owed of the amount written off (0 when never written off)."""
+        return self.written_off_amount - self.recovered_amount
 
     @property
     def bucket(self) -> str:

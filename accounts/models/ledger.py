@@ -25,6 +25,8 @@ class Book(models.TextChoices):
     FEE_INCOME = "fee_income", _("fee income")
     PENALTY_INCOME = "penalty_income", _("penalty income")
     WRITE_OFF_EXPENSE = "write_off_expense", _("write-off expense")
+    WRITE_OFF_RECOVERY = "write_off_recovery", _("recoveries after write-off")
+    PAYOUTS_PENDING = "payouts_pending", _("credit balance payouts in flight")
     WAIVER_EXPENSE = "waiver_expense", _("waivers")
 
 

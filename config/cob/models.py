@@ -54,7 +54,12 @@ class CobStepRun(models.Model):
 class CobFailure(models.Model):
     step_run = models.ForeignKey(CobStepRun, on_delete=models.CASCADE, related_name="failure_rows", verbose_name=_("step run"))
     account = models.ForeignKey(CreditAccount, null=True, on_delete=models.SET_NULL, related_name="cob_failures", verbose_name=_("account"))
+    item_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("item id"))  # the account, or the attempt
     error = models.TextField(verbose_name=_("error"))
+    # The next closes retry the account's step for the failure's business date until it
+    # succeeds (docs/rules.md §2); then the failure is resolved.
+    resolved_at = models.DateTimeField(null=True, blank=True, db_index=True, verbose_name=_("resolved at"))
+    retries = models.PositiveSmallIntegerField(default=0, verbose_name=_("retries"))
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:

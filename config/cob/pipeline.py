@@ -20,6 +20,7 @@ from installments.services.delinquency import delinquency_classify_accounts, pen
 from installments.services.fees import fees_post_due_accounts
 from installments.services.holds import holds_release_accounts
 from installments.services.reconciliation import reconcile_attempts
+from installments.services.repayments import credit_balances_apply_accounts
 from installments.services.statements import statements_issue_accounts
 from installments.services.write_off import write_off_accounts
 from risk.limits import limits_recalculate
@@ -57,6 +58,8 @@ STEPS: tuple[Step, ...] = (
          lambda ids, d: statements_issue_accounts(account_ids=ids, statement_date=d)),
     Step("post_fees", picks.accounts_with_fees_due,
          lambda ids, d: fees_post_due_accounts(account_ids=ids, business_date=d)),
+    Step("apply_credit_balances", picks.accounts_with_credit_to_apply,
+         lambda ids, d: credit_balances_apply_accounts(account_ids=ids, business_date=d)),
     Step("auto_debit", picks.accounts_to_debit,
          lambda ids, d: auto_debit_accounts(account_ids=ids, business_date=d)),
     Step("release_holds", lambda d: picks.accounts_with_holds_due(end_of(d)),

@@ -15,16 +15,14 @@ from datetime import date
 
 from django.db import transaction
 
-from accounts.business_day import business_date_get
 from accounts.ledger import lock_credit_accounts
-from accounts.lifecycle.states import AccountStatus
 from accounts.models import CreditAccount
 from installments.gateway import ChargeResult, GatewayTimeout, get_gateway
 from installments.models import AttemptStatus, PaymentAttempt
 
 from .dues import open_items
 from .reconciliation import UNRESOLVED, settle_attempts
-from .repayments import book_repayments, credit_balance_payments
+from .repayments import amount_due
 
 logger = logging.getLogger("tally.repayments")
 
@@ -40,9 +38,10 @@ def auto_debit_accounts(*, account_ids: list[int], business_date: date) -> dict[
 
 def _attempts_for(account_ids: list[int], business_date: date) -> tuple[list[PaymentAttempt], list[PaymentAttempt]]:
     """The day's new attempts (written and committed here) and the day's attempts a crash left
-    ``submitted``. An account is skipped when closed, without auto-debit or a card, while an
-    attempt of it is unknown, or when its card was hard-declined and not changed since; its
-    credit balance pays its dues first."""
+    ``submitted``. An account is skipped without auto-debit or a card, while an attempt of it
+    is unknown, or when its card was hard-declined and not changed since. The credit balance
+    has paid the dues before (the close's ``apply_credit_balances`` step). After a write-off,
+    what is due is everything still recoverable."""
     with transaction.atomic(durable=True):
         accounts = lock_credit_accounts(account_ids)
         last = {a.account_id: a for a in PaymentAttempt.objects.filter(account_id__in=account_ids)
@@ -60,11 +59,10 @@ def _attempts_for(account_ids: list[int], business_date: date) -> tuple[list[Pay
             if not _chargeable(account, prior, blocked=account_id in unresolved):
                 continue
             candidates.append(account)
-        book_repayments(credit_balance_payments(candidates, today=business_date), today=business_date_get())
         owed = open_items([a.pk for a in candidates], lock=False)
         fresh = []
         for account in candidates:
-            amount = owed[account.pk].due_total(business_date)
+            amount = amount_due(account, owed[account.pk], business_date)
             if amount > 0:
                 fresh.append(_attempt(account, last.get(account.pk), amount, business_date))
         PaymentAttempt.objects.bulk_create(fresh)
@@ -72,7 +70,9 @@ def _attempts_for(account_ids: list[int], business_date: date) -> tuple[list[Pay
 
 
 def _chargeable(account: CreditAccount, prior: PaymentAttempt | None, *, blocked: bool) -> bool:
-    if account.status == AccountStatus.CLOSED or not account.auto_debit or not account.repayment_card_token:
+    # A closed account is charged too: closed for cause, collection continues; written off,
+    # what is charged is a recovery; closed at the customer's request, nothing is owed.
+    if not account.auto_debit or not account.repayment_card_token:
         return False
     if blocked:
         return False  # an unknown attempt is reconciled first, never charged over

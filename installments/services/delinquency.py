@@ -1,7 +1,7 @@
 """Overdue accounts (docs/rules.md §7): the daily penalty on overdue principal after the grace
-days, and days past due with what they do to the account's status. Both are steps of the
-nightly close, a chunk of accounts at a time (one account is a chunk of one), idempotent
-per (account, business date)."""
+days, and days past due with what they do to the account's status — under each loan's own
+terms (``terms``). Both are steps of the nightly close, a chunk of accounts at a time (one
+account is a chunk of one), idempotent per (account, business date)."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from accounts.models import Book, CreditAccount
 from accounts.money import ZERO, round_half_up
 from accounts.outbox import notification_enqueue
 from installments.models import Installment, InstallmentState, Penalty
-from risk.policy import PolicyParams
 from risk.selectors import active_policy
 
-from .dues import days_past_due, oldest_overdue_date
+from .dues import days_past_due
+from .terms import Terms, collection_terms, plan_terms
 
 
 def _overdue_installments(account_ids: list[int], business_date: date) -> dict[int, list[Installment]]:
@@ -33,35 +33,41 @@ def _overdue_installments(account_ids: list[int], business_date: date) -> dict[i
 
 
 def penalty_due(installments: list[Installment], business_date: date,
-                params: PolicyParams) -> tuple[Decimal, Decimal] | None:
-    """(overdue principal, penalty) for the day over an account's open installments due
-    before it, or None: within grace, or a penalty that rounds to 0.00."""
-    oldest = oldest_overdue_date(installments, business_date)
-    if oldest is None or (business_date - oldest).days <= params.grace_days:
+                terms: dict[int, Terms]) -> tuple[Decimal, Decimal, Decimal] | None:
+    """(overdue principal, penalty, rate) for the day over an account's open installments due
+    before it, or None: within the grace of the oldest overdue plan, or a penalty that rounds
+    to 0.00. Each plan's overdue principal is charged at its own rate (``terms`` by plan)."""
+    overdue = sorted((i for i in installments if i.due_date < business_date
+                      and (i.principal_unpaid > 0 or i.fee_unpaid > 0)), key=lambda i: (i.due_date, i.pk))
+    if not overdue or (business_date - overdue[0].due_date).days <= terms[overdue[0].plan_id].grace_days:
         return None
     overdue_principal = sum((i.principal_unpaid for i in installments), ZERO)
-    amount = round_half_up(overdue_principal * params.penalty_daily_rate)
-    return (overdue_principal, amount) if amount > 0 else None
+    rates = {terms[i.plan_id].penalty_daily_rate for i in installments}
+    amount = round_half_up(sum((i.principal_unpaid * terms[i.plan_id].penalty_daily_rate for i in installments), ZERO))
+    if amount <= 0:
+        return None
+    rate = rates.pop() if len(rates) == 1 else (amount / overdue_principal).quantize(Decimal("0.00001"))
+    return overdue_principal, amount, rate
 
 
 def penalties_accrue_accounts(*, account_ids: list[int], business_date: date) -> Decimal:
     """From day grace+1 past due, post rate × overdue principal for the day (half-up; a
     penalty that rounds to 0.00 is not posted), for a chunk of accounts in one transaction.
     Idempotent per (account, day). Returns the total posted."""
-    params = active_policy().parsed
     with transaction.atomic(durable=True):
         accounts = lock_credit_accounts(account_ids)
         accrued = set(Penalty.objects.filter(account_id__in=account_ids, business_date=business_date)
                       .values_list("account_id", flat=True))
         overdue = _overdue_installments([pk for pk in accounts if pk not in accrued], business_date)
+        terms = plan_terms({i.plan_id for installments in overdue.values() for i in installments})
         penalties, entries = [], []
         for account_id, installments in sorted(overdue.items()):
-            due = penalty_due(installments, business_date, params)
+            due = penalty_due(installments, business_date, terms)
             if due is None:
                 continue
-            overdue_principal, amount = due
+            overdue_principal, amount, rate = due
             penalties.append(Penalty(account_id=account_id, business_date=business_date,
-                                     overdue_principal=overdue_principal, rate=params.penalty_daily_rate, amount=amount))
+                                     overdue_principal=overdue_principal, rate=rate, amount=amount))
             entries.append(EntrySpec(account=accounts[account_id], key=f"penalty:{account_id}:{business_date}",
                                      kind="penalty", business_date=business_date,
                                      description=f"penalty on {overdue_principal} overdue",
@@ -75,11 +81,12 @@ def delinquency_classify_accounts(*, account_ids: list[int], business_date: date
     """Days past due of a chunk of accounts; overdue beyond grace → suspended (the customer is
     warned); nothing overdue → active again, unless paused (``accounts.lifecycle``). One
     transaction; only what changed is written. Returns how many were suspended and reactivated."""
-    params = active_policy().parsed
     outcomes = {"suspended": 0, "reactivated": 0}
+    default = Terms.of_policy(active_policy().parsed)
     with transaction.atomic(durable=True):
         accounts = lock_credit_accounts(account_ids)
         overdue = _overdue_installments(list(accounts), business_date)
+        terms = collection_terms(list(accounts), default=default)
         changed: list[CreditAccount] = []
         for account_id, account in sorted(accounts.items()):
             dpd = days_past_due(overdue.get(account_id, []), business_date)
@@ -88,7 +95,8 @@ def delinquency_classify_accounts(*, account_ids: list[int], business_date: date
                 if dpd > 0:
                     account.last_overdue_on = business_date
                 changed.append(account)
-            outcome = credit_line.follow_delinquency(account, days_past_due=dpd, grace_days=params.grace_days,
+            outcome = credit_line.follow_delinquency(account, days_past_due=dpd,
+                                                     grace_days=terms[account_id].grace_days,
                                                      business_date=business_date)
             if outcome == "suspended":
                 notification_enqueue(customer=account.customer, account=account, kind="overdue_warning",

@@ -16,6 +16,8 @@ from installments.schedules import build_schedule
 from risk.models import ScoringPolicy
 from risk.policy import PolicyParams
 
+from .terms import Terms
+
 
 def fee_rate(params: PolicyParams, periods: int) -> Decimal:
     """The fee per period of a term the policy offers; refused (422 ``invalid_term``) otherwise."""
@@ -30,7 +32,8 @@ def fee_rate(params: PolicyParams, periods: int) -> Decimal:
 def create_plan(*, account: CreditAccount, kind: str, principal: Decimal, periods: int, start: date,
                 policy: ScoringPolicy, purchase: Purchase | None = None,
                 statement: Statement | None = None) -> InstallmentPlan:
-    """The plan and its installments, under ``policy`` (read once in the caller's transaction)."""
+    """The plan and its installments, under ``policy`` (read once in the caller's transaction),
+    which the plan keeps as its terms."""
     if not connection.in_atomic_block:
         raise RuntimeError("create_plan runs inside the caller's transaction")
     params = policy.parsed
@@ -39,7 +42,8 @@ def create_plan(*, account: CreditAccount, kind: str, principal: Decimal, period
                               pay_later_days=params.pay_later_days)
     plan = InstallmentPlan.objects.create(
         account=account, kind=kind, purchase=purchase, statement=statement, principal=principal, periods=periods,
-        fee_rate=rate, fee_per_period=schedule[0].fee, start_date=start, policy_version=policy)
+        fee_rate=rate, fee_per_period=schedule[0].fee, start_date=start, policy_version=policy,
+        **Terms.of_policy(params).plan_fields())
     Installment.objects.bulk_create([
         Installment(plan=plan, account=account, purchase=purchase, seq=item.seq, due_date=item.due_date,
                     principal=item.principal, fee=item.fee)

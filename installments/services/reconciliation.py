@@ -18,25 +18,26 @@ from accounts.business_day import business_date_get
 from accounts.ledger import BALANCE_COLUMNS, EntrySpec, Leg, lock_credit_accounts, post_entries, save_accounts
 from accounts.models import Book, CreditAccount, Notification
 from accounts.outbox import notifications_enqueue
-from installments.gateway import ChargeResult, get_gateway
+from installments.gateway import CLEAR_CHARGE_ANSWERS, ChargeResult, get_gateway
 from installments.models import AttemptStatus, PaymentAttempt, RepaymentSource
-from risk.policy import PolicyParams
 from risk.selectors import active_policy
 
 from .dues import open_items
-from .repayments import Payment, book_repayments
+from .repayments import Payment, book_repayments, payoff_total
+from .terms import Terms, collection_terms
 
 logger = logging.getLogger("tally.repayments")
 
 UNRESOLVED = (AttemptStatus.SUBMITTED, AttemptStatus.UNKNOWN)
 
 
-def retry_on(attempt: PaymentAttempt, params: PolicyParams) -> date | None:
-    """The next try of a declined attempt's series on the policy's ladder (D+1, D+3, D+7)."""
-    offsets = params.debit_retry_offsets_days
+def retry_on(attempt: PaymentAttempt, terms: Terms) -> date:
+    """The next try of a declined attempt's series: the loan's ladder (D+1, D+3, D+7), then
+    every ``debit_recovery_interval_days`` until paid, written off or hard-declined."""
+    offsets = terms.debit_retry_offsets_days
     if attempt.retry_number < len(offsets):
         return attempt.series_start + timedelta(days=offsets[attempt.retry_number])
-    return None
+    return attempt.business_date + timedelta(days=terms.debit_recovery_interval_days)
 
 
 def settle_attempts(attempts: list[PaymentAttempt], results: dict[int, ChargeResult | None], *,
@@ -52,7 +53,7 @@ def settle_attempts(attempts: list[PaymentAttempt], results: dict[int, ChargeRes
         accounts = lock_credit_accounts(sorted({a.account_id for a in attempts}))
         locked = {a.pk: a for a in PaymentAttempt.objects.select_for_update()
                   .filter(pk__in=[a.pk for a in attempts]).order_by("pk")}
-        params = active_policy().parsed
+        terms = collection_terms(sorted(accounts), default=Terms.of_policy(active_policy().parsed))
         now = timezone.now()
         notices: list[Notification] = []
         collected: list[tuple[CreditAccount, PaymentAttempt]] = []
@@ -61,15 +62,15 @@ def settle_attempts(attempts: list[PaymentAttempt], results: dict[int, ChargeRes
             if attempt.status not in UNRESOLVED:
                 continue
             before, result, account = attempt.status, results[attempt.pk], accounts[attempt.account_id]
-            if result is None:
-                attempt.status = AttemptStatus.UNKNOWN
+            if result is None or result.status not in CLEAR_CHARGE_ANSWERS:
+                attempt.status = AttemptStatus.UNKNOWN  # no answer, or one that is not clear: asked again later
             elif result.status == "succeeded":
                 attempt.status = AttemptStatus.SUCCEEDED
                 collected.append((account, attempt))
             elif result.status == "declined":
                 attempt.status = AttemptStatus.DECLINED
                 attempt.decline_code = result.decline_code
-                attempt.retry_on = retry_on(attempt, params)
+                attempt.retry_on = retry_on(attempt, terms[account.pk])
             else:
                 attempt.status = AttemptStatus.HARD_DECLINED
                 attempt.decline_code = result.decline_code or "hard_decline"
@@ -79,7 +80,7 @@ def settle_attempts(attempts: list[PaymentAttempt], results: dict[int, ChargeRes
             attempt.updated_at = now
             settled.append(attempt)
             outcomes[attempt.status] = outcomes.get(attempt.status, 0) + 1
-            if reconciling:
+            if reconciling and attempt.status != before:
                 _audit_reconciled(attempt, before)
         update_rows(settled, ["status", "decline_code", "gateway_reference", "retry_on", "updated_at"])
         _book_collected(collected)
@@ -95,7 +96,7 @@ def _book_collected(collected: list[tuple[CreditAccount, PaymentAttempt]]) -> No
     owed = open_items([account.pk for account, _attempt in collected], lock=False)
     payments, surplus = [], []
     for account, attempt in collected:
-        to_allocate = min(attempt.amount, owed[account.pk].payoff_total())
+        to_allocate = min(attempt.amount, payoff_total(account, owed[account.pk]))
         if to_allocate > 0:
             payments.append(Payment(account=account, amount=to_allocate, reference=attempt.idempotency_key,
                                     source=RepaymentSource.AUTO_DEBIT, attempt=attempt))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
@@ -14,7 +16,7 @@ from accounts.errors import BusinessRuleRefused, Conflict, NotFound
 from accounts.ledger import Leg, lock_credit_account, post_entry
 from accounts.models import Book
 from accounts.money import ZERO, to_money
-from installments.models import Installment, InstallmentState, Purchase, Refund
+from installments.models import BillConversion, Installment, InstallmentState, Purchase, Refund
 
 
 @dataclass(frozen=True)
@@ -26,9 +28,11 @@ class RefundResult:
 
 def refund_create(*, purchase_id: int, merchant_refund_id: str, amount: Decimal,
                   acting_user: Actor = None) -> RefundResult:
-    """A merchant refund (docs/rules.md §5): reduces the purchase's unpaid principal from the last installment;
-    fully covered installments are cancelled and their fees waived; any part already paid
-    becomes credit balance; the limit comes back by the principal reduced."""
+    """A merchant refund (docs/rules.md §5): reduces the purchase's unpaid principal from the
+    last installment — and, for a purchase converted into a bill plan, that plan's unpaid
+    principal attributable to the purchase, last installment first; fully covered
+    installments are cancelled and their fees waived; any part already paid becomes credit
+    balance; the limit comes back by the principal reduced."""
     amount = to_money(amount)
     if amount <= 0:
         raise BusinessRuleRefused(_("The amount must be positive."), code="invalid_amount")
@@ -49,33 +53,23 @@ def refund_create(*, purchase_id: int, merchant_refund_id: str, amount: Decimal,
             raise BusinessRuleRefused(_("The refund is more than what is left of the purchase."),
                                       code="refund_exceeds_purchase", details={"refundable": f"{refundable:.2f}"})
         today = business_date_get()
-        remaining = amount
-        principal_reduced = ZERO
-        fees_waived_posted = ZERO
-        fees_waived = ZERO
-        waived_legs: list[Leg] = []
-        installments = list(Installment.objects.select_for_update().filter(purchase=purchase).order_by("-seq"))
-        for inst in installments:
+        cut = _Reduction(today)
+        remaining = cut.reduce(Installment.objects.select_for_update().filter(purchase=purchase).order_by("-seq"),
+                               amount)
+        for conversion in (BillConversion.objects.select_for_update().filter(purchase=purchase)
+                           .order_by("-plan_id")):
             if remaining == 0:
                 break
-            cut = min(remaining, inst.principal_unpaid)
-            if cut <= 0:
+            attributable = min(remaining, conversion.principal - conversion.principal_refunded)
+            if attributable <= 0:
                 continue
-            inst.principal_cancelled += cut
-            remaining -= cut
-            principal_reduced += cut
-            if inst.principal_unpaid == 0:  # fully covered: cancelled, its fee waived
-                open_fee = inst.fee - inst.fee_paid - inst.fee_waived
-                if open_fee > 0:
-                    if inst.fee_posted:
-                        fees_waived_posted += open_fee
-                        waived_legs.append(Leg(Book.FEE_RECEIVABLE, -open_fee, inst.pk))
-                    inst.fee_waived += open_fee
-                    fees_waived += open_fee
-                inst.state = (InstallmentState.CANCELLED if inst.principal_paid == 0 and inst.fee_paid == 0
-                              else InstallmentState.PAID)
-                inst.paid_on = inst.paid_on or (today if inst.state == InstallmentState.PAID else None)
-            inst.save(update_fields=["principal_cancelled", "fee_waived", "state", "paid_on"])
+            left = cut.reduce(Installment.objects.select_for_update().filter(plan_id=conversion.plan_id)
+                              .order_by("-seq"), attributable)
+            conversion.principal_refunded += attributable - left
+            conversion.save(update_fields=["principal_refunded"])
+            remaining -= attributable - left
+        principal_reduced, fees_waived, fees_waived_posted, waived_legs = (
+            cut.principal, cut.fees_waived, cut.fees_waived_posted, cut.waived_legs)
         credit_added = remaining
         purchase.refunded_amount += amount
         purchase.save(update_fields=["refunded_amount"])
@@ -95,3 +89,42 @@ def refund_create(*, purchase_id: int, merchant_refund_id: str, amount: Decimal,
                        business_date=today, legs=[Leg(Book.WAIVER_EXPENSE, fees_waived_posted), *waived_legs],
                        description="fees of refunded installments waived", acting_user=acting_user)
     return RefundResult(refund, True, account.available_limit)
+
+
+class _Reduction:
+    """Principal a refund takes off installments, last first, and the fees it waives."""
+
+    def __init__(self, today: date) -> None:
+        self.today = today
+        self.principal = ZERO
+        self.fees_waived = ZERO
+        self.fees_waived_posted = ZERO
+        self.waived_legs: list[Leg] = []
+
+    def reduce(self, installments: Iterable[Installment], amount: Decimal) -> Decimal:
+        """Take up to ``amount`` off the unpaid principal of ``installments`` (in the order
+        given); a fully covered one is cancelled (closed as paid if anything was paid on it)
+        and its open fee waived. Returns what is left of ``amount``."""
+        remaining = amount
+        for inst in installments:
+            if remaining == 0:
+                break
+            cut = min(remaining, inst.principal_unpaid)
+            if inst.state != InstallmentState.OPEN or cut <= 0:
+                continue
+            inst.principal_cancelled += cut
+            remaining -= cut
+            self.principal += cut
+            if inst.principal_unpaid == 0:  # fully covered: cancelled, its fee waived
+                open_fee = inst.fee - inst.fee_paid - inst.fee_waived
+                if open_fee > 0:
+                    if inst.fee_posted:
+                        self.fees_waived_posted += open_fee
+                        self.waived_legs.append(Leg(Book.FEE_RECEIVABLE, -open_fee, inst.pk))
+                    inst.fee_waived += open_fee
+                    self.fees_waived += open_fee
+                inst.state = (InstallmentState.CANCELLED if inst.principal_paid == 0 and inst.fee_paid == 0
+                              else InstallmentState.PAID)
+                inst.paid_on = inst.paid_on or (self.today if inst.state == InstallmentState.PAID else None)
+            inst.save(update_fields=["principal_cancelled", "fee_waived", "state", "paid_on"])
+        return remaining

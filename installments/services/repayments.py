@@ -21,7 +21,15 @@ from accounts.audit_trail import Actor
 from accounts.bulk import update_rows
 from accounts.business_day import business_date_get
 from accounts.errors import BusinessRuleRefused, Conflict
-from accounts.ledger import BALANCE_COLUMNS, EntrySpec, Leg, lock_credit_account, post_entries, save_accounts
+from accounts.ledger import (
+    BALANCE_COLUMNS,
+    EntrySpec,
+    Leg,
+    lock_credit_account,
+    lock_credit_accounts,
+    post_entries,
+    save_accounts,
+)
 from accounts.lifecycle import credit_line
 from accounts.models import Book, CreditAccount, Notification
 from accounts.money import ZERO, to_money
@@ -129,7 +137,7 @@ def book_repayments(payments: list[Payment], *, today: date) -> list[Repayment]:
         if alert is not None:
             alerts.append(alert)
         notices.append(_restored_notice(booking))
-    save_accounts(accounts.values(), [*BALANCE_COLUMNS, "days_past_due"])
+    save_accounts(accounts.values(), [*BALANCE_COLUMNS, "days_past_due", "recovered_amount"])
     update_rows(repayments, ["available_limit_after"])
     RestorationAlert.objects.bulk_create(alerts)
     notifications_enqueue(notices)
@@ -140,14 +148,27 @@ def _funding(source: str) -> str:
     return Book.CUSTOMER_CREDIT if source == RepaymentSource.CREDIT_BALANCE else Book.REPAYMENTS_CLEARING
 
 
+def payoff_total(account: CreditAccount, items: OpenItems) -> Decimal:
+    """Everything the account owes now: its open items, or after a write-off what is still
+    recoverable of the amount written off."""
+    return account.recoverable if account.written_off_on is not None else items.payoff_total()
+
+
+def amount_due(account: CreditAccount, items: OpenItems, as_of: date) -> Decimal:
+    """What is due on ``as_of``: the dues, or after a write-off everything still recoverable."""
+    return account.recoverable if account.written_off_on is not None else items.due_total(as_of)
+
+
 def _allocate(payment: Payment, items: OpenItems, params: PolicyParams, today: date) -> _Booking:
     """The allocation of one payment over the account's open items, applied in memory."""
     account, amount = payment.account, payment.amount
-    open_penalties, open_installments = items.allocation_input()
-    payoff = allocation.payoff_total(open_penalties, open_installments)
+    payoff = payoff_total(account, items)
     if amount > payoff:
         raise BusinessRuleRefused(gettext_lazy("The amount is more than everything owed."), code="overpayment",
                                   details={"payoff_total": f"{payoff:.2f}"})
+    if account.written_off_on is not None:
+        return _recover(payment, today)
+    open_penalties, open_installments = items.allocation_input()
     parts = allocation.allocate(amount, penalties=open_penalties, installments=open_installments, as_of=today)
     by_penalty = {p.pk: p for p in items.penalties}
     by_installment = {i.pk: i for i in items.installments}
@@ -192,6 +213,19 @@ def _allocate(payment: Payment, items: OpenItems, params: PolicyParams, today: d
                     installments=touched_installments, penalties=touched_penalties)
 
 
+def _recover(payment: Payment, today: date) -> _Booking:
+    """A payment on a written-off account is a recovery: cash against recovery income, counted
+    in the account's ``recovered_amount`` (never above the amount written off)."""
+    account, amount = payment.account, payment.amount
+    account.recovered_amount += amount
+    repayment = Repayment(
+        account=account, reference=payment.reference, source=payment.source, amount=amount, recovered=amount,
+        penalty_paid=ZERO, fee_paid=ZERO, principal_paid=ZERO, limit_restored=ZERO, held_amount=ZERO,
+        available_limit_after=ZERO, payment_attempt=payment.attempt, business_date=today)
+    return _Booking(payment=payment, repayment=repayment, parts=[], legs=[Leg(Book.WRITE_OFF_RECOVERY, -amount)],
+                    hold=None, principal_before=account.principal_outstanding, held_before=account.held_amount)
+
+
 def _restoration_alert(booking: _Booking) -> RestorationAlert | None:
     """An alert when a successful repayment neither restored nor held its principal."""
     account, repayment = booking.payment.account, booking.repayment
@@ -208,6 +242,10 @@ def _restoration_alert(booking: _Booking) -> RestorationAlert | None:
 
 def _restored_notice(booking: _Booking) -> Notification:
     account, repayment = booking.payment.account, booking.repayment
+    if repayment.recovered:
+        return Notification(customer_id=account.customer_id, account=account, kind="recovery_received",
+                            event_key=f"repayment:{repayment.pk}",
+                            params={"amount": f"{repayment.amount:.2f}", "recoverable": f"{account.recoverable:.2f}"})
     held = repayment.held_amount
     return Notification(
         customer_id=account.customer_id, account=account, kind="limit_held" if held else "limit_restored",
@@ -228,14 +266,15 @@ class RepaymentResult:
 
 
 def repayment_create(*, account_id: int, reference: str, amount: Decimal, acting_user: Actor = None) -> RepaymentResult:
-    """A repayment made by the customer. ``reference`` is unique per account: the same
-    reference and amount again returns the first repayment."""
+    """A repayment made by the customer. ``reference`` is the storefront's, unique per account
+    among the customer's repayments (the system's own references — auto-debit, credit balance —
+    are another namespace): the same reference and amount again returns the first repayment."""
     amount = to_money(amount)
     if amount <= 0:
         raise BusinessRuleRefused(gettext_lazy("The amount must be positive."), code="invalid_amount")
     with transaction.atomic(durable=True):
         account = lock_credit_account(account_id)
-        existing = Repayment.objects.filter(account=account, reference=reference).first()
+        existing = Repayment.objects.filter(account=account, source=RepaymentSource.MANUAL, reference=reference).first()
         if existing is not None:
             if existing.amount == amount:
                 return RepaymentResult(existing, False)
@@ -250,22 +289,36 @@ def repayment_create(*, account_id: int, reference: str, amount: Decimal, acting
 # --- the credit balance --------------------------------------------------------------------------
 
 
-def credit_balance_payments(accounts: list[CreditAccount], *, today: date) -> list[Payment]:
-    """What the credit balances of these locked accounts pay of their dues on ``today`` (before
-    any card is charged), at most once a day per account."""
+def credit_balance_payments(accounts: list[CreditAccount], *, today: date, whole_debt: bool = False) -> list[Payment]:
+    """What the credit balances of these locked accounts pay on ``today``, before any card is
+    charged: their dues (after a write-off, what is still recoverable), at most once a day per
+    account; ``whole_debt``: everything owed (at write-off)."""
     holders = [a for a in accounts if a.credit_balance > 0]
     if not holders:
         return []
-    reference = f"credit:{today.isoformat()}"
-    applied = set(Repayment.objects.filter(account_id__in=[a.pk for a in holders], reference=reference)
+    reference = f"credit:{today.isoformat()}" + (":payoff" if whole_debt else "")
+    applied = set(Repayment.objects.filter(account_id__in=[a.pk for a in holders], source=RepaymentSource.CREDIT_BALANCE,
+                                           reference=reference)
                   .values_list("account_id", flat=True))
     items = open_items([a.pk for a in holders if a.pk not in applied], lock=False)
     payments = []
     for account in holders:
         if account.pk in applied:
             continue
-        amount = min(items[account.pk].due_total(today), account.credit_balance)
+        owed = payoff_total(account, items[account.pk]) if whole_debt else amount_due(account, items[account.pk], today)
+        amount = min(owed, account.credit_balance)
         if amount > 0:
             payments.append(Payment(account=account, amount=amount, reference=reference,
                                     source=RepaymentSource.CREDIT_BALANCE))
     return payments
+
+
+def credit_balances_apply_accounts(*, account_ids: list[int], business_date: date) -> int:
+    """The close's step before auto-debit, for a chunk of accounts: each credit balance pays
+    the day's dues, whether or not the account has a card or auto-debit (docs/rules.md §6).
+    Idempotent per (account, day). Returns how many accounts it paid for."""
+    with transaction.atomic(durable=True):
+        accounts = lock_credit_accounts(account_ids)
+        payments = credit_balance_payments([accounts[pk] for pk in sorted(accounts)], today=business_date)
+        book_repayments(payments, today=business_date_get())
+    return len(payments)

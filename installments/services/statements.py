@@ -4,7 +4,9 @@ until the statement's earliest due date its pay-later items may be converted int
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
@@ -15,7 +17,7 @@ from accounts.errors import BusinessRuleRefused, NotFound
 from accounts.ledger import lock_credit_account, lock_credit_accounts
 from accounts.models import CreditAccount
 from accounts.money import ZERO
-from installments.models import Installment, InstallmentPlan, InstallmentState, PlanKind, Statement
+from installments.models import BillConversion, Installment, InstallmentPlan, InstallmentState, PlanKind, Statement
 from installments.schedules import add_months
 from risk.selectors import active_policy
 
@@ -94,12 +96,18 @@ def bill_installment_create(*, statement_id: int, periods: int, acting_user: Act
         if not convertible:
             raise BusinessRuleRefused(_("Nothing on this statement can be converted."), code="conversion_closed")
         principal = sum((i.principal_unpaid for i in convertible), ZERO)
+        by_purchase: dict[int, Decimal] = defaultdict(lambda: ZERO)
         for inst in convertible:
+            assert inst.purchase_id is not None  # a pay-later installment belongs to its purchase
+            by_purchase[inst.purchase_id] += inst.principal_unpaid
             inst.principal_cancelled += inst.principal_unpaid
             inst.state = InstallmentState.CANCELLED if inst.principal_paid == 0 else InstallmentState.PAID
             inst.save(update_fields=["principal_cancelled", "state"])
         plan = create_plan(account=account, kind=PlanKind.BILL, principal=principal, periods=periods,
                            start=statement.statement_date, statement=statement, policy=policy)
+        # what each purchase brought into the plan: a later refund of it reduces the plan
+        BillConversion.objects.bulk_create([BillConversion(plan=plan, purchase_id=purchase_id, principal=amount)
+                                            for purchase_id, amount in sorted(by_purchase.items())])
         audit_record(acting_user=acting_user, action="statement.converted", obj=statement,
                      after={"plan_id": plan.pk, "principal": str(principal), "periods": periods})
     return plan

@@ -30,7 +30,7 @@ from risk.identity import IdentityProviderUnavailable, IdentityResult, get_ident
 from risk.models import Application, ApplicationKind, ApplicationStatus, ReviewCase
 from risk.policy import PolicyParams
 from risk.reasons import reason
-from risk.selectors import active_policy, repayment_history_for
+from risk.selectors import active_policy, repayment_history_for, written_off_account_of
 
 logger = logging.getLogger("tally.risk")
 
@@ -124,6 +124,10 @@ def _knockout(params: PolicyParams, application: Application, *, id_number: str,
     problem = rules.id_number_problem(id_number, today=today)
     if problem is not None:
         return reason("ID_INVALID", detail=f"id number {problem} check failed")
+    written_off = written_off_account_of(application.id_number_hash)
+    if written_off is not None:  # any kind, any store id: the person defaulted (docs/rules.md §3)
+        return reason("PRIOR_WRITE_OFF", detail=f"an account of this ID number was written off on "
+                                                f"{written_off.written_off_on}")
     if application.store_status != "normal":
         return reason("ACCOUNT_ABNORMAL", detail=f"store account status is {application.store_status}")
     if application.spend_12m < params.min_spend_12m:
@@ -140,8 +144,6 @@ def _knockout(params: PolicyParams, application: Application, *, id_number: str,
         return reason("VELOCITY", detail=f"{len(recent) + 1}th application within {params.velocity_window_days} days",
                       retry_on=retry_on.isoformat())
     if application.kind == ApplicationKind.REOPEN and account is not None:
-        if account.written_off_on is not None:
-            return reason("PRIOR_WRITE_OFF", detail=f"written off on {account.written_off_on}")
         history = repayment_history_for(application.customer, until=account.closed_on,
                                         lookback_days=params.reopen_lookback_days)
         if history is not None and history.max_days_late > params.reopen_max_days_late:
