@@ -78,7 +78,7 @@ def _timing_matches(task: PeriodicTask, schedule: Schedule) -> bool:
 def _install_one(schedule: Schedule, *, retime: bool) -> str:
     """Create or update the periodic task of one schedule; returns what happened."""
     _validate(schedule)
-    task = PeriodicTask.objects.select_for_update().select_related("interval", "crontab").filter(
+    task = PeriodicTask.objects.select_for_update(of=("self",)).select_related("interval", "crontab").filter(
         name=schedule.name).first()
     if task is None or retime:
         timing = {"interval": _interval_for(schedule.every_seconds) if schedule.every_seconds is not None else None,
