@@ -183,7 +183,7 @@ def test_create_api_client_scopes_option():
 
 def test_a_client_over_its_rate_gets_429_with_retry_after(world, settings):
     caches[settings.API_THROTTLE_CACHE].clear()
-    client, token = api_client_create_or_rotate(name="busy", rate_per_minute=3)
+    _client, token = api_client_create_or_rotate(name="busy", rate_per_minute=3)
     busy = client_with(token)
     url = f"/api/v1/accounts/{world['account_id']}"
     statuses = [busy.get(url).status_code for _ in range(3)]
