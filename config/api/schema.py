@@ -35,13 +35,14 @@ ERROR_COMPONENT = {
 _ALL, _WRITES, _WITH_PATH_ID = "all", "writes", "with_path_id"
 ERROR_RESPONSES: dict[str, tuple[str, str]] = {
     "400": ("Malformed or invalid input; `details` names the fields.", _ALL),
-    "401": ("No token, or an unknown or inactive token.", _ALL),
-    "403": ("The client may not do this.", _ALL),
+    "401": ("No token, or an unknown, revoked or expired token.", _ALL),
+    "403": ("The client may not do this (`insufficient_scope`: outside the token's scopes).", _ALL),
     "404": ("No such object (or not visible to this client).", _WITH_PATH_ID),
     "406": ("The `Accept` header asks for something other than JSON.", _ALL),
     "409": ("Conflict: wrong state, duplicate, or an `Idempotency-Key` reused or still running.", _WRITES),
     "415": ("The body is not JSON.", _WRITES),
     "422": ("A business rule refused the request; `code` says which.", _WRITES),
+    "429": ("Over the client's request rate (`throttled`); `Retry-After` says when to try again.", _ALL),
 }
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 
