@@ -154,7 +154,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env("TALLY_STATIC_ROOT") or BASE_DIR / "staticfiles"
 # whitenoise serves the admin's and the API docs' files from the web process (collectstatic
 # at release); compressed and cache-busted names in production, plain files elsewhere.
 STORAGES = {
