@@ -74,10 +74,10 @@ def test_gunicorn_serves_the_styled_admin_with_two_factor_under_production_setti
         env.update(PRODUCTION_VARIABLES, DATABASE_URL=_test_database_url(), ALLOWED_HOSTS="127.0.0.1",
                    CSRF_TRUSTED_ORIGINS="https://127.0.0.1", TALLY_STATIC_ROOT=static_root)
         env.pop("DJANGO_SETTINGS_MODULE", None)  # the default: production
-        collected = subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput"], cwd=ROOT, env=env,  # noqa: S603
+        collected = subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput"], cwd=ROOT, env=env,
                                    capture_output=True, text=True, timeout=300, check=False)
         assert collected.returncode == 0, collected.stderr
-        server = subprocess.Popen(  # noqa: S603
+        server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "config.wsgi", "--worker-class", "gthread", "--workers", "1",
              "--threads", "2", "--bind", f"127.0.0.1:{port}"],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
