@@ -18,17 +18,20 @@ import time_machine
 from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, User
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import OperationalError, connection
+from django.db.models.query import QuerySet
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts import logs, notifications, tasks
 from accounts.business_day import business_date_get, business_date_set
-from accounts.models import AuditEvent, Notification
+from accounts.models import AuditEvent, CreditAccount, Notification
+from config.api.models import IdempotencyRecord
 from config.settings.base import database_config
 from conftest import applicant_payload, upsert_customer
 from installments.models import RestorationAlert
+from risk.models import Application
 
 pytestmark = pytest.mark.django_db
 
@@ -197,8 +200,6 @@ def test_failed_notifications_are_sent_again_from_the_admin_and_audited(note, se
 
 def test_a_restoration_alert_is_resolved_with_a_note_and_audit_ledger_passes_again(api):
     answer = api.post("/api/v1/applications", applicant_payload(), format="json").json()
-    from accounts.models import CreditAccount  # noqa: PLC0415
-
     account = CreditAccount.objects.get(pk=answer["account_id"])
     alert = RestorationAlert.objects.create(account=account, detail="repayment neither restored nor held")
     with pytest.raises(SystemExit):
@@ -277,3 +278,21 @@ def test_admin_urls_with_ids_that_are_digits_only_outside_ascii_never_fail(busin
         for changelist in ("admin:accounts_creditaccount_changelist", "admin:installments_purchase_changelist",
                            "admin:accounts_customer_changelist"):
             assert client.get(reverse(changelist), {"q": search}).status_code == 200
+
+
+def test_a_database_lost_after_the_write_committed_still_answers_the_truth(api, monkeypatch):
+    """PostgreSQL goes away between the view's commit and the storing of the replay: the
+    client gets the committed 201, not a 500 (the key's lease stands until it ends)."""
+    update = QuerySet.update
+
+    def failing_update(self, **kwargs):
+        if self.model is IdempotencyRecord and kwargs.get("completed"):
+            raise OperationalError("server closed the connection unexpectedly")
+        return update(self, **kwargs)
+
+    monkeypatch.setattr(QuerySet, "update", failing_update)
+    response = api.post("/api/v1/applications", applicant_payload(), format="json", HTTP_IDEMPOTENCY_KEY="k-pg")
+    assert response.status_code == 201
+    assert Application.objects.filter(pk=response.json()["id"]).exists()
+    record = IdempotencyRecord.objects.get(key="k-pg")
+    assert not record.completed  # claimed: a retry within the lease gets request_in_progress

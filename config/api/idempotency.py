@@ -23,12 +23,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 from django.utils import timezone
@@ -42,6 +43,7 @@ from .errors import error_body
 from .models import ApiClient, IdempotencyRecord
 from .parsers import BoundedJSONParser
 
+logger = logging.getLogger("tally.api")
 HEADER = "Idempotency-Key"
 API_PREFIX = "/api/"
 
@@ -147,11 +149,18 @@ class IdempotencyMiddleware:
                 return used
             record_id = used
         response = self.get_response(request)
-        if response.status_code >= 500 or response.status_code in RELEASED_STATUSES:
-            IdempotencyRecord.objects.filter(pk=record_id, completed=False).delete()
-            return response
-        data = getattr(response, "data", None)
-        body = json.loads(json.dumps(data, cls=JSONEncoder)) if data is not None else json.loads(response.content)
-        IdempotencyRecord.objects.filter(pk=record_id).update(
-            completed=True, response_status=response.status_code, response_body=body)
+        try:
+            if response.status_code >= 500 or response.status_code in RELEASED_STATUSES:
+                IdempotencyRecord.objects.filter(pk=record_id, completed=False).delete()
+                return response
+            data = getattr(response, "data", None)
+            body = json.loads(json.dumps(data, cls=JSONEncoder)) if data is not None else json.loads(response.content)
+            IdempotencyRecord.objects.filter(pk=record_id).update(
+                completed=True, response_status=response.status_code, response_body=body)
+        except DatabaseError:
+            # The view's work is committed (or refused): its answer is the truth and is given.
+            # Only the replay could not be stored; the key stays claimed until its lease ends,
+            # then a retry runs again and meets the natural key (merchant_order_id, reference…).
+            logger.warning("could not record the answer of Idempotency-Key %r; the key's lease stands", key,
+                           exc_info=True)
         return response
