@@ -9,6 +9,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts import clock
+from accounts.audit_trail import StaffUser
 from accounts.errors import ApplicationError
 from accounts.models import CreditAccount, Customer
 from accounts.registry import Registry
@@ -27,6 +28,22 @@ def active_policy() -> ScoringPolicy:
     if policy is None:
         raise NoActivePolicy(_("No scoring policy is active."))
     return policy
+
+
+def policy_authors(policy: ScoringPolicy) -> list[StaffUser]:
+    """Who authored a version (four eyes, docs/rules.md §3.8): its creator (``created_by``, the
+    only author recorded on versions older than ``authors``) and whoever created or edited it."""
+    authors = {user.pk: user for user in policy.authors.order_by("username")}
+    if policy.created_by is not None:
+        authors.setdefault(policy.created_by.pk, policy.created_by)
+    return sorted(authors.values(), key=lambda user: user.get_username())
+
+
+def is_policy_author(policy: ScoringPolicy, user_id: int | None) -> bool:
+    """Whether the member of staff created or edited this version: none of them may activate it."""
+    if user_id is None:
+        return False
+    return policy.created_by_id == user_id or policy.authors.filter(pk=user_id).exists()
 
 
 class RepaymentHistoryProvider(Protocol):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Sum
 from django.utils.translation import gettext_lazy as _
 
 from accounts import clock
@@ -35,7 +36,8 @@ from .complaints import (
 APPROVE_WAIVER = "complaints.approve_waiver"
 RELEASE_HOLD = RELEASE_EARLY
 
-# An agent may waive up to this much on one waiver; above it a supervisor approves.
+# An agent may waive up to this much in total on one item (a fee or a penalty), counting every
+# waiver on it that is applied or awaiting approval; above it a supervisor approves.
 AGENT_WAIVER_LIMIT = Decimal("100.00")
 
 
@@ -66,6 +68,16 @@ def _waiver_item(account: CreditAccount, kind: str, item_id: int) -> tuple[Insta
             raise ValidationFailed(_("No such penalty on this account."), details={"item_id": [_("not found")]})
         return None, penalty, penalty.unpaid
     raise ValidationFailed(_("Waive a fee or a penalty."), details={"kind": [_("choose fee or penalty")]})
+
+
+def _waived_on_item(installment: Installment | None, penalty: Penalty | None) -> Decimal:
+    """What complaint waivers already give up on the item: applied ones and those awaiting a
+    supervisor (rejected ones do not count). The item's row is locked by ``_waiver_item``."""
+    counted = Waiver.objects.filter(status__in=[WaiverStatus.APPLIED, WaiverStatus.PENDING])
+    on_item = (counted.filter(installment=installment) if installment is not None
+               else counted.filter(penalty=penalty))
+    total = on_item.aggregate(total=Sum("amount"))["total"]
+    return total or ZERO
 
 
 def _apply_waiver(waiver: Waiver, account: CreditAccount, *, installment: Installment | None,
@@ -102,7 +114,8 @@ def _apply_waiver(waiver: Waiver, account: CreditAccount, *, installment: Instal
 
 def complaint_waiver_request(*, complaint_id: int, kind: str, item_id: int, amount: Decimal, reason_text: str,
                              acting_user: Actor) -> Waiver:
-    """Waive (part of) a posted fee or a penalty. Up to 100.00 an agent applies it at once;
+    """Waive (part of) a posted fee or a penalty. While the total waived on the item — earlier
+    waivers applied or pending, plus this one — stays within 100.00 an agent applies it at once;
     above, it waits for a supervisor (``waiver_approve``) — a supervisor's own waiver applies."""
     acting_user = require_staff(acting_user, HANDLE_COMPLAINT, _("You may not handle complaints."))
     try:
@@ -121,16 +134,18 @@ def complaint_waiver_request(*, complaint_id: int, kind: str, item_id: int, amou
         if amount > owed:
             raise BusinessRuleRefused(_("The waiver is more than what is owed on this item."),
                                       code="waiver_exceeds_owed", details={"owed": f"{owed:.2f}"})
+        waived_before = _waived_on_item(installment, penalty)
         waiver = Waiver.objects.create(complaint=complaint, account=account, kind=kind, installment=installment,
                                        penalty=penalty, amount=amount, reason=text, requested_by=acting_user)
-        if amount <= AGENT_WAIVER_LIMIT or acting_user.has_perm(APPROVE_WAIVER):
+        if waived_before + amount <= AGENT_WAIVER_LIMIT or acting_user.has_perm(APPROVE_WAIVER):
             _apply_waiver(waiver, account, installment=installment, penalty=penalty, acting_user=acting_user)
             action = "applied"
         else:
             action = "requested"
         audit_record(acting_user=acting_user, action=f"waiver.{action}", obj=waiver,
                                       after={"complaint": complaint.pk, "kind": kind, "item": item_id,
-                                             "amount": f"{amount:.2f}", "status": waiver.status},
+                                             "amount": f"{amount:.2f}", "waived_before": f"{waived_before:.2f}",
+                                             "status": waiver.status},
                                       reason=text)
         audit_complaint(complaint, action=f"waiver_{action}", acting_user=acting_user,
                after={"waiver": waiver.pk, "amount": f"{amount:.2f}"}, reason_text=text)

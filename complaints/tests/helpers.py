@@ -91,12 +91,14 @@ def close_until(day: date) -> str:
 
 
 def hold_new_accounts(manager: User) -> None:
-    """Policy v2: repayments of accounts younger than 30 days are held for 24 hours."""
+    """Policy v2: repayments of accounts younger than 30 days are held for 24 hours. ``manager``
+    writes the draft; another risk manager activates it (four eyes)."""
     draft = policy_draft_create(acting_user=manager)
     params = dict(draft.params, restoration_hold_rules=[
         {"code": "NEW_ACCOUNT", "max_account_age_days": 30, "hold_hours": 24}])
     policy_draft_update(policy_id=draft.pk, params=params, notes="", acting_user=manager)
-    policy_activate(policy_id=draft.pk, acting_user=manager, reason_text="hold new accounts")
+    activator = staff(f"{manager.get_username()}-activator", "Risk manager")
+    policy_activate(policy_id=draft.pk, acting_user=activator, reason_text="hold new accounts")
 
 
 def file(account: CreditAccount | None = None, *, category: str = "limit_not_restored", external_id: str = "cx-1",

@@ -1,5 +1,6 @@
 """The scoring policies' pages (docs/rules.md §3): versions, a draft's parameters (JSON,
-validated), a new draft from any version, and activation (audited)."""
+validated, within ``risk.policy.BOUNDS``), a new draft from any version, its authors, and
+activation (audited; never offered to an author of the draft — four eyes)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from accounts.errors import ApplicationError
 from accounts.ids import parse_id
 from risk.models import PolicyStatus, ScoringPolicy
 from risk.policy import PolicyParams
+from risk.selectors import is_policy_author, policy_authors
 from risk.services import policies
 
 
@@ -77,8 +79,8 @@ class ScoringPolicyAdmin(admin.ModelAdmin):
     list_filter = ("status",)
     list_select_related = ("created_by", "activated_by")
     actions = None
-    readonly_fields = ("version", "status", "params_pretty", "created_by", "created_at", "activated_by",
-                       "activated_at")
+    readonly_fields = ("version", "status", "params_pretty", "created_by", "authors_list", "created_at",
+                       "activated_by", "activated_at")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # new versions come from "New draft from active" (policy_draft_create)
@@ -93,9 +95,13 @@ class ScoringPolicyAdmin(admin.ModelAdmin):
 
     def get_fields(self, request: HttpRequest, obj: ScoringPolicy | None = None):
         if obj is not None and self.has_change_permission(request, obj):
-            return ["version", "status", "params_text", "notes", "created_by", "created_at"]
-        return ["version", "status", "params_pretty", "notes", "created_by", "created_at", "activated_by",
-                "activated_at"]
+            return ["version", "status", "params_text", "notes", "created_by", "authors_list", "created_at"]
+        return ["version", "status", "params_pretty", "notes", "created_by", "authors_list", "created_at",
+                "activated_by", "activated_at"]
+
+    @admin.display(description=_("authors (created or edited; may not activate)"))
+    def authors_list(self, policy: ScoringPolicy) -> str:
+        return ", ".join(user.get_username() for user in policy_authors(policy)) or "-"
 
     @admin.display(description=_("parameters"))
     def params_pretty(self, policy: ScoringPolicy) -> str:
@@ -154,10 +160,15 @@ class ScoringPolicyAdmin(admin.ModelAdmin):
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict | None = None):
         obj = self.get_object(request, unquote(object_id))
+        may_activate = (obj is not None and obj.status == PolicyStatus.DRAFT
+                        and request.user.has_perm("risk.activate_policy"))
+        author = obj is not None and is_policy_author(obj, request.user.pk)
+        if may_activate and author and request.method == "GET":
+            messages.warning(request, gettext(
+                "You created or edited this draft: another risk manager must activate it."))
         extra_context = {
             **(extra_context or {}),
-            "can_activate": (obj is not None and obj.status == PolicyStatus.DRAFT
-                             and request.user.has_perm("risk.activate_policy")),
+            "can_activate": may_activate and not author,
             "can_edit_policy": request.user.has_perm("risk.edit_policy"),
             "activate_form": ActivatePolicyForm(),
         }

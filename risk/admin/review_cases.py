@@ -33,6 +33,7 @@ from risk.selectors import customer_applications, review_queue
 from risk.services import review_queue as queue_services
 
 DECIDE = "risk.decide_application"
+CONFIRM_HIGH_LIMIT = "risk.confirm_high_limit"
 DUE_SOON = timedelta(hours=4)  # the queue's "due soon" window (risk.selectors.review_queue)
 
 
@@ -229,7 +230,11 @@ class ReviewCaseAdmin(admin.ModelAdmin):
         except ApplicationError as exc:
             messages.error(request, exc.message)
             return HttpResponseRedirect(self._case_url(case_id))
-        if case.status == ReviewStatus.AWAITING_CONFIRMATION:
+        if case.status == ReviewStatus.AWAITING_CONFIRMATION and request.user.has_perm(CONFIRM_HIGH_LIMIT):
+            messages.success(request, gettext(
+                "Case #%(case)s: limit %(limit)s proposed; another risk manager must confirm it.")
+                % {"case": case.pk, "limit": case.proposed_limit})
+        elif case.status == ReviewStatus.AWAITING_CONFIRMATION:
             messages.success(request, gettext(
                 "Case #%(case)s: limit %(limit)s proposed; a risk manager must confirm it.")
                 % {"case": case.pk, "limit": case.proposed_limit})

@@ -1,5 +1,6 @@
 """Scoring policies (docs/rules.md §3): versioned data; only a draft is edited; activating a
-version retires the active one and is audited."""
+version retires the active one and is audited. Four eyes: whoever creates or edits a draft is one
+of its authors, and no author may activate it."""
 
 from __future__ import annotations
 
@@ -10,10 +11,24 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import clock
 from accounts.audit_trail import Actor, audit_record, require_staff
-from accounts.errors import Conflict, NotFound, ValidationFailed
+from accounts.errors import Conflict, NotFound, PermissionRefused, ValidationFailed
 from risk.models import PolicyStatus, ScoringPolicy
 from risk.policy import PolicyParams
-from risk.selectors import active_policy
+from risk.selectors import active_policy, is_policy_author
+
+# What a malformed parameter raises while ``PolicyParams.from_json`` parses and bounds it.
+_PARAMS_ERRORS = (ValueError, TypeError, KeyError, ArithmeticError, AttributeError)
+
+
+def _parsed_params(params: Any) -> PolicyParams:
+    """Shape, order and bounds (``risk.policy.BOUNDS``); a refusal names the first fault."""
+    try:
+        if not isinstance(params, dict):
+            raise TypeError("the parameters must be a JSON object")
+        return PolicyParams.from_json(params)
+    except _PARAMS_ERRORS as exc:
+        raise ValidationFailed(_("Invalid policy parameters: %(error)s") % {"error": exc},
+                               details={"params": [str(exc)]}) from exc
 
 
 def _locked_policy(policy_id: int) -> ScoringPolicy:
@@ -36,6 +51,7 @@ def policy_draft_create(*, acting_user: Actor, based_on: ScoringPolicy | None = 
         except IntegrityError as exc:
             raise Conflict(_("Another draft was created at the same moment; try again."),
                            code="policy_version_taken") from exc
+        draft.authors.add(acting_user)
         audit_record(acting_user=acting_user, action="policy.draft_created", obj=draft,
                                       after={"version": draft.version, "based_on": source.version}, reason=notes)
     return draft
@@ -44,10 +60,7 @@ def policy_draft_create(*, acting_user: Actor, based_on: ScoringPolicy | None = 
 def policy_draft_update(*, policy_id: int, params: dict[str, Any], notes: str,
                         acting_user: Actor) -> ScoringPolicy:
     acting_user = require_staff(acting_user, "risk.edit_policy", _("You may not edit scoring policies."))
-    try:
-        parsed = PolicyParams.from_json(params)
-    except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
-        raise ValidationFailed(_("Invalid policy parameters: %(error)s") % {"error": exc}, details={"params": [str(exc)]}) from exc
+    parsed = _parsed_params(params)
     with transaction.atomic(durable=True):
         policy = _locked_policy(policy_id)
         if policy.status != PolicyStatus.DRAFT:
@@ -56,13 +69,15 @@ def policy_draft_update(*, policy_id: int, params: dict[str, Any], notes: str,
         policy.params = parsed.to_json()
         policy.notes = notes
         policy.save(update_fields=["params", "notes"])
+        policy.authors.add(acting_user)  # an editor is an author: four eyes at activation
         audit_record(acting_user=acting_user, action="policy.draft_updated", obj=policy,
                                       before={"params": before}, after={"params": policy.params}, reason=notes)
     return policy
 
 
 def policy_activate(*, policy_id: int, acting_user: Actor, reason_text: str) -> ScoringPolicy:
-    """Activate a draft; the previously active version is retired. Audited."""
+    """Activate a draft; the previously active version is retired. Audited. Four eyes: refused
+    (403 ``four_eyes``) to any author of the draft (``created_by`` or ``authors``)."""
     acting_user = require_staff(acting_user, "risk.activate_policy", _("You may not activate scoring policies."))
     if not reason_text.strip():
         raise ValidationFailed(_("Say why this version is activated."), details={"reason": [_("required")]})
@@ -70,10 +85,10 @@ def policy_activate(*, policy_id: int, acting_user: Actor, reason_text: str) -> 
         policy = _locked_policy(policy_id)
         if policy.status != PolicyStatus.DRAFT:
             raise Conflict(_("Only a draft policy can be activated."), code="policy_not_draft")
-        try:
-            PolicyParams.from_json(policy.params)
-        except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
-            raise ValidationFailed(_("Invalid policy parameters: %(error)s") % {"error": exc}, details={"params": [str(exc)]}) from exc
+        if is_policy_author(policy, acting_user.pk):
+            raise PermissionRefused(_("You created or edited this draft: another risk manager must activate it."),
+                                    code="four_eyes")
+        _parsed_params(policy.params)
         current = ScoringPolicy.objects.select_for_update().filter(status=PolicyStatus.ACTIVE).first()
         if current is not None:
             current.retire()
@@ -84,5 +99,7 @@ def policy_activate(*, policy_id: int, acting_user: Actor, reason_text: str) -> 
         policy.save(update_fields=["status", "activated_by", "activated_at"])
         audit_record(acting_user=acting_user, action="policy.activated", obj=policy,
                                       before={"active_version": current.version if current else None},
-                                      after={"active_version": policy.version}, reason=reason_text)
+                                      after={"active_version": policy.version,
+                                             "authors": sorted(policy.authors.values_list("pk", flat=True))},
+                                      reason=reason_text)
     return policy

@@ -1,7 +1,7 @@
 """The manual-review queue (docs/rules.md §3): claim next (``SKIP LOCKED``: two reviewers never
 get the same case), claims that expire when idle, the decisions — approve (above the
-high-limit threshold a second risk manager confirms), reject, escalate — and deadline
-breaches."""
+high-limit threshold every approval is a proposal that a risk manager other than the proposer
+confirms), reject, escalate — and deadline breaches."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def _claimable_q(user: StaffUser, *, idle_before: datetime) -> Q:
     expired = Q(status=ReviewStatus.CLAIMED, last_activity_at__lt=idle_before)
     if not user.has_perm("risk.confirm_high_limit"):
         expired &= Q(escalated=False, proposed_limit__isnull=True)
-    return Q(status__in=states) | expired
+    # A proposer never gets their own proposal to confirm (four eyes).
+    return (Q(status__in=states) | expired) & ~Q(proposed_by=user)
 
 
 def review_case_claim_next(*, acting_user: Actor) -> ReviewCase | None:
@@ -125,8 +126,11 @@ def review_claims_expire(*, now: datetime | None = None) -> int:
 
 def review_case_approve(*, case_id: int, credit_limit: Decimal, note: str,
                         acting_user: Actor) -> ReviewCase:
-    """Approve with a limit up to the policy maximum. Above the high-limit threshold a risk
-    manager (other than the proposer) must confirm: a reviewer's approval becomes a proposal."""
+    """Approve with a limit up to the policy maximum. Above the high-limit threshold (policy
+    ``high_limit_threshold``) four eyes: whoever approves — reviewer or risk manager — only
+    proposes (case ``awaiting_confirmation``); a risk manager other than the proposer confirms
+    with a limit up to the one proposed (a higher one is a new proposal, theirs). The proposer
+    confirming is refused (403 ``four_eyes``)."""
     acting_user = require_staff(acting_user, "risk.decide_application", _("You may not decide credit applications."))
     if credit_limit <= 0 or credit_limit != credit_limit.quantize(Decimal("0.01")):
         raise ValidationFailed(_("The limit must be a positive amount in fen."), details={"credit_limit": [_("invalid")]})
@@ -143,7 +147,15 @@ def review_case_approve(*, case_id: int, credit_limit: Decimal, note: str,
             raise ValidationFailed(_("The limit must be a multiple of %(step)s.") % {"step": params.limit_rounding},
                                    details={"credit_limit": [_("not a multiple of the rounding step")]})
         if credit_limit > params.high_limit_threshold:
-            if not acting_user.has_perm("risk.confirm_high_limit"):
+            if case.proposed_by_id == acting_user.pk:
+                raise PermissionRefused(_("A second risk manager must confirm a limit you proposed."),
+                                        code="four_eyes")
+            confirms = (case.proposed_limit is not None and case.proposed_by_id is not None
+                        and credit_limit <= case.proposed_limit
+                        and acting_user.has_perm("risk.confirm_high_limit"))
+            if not confirms:
+                before = {"proposed_limit": None if case.proposed_limit is None else str(case.proposed_limit),
+                          "proposed_by": case.proposed_by_id}
                 case.propose_high_limit()
                 case.proposed_limit = credit_limit
                 case.proposed_by = acting_user
@@ -151,10 +163,9 @@ def review_case_approve(*, case_id: int, credit_limit: Decimal, note: str,
                 case.claimed_by = None
                 case.save(update_fields=["status", "proposed_limit", "proposed_by", "proposal_note", "claimed_by"])
                 audit_record(acting_user=acting_user, action="review_case.high_limit_proposed",
-                                              obj=case, after={"proposed_limit": str(credit_limit)}, reason=note)
+                                              obj=case, before=before, after={"proposed_limit": str(credit_limit)},
+                                              reason=note)
                 return case
-            if case.proposed_by_id == acting_user.pk:
-                raise PermissionRefused(_("A second risk manager must confirm a limit you proposed."))
         account = CreditAccount.objects.filter(customer_id=application.customer_id).first()
         if account is not None and account.status != AccountStatus.CLOSED:
             raise Conflict(_("The customer already has a credit account that is not closed."), code="account_exists")

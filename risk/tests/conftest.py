@@ -36,6 +36,11 @@ def manager():
 
 
 @pytest.fixture
+def manager2():
+    return staff("manager2", "Risk manager")
+
+
+@pytest.fixture
 def agent():
     # The "CS agent" group lacks risk.view_reviewcase (accounts/migrations/0003); the queue's
     # view permission is granted explicitly until the group migration carries it.

@@ -30,18 +30,20 @@ def test_database_refuses_a_second_active_policy():
         ScoringPolicy.objects.bulk_create([ScoringPolicy(version=9, params={}, status="active")])
 
 
-def test_manager_drafts_edits_and_activates_audited(manager):
+def test_manager_drafts_edits_and_another_activates_audited(manager, manager2):
     draft = policy_draft_create(acting_user=manager, notes="tighter")
     assert draft.version == 2 and draft.status == "draft"
     policy_draft_update(policy_id=draft.pk, params=dict(draft.params, approve_min_score=600),
                                  notes="tighter", acting_user=manager)
-    policy_activate(policy_id=draft.pk, acting_user=manager, reason_text="Q4 risk review")
+    policy_activate(policy_id=draft.pk, acting_user=manager2, reason_text="Q4 risk review")
     assert ScoringPolicy.objects.get(version=1).status == "retired"
     active = ScoringPolicy.objects.get(status="active")
     assert active.version == 2 and active.parsed.approve_min_score == 600
+    assert active.activated_by == manager2
     event = AuditEvent.objects.get(action="policy.activated")
-    assert event.actor == manager and event.reason == "Q4 risk review"
-    assert event.before == {"active_version": 1} and event.after == {"active_version": 2}
+    assert event.actor == manager2 and event.reason == "Q4 risk review"
+    assert event.before == {"active_version": 1}
+    assert event.after == {"active_version": 2, "authors": [manager.pk]}
     with pytest.raises(Conflict):
         policy_draft_update(policy_id=draft.pk, params=draft.params, notes="", acting_user=manager)
 

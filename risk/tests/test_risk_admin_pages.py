@@ -48,7 +48,7 @@ def test_applications_are_read_only_and_visible_to_cs_agents(agent, reviewer):
     assert application.status == "in_review"
 
 
-def test_policy_drafts_are_edited_and_activated_through_services(manager, reviewer):
+def test_policy_drafts_are_edited_and_activated_through_services(manager, manager2, reviewer):
     active = ScoringPolicy.objects.get(status=PolicyStatus.ACTIVE)
     manager_client = client_for(manager)
     # the active version cannot be edited
@@ -86,12 +86,13 @@ def test_policy_drafts_are_edited_and_activated_through_services(manager, review
     activate_url = reverse("admin:risk_scoringpolicy_activate", args=[draft.pk])
     assert reviewer_client.post(activate_url, {"reason": "x"}).status_code == 403
 
-    # activation needs a reason
-    refused = manager_client.post(activate_url, {"reason": ""})
+    # activation needs a reason, and a risk manager who did not author the draft (four eyes)
+    other_client = client_for(manager2)
+    refused = other_client.post(activate_url, {"reason": ""})
     assert message_texts(refused)[-1] == "Say why this version is activated."
     draft.refresh_from_db()
     assert draft.status == PolicyStatus.DRAFT
-    activated = manager_client.post(activate_url, {"reason": "longer review deadline"})
+    activated = other_client.post(activate_url, {"reason": "longer review deadline"})
     assert activated.status_code == 302
     draft.refresh_from_db()
     active.refresh_from_db()
