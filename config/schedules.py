@@ -54,6 +54,20 @@ SCHEDULES: tuple[Schedule, ...] = (
         description="Gives back available limit held after repayments once the hold's time has come.",
     ),
     Schedule(
+        name="repayments: reconcile unknown payments",
+        task="installments.tasks.reconcile_payments",
+        every_seconds=900,
+        description="Asks the gateway about every payment attempt and payout whose outcome is unknown, so a "
+                    "charge the gateway took restores the limit within 15 minutes, not at the next close.",
+    ),
+    Schedule(
+        name="risk: sweep applications stuck in received",
+        task="risk.tasks.sweep_stuck_applications",
+        every_seconds=300,
+        description="Moves applications left in received for over 10 minutes (a worker died mid-way, an "
+                    "unexpected identity-check error) to pending_retry.",
+    ),
+    Schedule(
         name="complaints: escalate breaches, auto-close, move closure requests",
         task="complaints.tasks.sweep_complaints_and_closures",
         every_seconds=300,

@@ -30,6 +30,7 @@ from accounts.backoffice import (
 from accounts.models import DELINQUENCY_BUCKETS, AccountStatus, CreditAccount, Customer, delinquency_bucket_q
 
 from .admin.account_page import account_page_context, collections_view
+from .admin.collection import collection_context, repayment_card_view
 from .admin.risk_actions import freeze_view, section_context, unfreeze_view, write_off_view
 from .models import PaymentAttempt, Statement
 
@@ -100,6 +101,11 @@ def register() -> None:
     register_account_block(AccountBlock(key="risk_actions",
                                         template="admin/installments/creditaccount/_risk_actions.html",
                                         context=section_context, order=20))
+    register_account_block(AccountBlock(key="collection",
+                                        template="admin/installments/creditaccount/_collection.html",
+                                        context=collection_context, order=15))
+    register_account_page(AccountPage(route="<int:account_id>/repayment-card/", name="repayment_card",
+                                      view=repayment_card_view))
     register_account_page(AccountPage(route="collections/", name="collections", view=collections_view,
                                       title=_("Collections queue")))
     register_account_page(AccountPage(route="<int:account_id>/freeze/", name="freeze", view=freeze_view))

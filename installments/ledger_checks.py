@@ -87,6 +87,61 @@ def penalties_match() -> list[str]:
     return [f"account {r[0]}: penalties {r[1]} but penalty rows owe {r[2]}" for r in rows]
 
 
+def write_offs_recovered_or_recoverable() -> list[str]:
+    """Written off = recovered + still recoverable: each account's written-off amount is its
+    write-off expense in the ledger, and what it recovered is its recovery income — the sum of
+    its repayments' ``recovered`` — never more than written off."""
+    rows = fetch("""
+        WITH books AS (
+            SELECT e.credit_account_id AS id,
+                   COALESCE(SUM(l.amount) FILTER (WHERE l.book = 'write_off_expense' AND e.kind = 'write_off'), 0)
+                       AS written_off,
+                   -COALESCE(SUM(l.amount) FILTER (WHERE l.book = 'write_off_recovery'), 0) AS recovered
+            FROM accounts_journalline l JOIN accounts_journalentry e ON e.id = l.entry_id
+            WHERE l.book IN ('write_off_expense', 'write_off_recovery') GROUP BY e.credit_account_id),
+        repaid AS (SELECT account_id AS id, SUM(recovered) AS recovered FROM installments_repayment
+                   WHERE recovered > 0 GROUP BY account_id)
+        SELECT a.id, a.written_off_amount, COALESCE(b.written_off, 0), a.recovered_amount, COALESCE(b.recovered, 0),
+               COALESCE(r.recovered, 0)
+        FROM accounts_creditaccount a LEFT JOIN books b ON b.id = a.id LEFT JOIN repaid r ON r.id = a.id
+        WHERE a.written_off_amount <> COALESCE(b.written_off, 0) OR a.recovered_amount <> COALESCE(b.recovered, 0)
+           OR a.recovered_amount <> COALESCE(r.recovered, 0) OR a.recovered_amount > a.written_off_amount
+        ORDER BY a.id LIMIT 1000""")
+    return [f"account {r[0]}: written off {r[1]} (ledger {r[2]}), recovered {r[3]} (ledger {r[4]}, "
+            f"repayments {r[5]})" for r in rows]
+
+
+def credit_balances_add_up() -> list[str]:
+    """Credit balances = credited − applied − paid out: what refunds and surplus collections
+    credited, less what the balance paid of dues (credit-balance repayments) and what payouts
+    took (in flight or paid; a payout that failed gave it back); and the payouts in flight
+    are exactly the ``payouts_pending`` book."""
+    rows = fetch("""
+        WITH credited AS (
+            SELECT l.credit_account_id AS id, -SUM(l.amount) AS amount
+            FROM accounts_journalline l JOIN accounts_journalentry e ON e.id = l.entry_id
+            WHERE l.book = 'customer_credit' AND l.amount < 0 AND e.kind <> 'payout_returned'
+            GROUP BY l.credit_account_id),
+        applied AS (SELECT account_id AS id, SUM(amount) AS amount FROM installments_repayment
+                    WHERE source = 'credit_balance' GROUP BY account_id),
+        paid_out AS (SELECT account_id AS id, SUM(amount) AS amount FROM installments_creditbalancepayout
+                     WHERE status IN ('submitted', 'unknown', 'succeeded') GROUP BY account_id)
+        SELECT a.id, a.credit_balance, COALESCE(c.amount, 0), COALESCE(ap.amount, 0), COALESCE(p.amount, 0)
+        FROM accounts_creditaccount a LEFT JOIN credited c ON c.id = a.id LEFT JOIN applied ap ON ap.id = a.id
+             LEFT JOIN paid_out p ON p.id = a.id
+        WHERE a.credit_balance <> COALESCE(c.amount, 0) - COALESCE(ap.amount, 0) - COALESCE(p.amount, 0)
+        ORDER BY a.id LIMIT 1000""")
+    found = [f"account {r[0]}: credit balance {r[1]} but credited {r[2]} − applied {r[3]} − paid out {r[4]}"
+             for r in rows]
+    rows = fetch("""
+        SELECT (SELECT -COALESCE(SUM(amount), 0) FROM accounts_journalline WHERE book = 'payouts_pending'),
+               (SELECT COALESCE(SUM(amount), 0) FROM installments_creditbalancepayout
+                WHERE status IN ('submitted', 'unknown'))""")
+    if rows and rows[0][0] != rows[0][1]:
+        found.append(f"payouts in flight {rows[0][1]} but the payouts_pending book holds {rows[0][0]}")
+    return found
+
+
 def register() -> None:
     LEDGER_CHECKS.register("principal and fees equal the installments", principal_matches_installments)
     LEDGER_CHECKS.register("no installment paid more than it owes", installments_not_overpaid)
@@ -94,3 +149,5 @@ def register() -> None:
     LEDGER_CHECKS.register("dues collected once per attempt", dues_collected_once)
     LEDGER_CHECKS.register("every repayment restored or held its principal", repayments_restored_or_held)
     LEDGER_CHECKS.register("penalties equal the penalty rows", penalties_match)
+    LEDGER_CHECKS.register("written off = recovered + still recoverable", write_offs_recovered_or_recoverable)
+    LEDGER_CHECKS.register("credit balances = credited − applied − paid out", credit_balances_add_up)

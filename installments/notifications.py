@@ -38,8 +38,26 @@ def overdue_warning(p: dict[str, Any]) -> str:
              "Late fees apply.") % {"days": p.get("days_past_due", "")}
 
 
+def recovery_received(p: dict[str, Any]) -> str:
+    return _("We received your payment of %(amount)s CNY towards the written-off balance; still owed: "
+             "%(recoverable)s CNY.") % {"amount": p.get("amount", ""), "recoverable": p.get("recoverable", "")}
+
+
+def payout_sent(p: dict[str, Any]) -> str:
+    return _("We paid %(amount)s CNY of your credit balance back to your repayment card.") % {
+        "amount": p.get("amount", "")}
+
+
+def payout_failed(p: dict[str, Any]) -> str:
+    return _("We could not pay %(amount)s CNY back to your repayment card; it stays your credit balance. "
+             "Please add a new card.") % {"amount": p.get("amount", "")}
+
+
 def register() -> None:
     NOTIFICATION_TEXTS.register("limit_restored", limit_restored)
     NOTIFICATION_TEXTS.register("limit_held", limit_held)
     NOTIFICATION_TEXTS.register("debit_failed", debit_failed)
     NOTIFICATION_TEXTS.register("overdue_warning", overdue_warning)
+    NOTIFICATION_TEXTS.register("recovery_received", recovery_received)
+    NOTIFICATION_TEXTS.register("payout_sent", payout_sent)
+    NOTIFICATION_TEXTS.register("payout_failed", payout_failed)

@@ -46,11 +46,17 @@ def statements_for(account_id: int) -> QuerySet[Statement]:
 
 
 def payoff_quote(account: CreditAccount) -> dict:
-    """All unpaid principal + fees and penalties already posted (docs/rules.md §5)."""
+    """All unpaid principal + fees and penalties already posted (docs/rules.md §5); after a
+    write-off, what is still recoverable (``recoverable``, also the total)."""
+    if account.written_off_on is not None:
+        total = account.recoverable
+        return {"principal": ZERO, "fees": ZERO, "penalties": ZERO, "total": total, "recoverable": total,
+                "credit_balance": account.credit_balance,
+                "amount_to_pay": max(total - account.credit_balance, ZERO)}
     total = account.principal_outstanding + account.fees_outstanding + account.penalties_outstanding
     return {"principal": account.principal_outstanding, "fees": account.fees_outstanding,
             "penalties": account.penalties_outstanding, "total": total, "credit_balance": account.credit_balance,
-            "amount_to_pay": max(total - account.credit_balance, total * 0)}
+            "recoverable": ZERO, "amount_to_pay": max(total - account.credit_balance, ZERO)}
 
 
 def repayment_history(customer_ids: list[int], *, start: date | None, end: date | None) -> RepaymentHistory | None:

@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from .selectors import applications_due_for_retry
-from .services.applications import application_retry_identity
+from .services.applications import application_retry_identity, applications_sweep_stuck
 from .services.review_queue import review_claims_expire
 
 
@@ -18,3 +18,8 @@ def retry_pending_applications() -> int:
 @shared_task(ignore_result=True)
 def expire_idle_review_claims() -> int:
     return review_claims_expire()
+
+
+@shared_task(ignore_result=True)
+def sweep_stuck_applications() -> int:
+    return applications_sweep_stuck()

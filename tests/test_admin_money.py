@@ -75,7 +75,8 @@ def hold_new_accounts(manager: User) -> None:
     params = dict(draft.params, restoration_hold_rules=[
         {"code": "NEW_ACCOUNT", "max_account_age_days": 30, "hold_hours": 24}])
     policy_draft_update(policy_id=draft.pk, params=params, notes="", acting_user=manager)
-    policy_activate(policy_id=draft.pk, acting_user=manager, reason_text="hold new accounts")
+    second = staff(f"{manager.username}-second", "Risk manager")  # four eyes: not the draft's author
+    policy_activate(policy_id=draft.pk, acting_user=second, reason_text="hold new accounts")
 
 
 def staff(username: str, group: str | None = None, *, superuser: bool = False) -> User:
@@ -217,8 +218,8 @@ def test_account_page_query_count_does_not_grow_with_plans(agent, django_assert_
 
 # session, user, staff profile, account, permissions (user, groups), the status and limit change
 # inlines, business date, ledger lines, plans, installments, repayments, holds, statements,
-# attempts, penalties
-ACCOUNT_PAGE_QUERIES = 17
+# attempts, penalties, payouts
+ACCOUNT_PAGE_QUERIES = 18
 
 
 # --- the ledger ------------------------------------------------------------------------------------

@@ -147,9 +147,10 @@ def test_cob_run_page_shows_steps_and_failures_to_operations(monkeypatch, agent)
     assert page.status_code == 200
     html = page.content.decode()
     steps = [(row["step"].position, row["step"].step, row["step"].failures) for row in page.context["steps"]]
-    assert steps[4] == (5, "post_fees", 1)
-    assert [s[1] for s in steps][:6] == ["reconcile_unknown_attempts", "accrue_penalties", "classify_delinquency",
-                                         "issue_statements", "post_fees", "auto_debit"]
+    assert steps[6] == (6, "post_fees", 1)
+    assert [s[1] for s in steps][:9] == ["retry_failures", "reconcile_unknown_attempts", "reconcile_unknown_payouts",
+                                         "accrue_penalties", "classify_delinquency", "issue_statements", "post_fees",
+                                         "apply_credit_balances", "auto_debit"]
     failures = [(f["failure"].step_run.step, f["failure"].account_id, f["summary"]) for f in page.context["failures"]]
     assert ("post_fees", bad.pk, "RuntimeError: disk on fire") in failures
     assert {account_id for _, account_id, _ in failures} == {bad.pk}  # the good account went on

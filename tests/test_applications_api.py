@@ -61,7 +61,7 @@ def test_strong_profile_is_approved_with_20000_and_opens_an_account(api):
         "credit_limit": "20000.00", "available_limit": "20000.00", "held_amount": "0.00",
         "outstanding": {"principal": "0.00", "fees": "0.00", "penalties": "0.00", "total": "0.00"},
         "credit_balance": "0.00", "days_past_due": 0, "bucket": "current", "billing_day": 20,
-        "auto_debit": True, "opened_on": "2026-11-20",
+        "auto_debit": True, "opened_on": "2026-11-20", "written_off": None,
     }
     # the clear ID number is nowhere in the response, and stored only encrypted
     assert "11010519491231002X" not in response.content.decode()
@@ -190,12 +190,12 @@ def test_shared_phone_sends_an_approvable_application_to_review(api):
     assert [r["code"] for r in body["reasons"]] == ["SHARED_PHONE"]
 
 
-def test_high_limit_goes_to_review(api, manager):
+def test_high_limit_goes_to_review(api, manager, manager2):
 
     draft = policy_draft_create(acting_user=manager, notes="lower high-limit threshold")
     params = dict(draft.params, high_limit_threshold="10000")
     policy_draft_update(policy_id=draft.pk, params=params, notes="test", acting_user=manager)
-    policy_activate(policy_id=draft.pk, acting_user=manager, reason_text="test")
+    policy_activate(policy_id=draft.pk, acting_user=manager2, reason_text="test")  # four eyes
     body = post(api, applicant_payload()).json()
     assert body["status"] == "in_review"
     assert body["policy_version"] == 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zlib
 from datetime import date, timedelta
 from decimal import Decimal
 from io import StringIO
@@ -15,7 +14,6 @@ from django.utils import timezone
 
 from accounts import ledger_checks
 from accounts.business_day import business_date_get
-from accounts.lifecycle import credit_line
 from accounts.models import (
     AccountStatusChange,
     AuditEvent,
@@ -28,7 +26,6 @@ from config.cob import runner
 from config.cob.models import CobFailure
 from config.cob.pipeline import STEPS
 from config.cob.runner import ADVISORY_LOCK_KEY, _unlock, run_day
-from conftest import id_number_for, upsert_customer
 from installments.gateway import SandboxGateway
 from installments.models import (
     Installment,
@@ -40,49 +37,19 @@ from installments.models import (
     Statement,
 )
 from installments.services import fees, repayments
-from installments.services.purchases import purchase_create
 from installments.services.refunds import refund_create
 from installments.services.repayments import repayment_create
-from risk.models import ScoringPolicy
 from risk.selectors import repayment_history_for
 from risk.services.policies import policy_activate, policy_draft_create, policy_draft_update
+from tests.credit_lines import assert_ledger_ok, buy, close_until, open_account
 
 pytestmark = pytest.mark.django_db
 START = date(2026, 11, 20)
 
 
-def open_account(card: str, limit: str = "1000.00", n: int = 1) -> CreditAccount:
-    external_id = f"cob-{card}-{n}"
-    customer = upsert_customer(external_id=external_id, name="Zhao Liu",
-                               id_number=id_number_for(zlib.crc32(external_id.encode()) % 28000),
-                               phone=f"1380000{n:04d}", store_status="normal", store_since=date(2020, 1, 1),
-                               orders_12m=10, spend_12m=Decimal("9000.00"), return_rate=Decimal("0.01"))
-    with transaction.atomic():
-        return credit_line.open_account(customer=customer, credit_limit=Decimal(limit), card_token=card,
-                                   policy_version_id=ScoringPolicy.objects.get(status="active").pk,
-                                   reason_code="ACCOUNT_OPENED", acting_user=None)
-
-
 @pytest.fixture(autouse=True)
 def start(business_date):
     return business_date
-
-
-def close_until(day: date) -> str:
-    out = StringIO()
-    call_command("close_business_day", "--until", day.isoformat(), stdout=out)
-    return out.getvalue()
-
-
-def assert_ledger_ok():
-    violations, _ = ledger_checks.run_all()
-    assert violations == []
-
-
-def buy(account, amount="300.00", periods=3, order="o-1"):
-    purchase, _ = purchase_create(account_id=account.pk, merchant_order_id=order, amount=Decimal(amount),
-                                           periods=periods)
-    return purchase
 
 
 def test_tok_ok_is_debited_on_each_due_date_and_ends_fully_paid(db):
@@ -217,13 +184,13 @@ def test_prepayment_restores_limit_at_once_and_future_fees_are_never_charged(api
     assert_ledger_ok()
 
 
-def test_restoration_hold_from_policy_is_shown_and_released(api, manager):
+def test_restoration_hold_from_policy_is_shown_and_released(api, manager, manager2):
 
     draft = policy_draft_create(acting_user=manager)
     params = dict(draft.params, restoration_hold_rules=[
         {"code": "NEW_ACCOUNT", "max_account_age_days": 30, "hold_hours": 24}])
     policy_draft_update(policy_id=draft.pk, params=params, notes="", acting_user=manager)
-    policy_activate(policy_id=draft.pk, acting_user=manager, reason_text="hold new accounts")
+    policy_activate(policy_id=draft.pk, acting_user=manager2, reason_text="hold new accounts")  # four eyes
     account = open_account("tok_ok")
     buy(account)
     body = api.post(f"/api/v1/accounts/{account.pk}/repayments", {"reference": "h", "amount": "50.00"},
@@ -286,7 +253,7 @@ def test_running_the_same_day_twice_changes_nothing(db):
     once = _normalized_state()
     run_day(day, rerun_completed_steps=True)
     assert _normalized_state() == once
-    assert run.steps.values("step").distinct().count() == len(STEPS)
+    assert run.steps.values("step").distinct().count() == len(STEPS) + 1  # and the retry of earlier failures
     assert PaymentAttempt.objects.count() == 7
     assert_ledger_ok()
 

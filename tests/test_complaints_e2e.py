@@ -143,7 +143,7 @@ def test_activation_failed_the_panel_shows_reason_codes_and_policy_version(api, 
 
 
 def test_closure_waits_for_payoff_closes_refuses_purchases_and_reopen_uses_the_current_policy(
-        api, agent, manager):
+        api, agent, manager, manager2):
     account_id = apply(api)["account_id"]
     assert post(api, f"/api/v1/accounts/{account_id}/purchases",
                 {"merchant_order_id": "o-1", "amount": "300.00", "installments": 3}).status_code == 201
@@ -176,9 +176,9 @@ def test_closure_waits_for_payoff_closes_refuses_purchases_and_reopen_uses_the_c
     assert refused.json()["error"]["code"] == "account_not_active"
     assert Notification.objects.filter(kind="closure_done", account_id=account_id).count() == 1
 
-    # the risk manager activates policy v2; the reopen application is decided under it
+    # a risk manager drafts policy v2, another activates it; the reopen application is decided under it
     draft = policy_draft_create(acting_user=manager, notes="v2")
-    policy_activate(policy_id=draft.pk, acting_user=manager, reason_text="quarterly review")
+    policy_activate(policy_id=draft.pk, acting_user=manager2, reason_text="quarterly review")
     reopened = apply(api, kind="reopen")
     assert (reopened["status"], reopened["policy_version"]) == ("approved", 2)
     assert reopened["account_id"] == account_id

@@ -19,6 +19,7 @@ from django_fsm import can_proceed
 
 from accounts import clock
 from accounts.audit_trail import Actor, StaffUser, audit_record, require_staff, staff_user
+from accounts.business_day import business_date_get
 from accounts.errors import BusinessRuleRefused, Conflict, NotFound, ValidationFailed
 from accounts.errors import require_permission as _require
 from accounts.ledger import lock_credit_account
@@ -41,6 +42,8 @@ from complaints.models import (
 )
 from complaints.reasons import SYSTEM_CLOSURE_CODES, reason
 from installments.models import AttemptStatus, PaymentAttempt
+from installments.services.payouts import payout_at_closure
+from installments.services.repayments import book_repayments, credit_balance_payments
 from risk.selectors import active_policy
 
 from .complaints import move, required_text
@@ -149,7 +152,8 @@ def _payment_in_flight(account: CreditAccount) -> bool:
 
 
 def _risk_check(account: CreditAccount) -> list[dict[str, Any]]:
-    """No open dispute, no pending refund, not frozen (docs/rules.md §9)."""
+    """No open dispute, not frozen (docs/rules.md §9). A credit balance never blocks a closure:
+    it is paid out as the account closes."""
     found = []
     if account.status == AccountStatus.FROZEN:
         found.append(reason("ACCOUNT_FROZEN", detail="account frozen"))
@@ -158,8 +162,6 @@ def _risk_check(account: CreditAccount) -> list[dict[str, Any]]:
                     .values_list("pk", flat=True))
     if disputes:
         found.append(reason("OPEN_DISPUTE", detail=f"open dispute complaint(s) {', '.join(map(str, disputes))}"))
-    if account.credit_balance > 0:
-        found.append(reason("PENDING_REFUND", detail=f"credit balance {account.credit_balance} to refund"))
     return found
 
 
@@ -168,6 +170,9 @@ def _decide(request: ClosureRequest, account: CreditAccount, *, acting_user: Act
     back to awaiting payoff; a payment still in flight → wait; else approve or reject."""
     before = _request_snapshot(request)
     now = clock.now()
+    if account.outstanding_total > 0 and account.credit_balance > 0:  # the customer's own money pays first
+        today = business_date_get()
+        book_repayments(credit_balance_payments([account], today=today, whole_debt=True), today=today)
     if account.outstanding_total > 0:
         request.wait_for_payoff()
         request.payoff_expires_at = request.payoff_expires_at or deadlines.payoff_expires_at(now)
@@ -193,6 +198,7 @@ def _decide(request: ClosureRequest, account: CreditAccount, *, acting_user: Act
     request.save(update_fields=["status", "reasons", "decided_at", "decided_by", "updated_at"])
     _close_account(account, reason_code="CUSTOMER_REQUEST", note=f"closure request #{request.pk}",
                    acting_user=acting_user)
+    payout_at_closure(account, acting_user=acting_user)
     _request_audit(request, action="approved", acting_user=acting_user, before=before)
     _notify_closure(request, account, kind="closure_done")
     return request.status

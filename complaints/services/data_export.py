@@ -35,6 +35,7 @@ from installments.models import (
     RestorationHold,
     Statement,
 )
+from installments.services.repayment_cards import mask_card_token
 from risk.models import Application
 
 from .complaints import REASSIGN_COMPLAINT, audit_complaint, locked_complaint, require_handler
@@ -42,12 +43,6 @@ from .complaints import REASSIGN_COMPLAINT, audit_complaint, locked_complaint, r
 EXPORT_FORMAT = "tally.customer-data-export/1"
 # Never exported: ciphertext, lookup hashes, internal search columns.
 NEVER = {"id_number_encrypted", "id_number_hash"}
-
-
-def mask_token(value: str) -> str:
-    if not value:
-        return ""
-    return "*" * max(len(value) - 4, 0) + value[-4:]
 
 
 def _rows(queryset, *, mask: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -75,7 +70,7 @@ def _collect(complaint: Complaint) -> dict[str, Any]:
         "complaint": complaint.pk,
         "customer": profile,
         "applications": _rows(Application.objects.filter(customer=customer),
-                              mask={"phone": mask_phone, "repayment_card_token": mask_token}),
+                              mask={"phone": mask_phone, "repayment_card_token": mask_card_token}),
         "credit_account": None,
         "complaints": _rows(Complaint.objects.filter(customer=customer)),
         # internal notes are staff working papers, not the customer's data; replies and the
@@ -87,7 +82,7 @@ def _collect(complaint: Complaint) -> dict[str, Any]:
     }
     if account is not None:
         data["credit_account"] = _rows(CreditAccount.objects.filter(pk=account.pk),
-                                       mask={"repayment_card_token": mask_token})[0]
+                                       mask={"repayment_card_token": mask_card_token})[0]
         by_account = {
             "status_changes": AccountStatusChange,
             "limit_changes": LimitChange,

@@ -25,9 +25,10 @@ from complaints.services.closures import (
     closure_request_withdraw,
     closure_requests_advance,
 )
-from installments.models import Purchase
+from installments.models import CreditBalancePayout, Purchase
 from installments.services.purchases import purchase_create
 from installments.services.refunds import refund_create
+from tests.credit_lines import assert_ledger_ok
 
 from .helpers import START, at, buy, close_until, file, open_account, render, repay, working, world
 
@@ -173,7 +174,8 @@ def test_risk_check_refuses_with_an_open_dispute(agent):
     assert text.startswith("We could not close your credit line: Your credit line cannot be closed while a dispute")
 
 
-def test_risk_check_refuses_a_pending_refund_and_a_frozen_account(agent):
+def test_a_credit_balance_is_paid_out_at_closure_and_a_frozen_account_is_refused(
+        agent, django_capture_on_commit_callbacks):
     account = open_account()
     buy(account, amount="300.00", periods=1)
     repay(account, "300.00")
@@ -182,9 +184,15 @@ def test_risk_check_refuses_a_pending_refund_and_a_frozen_account(agent):
     account.refresh_from_db()
     assert account.credit_balance == Decimal("100.00")
     request = request_closure(account)
-    verify(request, agent)
+    with django_capture_on_commit_callbacks(execute=True):  # the payout is sent once the closure commits
+        verify(request, agent)
     request.refresh_from_db()
-    assert (request.status, [r["code"] for r in request.reasons]) == ("rejected", ["PENDING_REFUND"])
+    account.refresh_from_db()
+    assert (request.status, account.status, account.credit_balance) == ("approved", "closed", Decimal("0.00"))
+    payout = CreditBalancePayout.objects.get(account=account)
+    assert (payout.amount, payout.status, payout.reason) == (Decimal("100.00"), "succeeded", "closure")
+    assert Notification.objects.filter(account=account, kind="payout_sent").count() == 1
+    assert_ledger_ok()
 
     frozen = open_account(2)
     frozen.freeze()

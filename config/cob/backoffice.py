@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import Count, Min, Sum
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.urls import reverse
@@ -19,7 +19,7 @@ from accounts import clock
 from accounts.backoffice import DashboardWidget, register_dashboard_widget
 from accounts.business_day import business_date_get
 
-from .models import CobRun
+from .models import CobFailure, CobRun
 
 VIEW_RUNS = "cob.view_cobrun"
 
@@ -48,13 +48,18 @@ def close_lag(business_date: date) -> tuple[int, bool]:
 
 
 def last_close_widget(request: HttpRequest) -> dict[str, Any]:
-    """The latest close-of-business run, its failures, the days not yet closed before the
-    business date, and whether the close is behind the calendar (two queries)."""
+    """The latest close-of-business run, its failures, the failures of any close not yet
+    resolved by a retry, the days not yet closed before the business date, and whether the
+    close is behind the calendar (three queries)."""
     run = last_cob_run()
     today = business_date_get()
     lag, behind = close_lag(today)
     runs_url = reverse("admin:cob_cobrun_changelist")
-    calendar = {"calendar_lag": lag, "close_behind": behind}
+    open_failures = CobFailure.objects.filter(resolved_at__isnull=True).aggregate(
+        count=Count("id"), oldest_run=Min("step_run__run_id"))
+    calendar = {"calendar_lag": lag, "close_behind": behind, "open_failures": open_failures["count"],
+                "open_failures_url": reverse("admin:cob_cobrun_change", args=[open_failures["oldest_run"]])
+                if open_failures["oldest_run"] else ""}
     if run is None:
         return {"run": None, "business_date": today, "runs_url": runs_url, **calendar}
     closed_through = run.business_date if run.status == "completed" else run.business_date - timedelta(days=1)

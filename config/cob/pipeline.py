@@ -19,6 +19,7 @@ from installments.services.auto_debit import auto_debit_accounts
 from installments.services.delinquency import delinquency_classify_accounts, penalties_accrue_accounts
 from installments.services.fees import fees_post_due_accounts
 from installments.services.holds import holds_release_accounts
+from installments.services.payouts import payouts_reconcile, payouts_to_reconcile
 from installments.services.reconciliation import reconcile_attempts
 from installments.services.repayments import credit_balances_apply_accounts
 from installments.services.statements import statements_issue_accounts
@@ -50,6 +51,8 @@ def _escalate_deadlines(day: date) -> dict[str, Any]:
 STEPS: tuple[Step, ...] = (
     Step("reconcile_unknown_attempts", picks.attempts_to_reconcile,
          lambda ids, d: reconcile_attempts(attempt_ids=ids, business_date=d), ids_are_accounts=False),
+    Step("reconcile_unknown_payouts", lambda d: payouts_to_reconcile(),
+         lambda ids, d: payouts_reconcile(ids), ids_are_accounts=False),
     Step("accrue_penalties", picks.accounts_overdue,
          lambda ids, d: penalties_accrue_accounts(account_ids=ids, business_date=d)),
     Step("classify_delinquency", picks.accounts_to_classify,

@@ -3,7 +3,8 @@ the steps of ``pipeline`` in order, a day's run recorded step by step so a crash
 on where it stopped. Chunked steps split their ids into chunks; with ``fan_out`` the chunks
 go to Celery workers as a ``group`` (more workers on more machines → faster), otherwise they
 run in this process. A chunk that fails is run again account by account (a chunk of one),
-so one account's failure is recorded on that account and never stops the others."""
+so one account's failure is recorded on that account and never stops the others; the next
+close runs it again for its own business date until it succeeds."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ logger = logging.getLogger("tally.cob")
 ADVISORY_LOCK_KEY = 7_355_608  # "one close of business at a time"
 CHUNK_SIZE = 500
 CHUNK_TASK = "config.cob.tasks.cob_chunk"  # by name: the tasks module imports this one
+RETRY_STEP = "retry_failures"  # the close's first step: what failed in earlier closes, run again
 
 
 class CobAlreadyRunning(Exception):
@@ -69,7 +71,38 @@ def _record_failure(step: Step, business_date: date, item_id: int, step_run_id: 
     logger.exception("close of business %s step %s failed for %s", business_date, step.name, item_id)
     if step_run_id is not None:
         CobFailure.objects.create(step_run_id=step_run_id, account_id=item_id if step.ids_are_accounts else None,
-                                  error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"[:4000])
+                                  item_id=item_id, error=_error_text(exc))
+
+
+def _error_text(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"[:4000]
+
+
+def retry_open_failures(before: date) -> tuple[int, int]:
+    """Run again, for its own business date, every step an account (or attempt) failed in a
+    close before ``before`` and that has not succeeded since — oldest first, in step order —
+    before that close's own steps (docs/rules.md §2). A retry that succeeds resolves the
+    failure; one that fails again stays open (``retries`` counts) for the next close. Returns
+    (resolved, still open)."""
+    resolved = still_open = 0
+    failures = (CobFailure.objects.filter(resolved_at__isnull=True, item_id__isnull=False,
+                                          step_run__run__business_date__lt=before)
+                .select_related("step_run__run").order_by("step_run__run__business_date", "step_run__position", "id"))
+    for failure in failures:
+        step = pipeline.step_by_name(failure.step_run.step)
+        day = failure.step_run.run.business_date
+        assert step.run is not None and failure.item_id is not None  # only chunked steps record failures
+        try:
+            step.run([failure.item_id], day)
+        except Exception as exc:
+            logger.exception("close of business: retry of %s for %s on %s failed again", step.name,
+                             failure.item_id, day)
+            CobFailure.objects.filter(pk=failure.pk).update(retries=failure.retries + 1, error=_error_text(exc))
+            still_open += 1
+            continue
+        CobFailure.objects.filter(pk=failure.pk).update(retries=failure.retries + 1, resolved_at=timezone.now())
+        resolved += 1
+    return resolved, still_open
 
 
 def _dispatch(step: Step, business_date: date, ids: list[int], step_run_id: int, fan_out: bool) -> tuple[int, int]:
@@ -85,10 +118,17 @@ def _dispatch(step: Step, business_date: date, ids: list[int], step_run_id: int,
 
 
 def run_day(business_date: date, *, fan_out: bool = False, rerun_completed_steps: bool = False) -> CobRun:
-    """Run every step for ``business_date`` (without advancing the date)."""
+    """Retry what failed in earlier closes, then run every step for ``business_date``
+    (without advancing the date)."""
     run, created = CobRun.objects.get_or_create(business_date=business_date)
     if not created:
         CobRun.objects.filter(pk=run.pk).update(attempts=run.attempts + 1, status="running")
+    if rerun_completed_steps or not CobStepRun.objects.filter(run=run, step=RETRY_STEP, status="completed").exists():
+        step_run = CobStepRun.objects.create(run=run, position=0, step=RETRY_STEP)
+        resolved, still_open = retry_open_failures(business_date)
+        CobStepRun.objects.filter(pk=step_run.pk).update(
+            status="completed", accounts=resolved + still_open, processed=resolved,
+            detail={"resolved": resolved, "still_open": still_open}, finished_at=timezone.now())
     for position, step in enumerate(pipeline.STEPS, start=1):
         if not rerun_completed_steps and CobStepRun.objects.filter(run=run, step=step.name,
                                                                    status="completed").exists():

@@ -28,7 +28,7 @@ def section_context(request: HttpRequest, account: CreditAccount, today: date) -
         "account": account,
         "can_freeze": may_freeze and can_proceed(account.freeze),
         "can_unfreeze": may_freeze and can_proceed(account.unfreeze),
-        "can_write_off": user.has_perm(WRITE_OFF_ACCOUNT) and can_proceed(account.close)
+        "can_write_off": user.has_perm(WRITE_OFF_ACCOUNT) and account.written_off_on is None
         and account.outstanding_total > 0,
     }
 

@@ -5,9 +5,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.fields import MoneyField, StrictCharField
+from accounts.api.serializers import CreditAccountSerializer
 from accounts.api.views import parse_id
+from accounts.selectors import credit_account_get
 
 from ..models import PaymentAttempt, Repayment
+from ..services.repayment_cards import repayment_card_change
 from ..services.repayments import repayment_create
 from .views import IDEMPOTENCY, _account_or_404, created_or_replayed
 
@@ -33,12 +36,14 @@ class RepaymentOutSerializer(serializers.ModelSerializer):
     allocations = AllocationSerializer(many=True)
     limit_restored = MoneyField()
     held_amount = MoneyField()
+    recovered = MoneyField(help_text="On a written-off account: what this repayment recovered of the amount "
+                                     "written off (then nothing is allocated).")
     available_limit = MoneyField(source="available_limit_after")
 
     class Meta:
         model = Repayment
         fields = ["id", "reference", "source", "amount", "allocations", "limit_restored", "held_amount",
-                  "hold_release_at", "available_limit", "business_date"]
+                  "hold_release_at", "recovered", "available_limit", "business_date"]
 
 
 class RepaymentCreateView(APIView):
@@ -70,3 +75,24 @@ class PaymentAttemptListView(ListAPIView):
     def get_queryset(self):
         return PaymentAttempt.objects.filter(account_id=_account_or_404(self.kwargs["account_id"]).pk).order_by(
             "-business_date", "-id")
+
+
+class RepaymentCardInSerializer(serializers.Serializer):
+    repayment_card_token = StrictCharField(max_length=64, min_length=1)
+
+
+class RepaymentCardView(APIView):
+    """The customer's new repayment card: the next business day's close charges it."""
+
+    required_scope = "repayments"
+
+    @extend_schema(request=RepaymentCardInSerializer, responses={200: CreditAccountSerializer},
+                   operation_id="repayment_card_update")
+    def put(self, request, account_id: str):
+        account_pk = parse_id(account_id)
+        serializer = RepaymentCardInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        account = repayment_card_change(account_id=account_pk,
+                                        card_token=serializer.validated_data["repayment_card_token"],
+                                        acting_user=request.user)
+        return Response(CreditAccountSerializer(credit_account_get(account.pk)).data)

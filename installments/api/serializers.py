@@ -121,6 +121,8 @@ class PayoffQuoteSerializer(serializers.Serializer):
     fees = MoneyField()
     penalties = MoneyField()
     total = MoneyField()
+    recoverable = MoneyField(help_text="After a write-off: what is still owed of the amount written off "
+                                       "(then also the total); 0.00 otherwise.")
     credit_balance = MoneyField()
     amount_to_pay = MoneyField()
     as_of = serializers.DateField()

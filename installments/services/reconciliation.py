@@ -1,15 +1,17 @@
 """Settling payment attempts with what the gateway says (docs/rules.md §6): a charge that
 succeeded is booked as a repayment (anything the dues no longer need becomes credit balance —
 never lost, never taken twice); a decline is retried on the policy's ladder; a hard decline
-waits for a new card; no answer is ``unknown`` and is asked again (reconciliation), never
-charged blind."""
+waits for a new card; no answer — or one that is neither — is ``unknown`` and is asked again
+(reconciliation: every 15 minutes during the day and at the close), never charged blind."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.audit_trail import audit_record
@@ -19,10 +21,11 @@ from accounts.ledger import BALANCE_COLUMNS, EntrySpec, Leg, lock_credit_account
 from accounts.models import Book, CreditAccount, Notification
 from accounts.outbox import notifications_enqueue
 from installments.gateway import CLEAR_CHARGE_ANSWERS, ChargeResult, get_gateway
-from installments.models import AttemptStatus, PaymentAttempt, RepaymentSource
+from installments.models import AttemptStatus, CreditBalancePayout, PaymentAttempt, RepaymentSource
 from risk.selectors import active_policy
 
 from .dues import open_items
+from .payouts import payouts_reconcile, payouts_to_reconcile
 from .repayments import Payment, book_repayments, payoff_total
 from .terms import Terms, collection_terms
 
@@ -162,3 +165,38 @@ def _not_charged(attempts: list[PaymentAttempt], business_date: date) -> int:
             _audit_reconciled(attempt, before)
             marked += 1
     return marked
+
+
+# --- during the day (docs/rules.md §6: unknown means unknown) ------------------------------------
+
+# An attempt still ``submitted`` this long after it was written lost its sender (the close's
+# auto-debit calls the gateway right after committing its attempts).
+SUBMITTED_STALE_AFTER = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    kind: str  # "attempt" | "payout"
+    id: int
+    key: str
+    before: str
+    after: str
+
+
+def payments_reconcile() -> list[Reconciled]:
+    """Ask the gateway now about every payment attempt and payout whose outcome is unknown
+    (and those a crash left ``submitted``) and settle them — what the 15-minute beat job and
+    ``manage.py reconcile_payments`` run: money the gateway took is booked (the limit comes
+    back) within minutes, not at the next close. One row per attempt or payout asked about."""
+    stale = timezone.now() - SUBMITTED_STALE_AFTER
+    attempts = {a.pk: a for a in PaymentAttempt.objects.filter(
+        Q(status=AttemptStatus.UNKNOWN) | Q(status=AttemptStatus.SUBMITTED, updated_at__lt=stale)).order_by("pk")}
+    if attempts:
+        reconcile_attempts(attempt_ids=list(attempts), business_date=business_date_get())
+    payouts = {p.pk: p for p in CreditBalancePayout.objects.filter(pk__in=payouts_to_reconcile())}
+    if payouts:
+        payouts_reconcile(list(payouts))
+    after_attempts = dict(PaymentAttempt.objects.filter(pk__in=list(attempts)).values_list("id", "status"))
+    after_payouts = dict(CreditBalancePayout.objects.filter(pk__in=list(payouts)).values_list("id", "status"))
+    return ([Reconciled("attempt", pk, a.idempotency_key, a.status, after_attempts[pk]) for pk, a in attempts.items()]
+            + [Reconciled("payout", pk, p.idempotency_key, p.status, after_payouts[pk]) for pk, p in payouts.items()])

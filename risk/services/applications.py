@@ -159,6 +159,11 @@ def _application_check_identity_and_decide(application_id: int, *, id_number: st
     except IdentityProviderUnavailable as exc:
         logger.warning("identity provider unavailable for application %s: %s", application_id, exc)
         result = None
+    except Exception:
+        # Any other failure of the check is the provider's too: retried on the policy's delays,
+        # then a person decides — never a rejection, never an application stuck in received.
+        logger.exception("identity check of application %s failed", application_id)
+        result = None
     with transaction.atomic(durable=True):
         application = Application.objects.select_for_update().select_related("policy", "customer").get(
             pk=application_id)
@@ -174,6 +179,32 @@ def _application_check_identity_and_decide(application_id: int, *, id_number: st
         else:
             _score_and_decide(application, params)
     return application
+
+
+STUCK_AFTER = timedelta(minutes=10)
+
+
+def applications_sweep_stuck(*, now: datetime | None = None) -> int:
+    """Applications left in ``received`` longer than ten minutes (their worker died mid-way)
+    go to ``pending_retry``, due at once: the retry sweep checks the identity again. Returns
+    how many moved."""
+    now = now or clock.now()
+    stuck = list(Application.objects.filter(status=ApplicationStatus.RECEIVED, created_at__lt=now - STUCK_AFTER)
+                 .order_by("created_at").values_list("id", flat=True)[:1000])
+    moved = 0
+    for application_id in stuck:
+        with transaction.atomic(durable=True):
+            application = Application.objects.select_for_update().get(pk=application_id)
+            if application.status != ApplicationStatus.RECEIVED:
+                continue
+            application.wait_for_identity_provider()
+            application.next_identity_retry_at = now
+            application.reasons = [reason("UPSTREAM_UNAVAILABLE", detail="left in received over 10 minutes")]
+            application.save(update_fields=["status", "next_identity_retry_at", "reasons", "updated_at"])
+            audit_record(acting_user=None, action="application.pending_retry", obj=application,
+                         after={"next_retry_at": now.isoformat()}, reason="left in received over 10 minutes")
+            moved += 1
+    return moved
 
 
 def _identity_unavailable(application: Application, params: PolicyParams) -> None:
