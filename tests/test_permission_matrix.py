@@ -34,6 +34,7 @@ from complaints.services.remedies import complaint_waiver_request, waiver_approv
 from complaints.tests.helpers import START, at, buy, ensure_grants, file, open_account
 from installments.models import Installment
 from installments.services.fees import fees_post_due_accounts
+from installments.services.repayment_cards import repayment_card_change
 from installments.services.risk_actions import account_freeze, account_unfreeze
 from installments.services.write_off import account_write_off
 from risk.models import Application, ReviewCase, ScoringPolicy
@@ -258,6 +259,13 @@ def status_is(status: str) -> Callable[[dict], bool]:
     return check
 
 
+def card_is(token: str) -> Callable[[dict], bool]:
+    def check(ctx: dict) -> bool:
+        ctx["account"].refresh_from_db()
+        return ctx["account"].repayment_card_token == token
+    return check
+
+
 # waivers
 
 def small_waiver_setup(user: User) -> dict:
@@ -388,6 +396,13 @@ ACTIONS = [
            lambda ctx, user: account_write_off(account_id=ctx["account"].pk,
                                                                     reason_text="confirmed fraud", acting_user=user),
            account_action_admin("write_off"), status_is("closed")),
+    Action("change the repayment card", {"agent", "supervisor", "manager", "superuser"}, account_setup,
+           lambda ctx, user: repayment_card_change(account_id=ctx["account"].pk, card_token="tok_matrix",
+                                                   reason="the customer called", acting_user=user),
+           lambda ctx, client: client.post(reverse("admin:accounts_creditaccount_repayment_card",
+                                                   args=[ctx["account"].pk]),
+                                           {"card_token": "tok_matrix", "reason": "the customer called"}),
+           card_is("tok_matrix")),
     Action("waive up to 100.00", CS_ROLES, small_waiver_setup, small_waiver_service, small_waiver_admin,
            waiver_applied),
     Action("approve a waiver above 100.00", {"supervisor", "superuser"}, large_waiver_setup, large_waiver_service,

@@ -1,4 +1,4 @@
-"""Installment fees: owed from the due date, posted by the nightly close (step 5) — or by a
+"""Installment fees: owed from the due date, posted by the nightly close (its `post_fees` step) — or by a
 repayment made during the due date, before that night's close — and never charged once
 their principal is fully paid or cancelled (docs/rules.md §5)."""
 
@@ -51,7 +51,7 @@ def post_fees(accounts: dict[int, CreditAccount], *, due_on: date | None = None,
 
 
 def fees_post_due_accounts(*, account_ids: list[int], business_date: date) -> Decimal:
-    """The close's step 5 for a chunk of accounts: post the fees due on ``business_date``."""
+    """The close's `post_fees` step for a chunk of accounts: post the fees due on ``business_date``."""
     with transaction.atomic(durable=True):
         accounts = lock_credit_accounts(account_ids)
         total = post_fees(accounts, due_on=business_date)

@@ -64,7 +64,7 @@ def release_holds(account: CreditAccount, holds: list[RestorationHold], *, actin
 
 
 def holds_release_accounts(*, account_ids: list[int], until: datetime) -> int:
-    """Release every hold of these accounts due by ``until`` (the close's step 7 and the
+    """Release every hold of these accounts due by ``until`` (the close's `release_holds` step and the
     frequent sweep). Returns how many accounts got limit back."""
     with transaction.atomic(durable=True):
         accounts = lock_credit_accounts(account_ids)

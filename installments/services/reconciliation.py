@@ -133,7 +133,7 @@ def _audit_reconciled(attempt: PaymentAttempt, before: str) -> None:
 
 def reconcile_attempts(*, attempt_ids: list[int], business_date: date) -> dict[str, int]:
     """Ask the gateway what happened to unknown (or crashed) attempts, then settle them: the
-    close's step 1. An attempt the gateway never saw was not charged: it is retried by the
+    close's `reconcile_unknown_attempts` step. An attempt the gateway never saw was not charged: it is retried by the
     next auto-debit run (today's, when today has no attempt yet)."""
     attempts = list(PaymentAttempt.objects.filter(pk__in=attempt_ids, status__in=UNRESOLVED).order_by("pk"))
     gateway = get_gateway()

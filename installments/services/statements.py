@@ -31,7 +31,7 @@ def statement_issue(*, account_id: int, statement_date: date) -> Statement:
 
 
 def statements_issue_accounts(*, account_ids: list[int], statement_date: date) -> int:
-    """Issue the statements of ``statement_date`` for a chunk of accounts (the close's step 4):
+    """Issue the statements of ``statement_date`` for a chunk of accounts (the close's `issue_statements` step):
     one transaction and five SQL statements for the whole chunk. Accounts that already have
     the day's statement are left as they are. Returns how many it issued."""
     with transaction.atomic(durable=True):
