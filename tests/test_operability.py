@@ -117,8 +117,10 @@ def test_web_processes_bound_statements_and_lock_waits():
 
 def test_celery_tasks_have_time_limits_below_the_visibility_timeout():
     assert django_settings.CELERY_TASK_SOFT_TIME_LIMIT < django_settings.CELERY_TASK_TIME_LIMIT
-    chunk = django_settings.CELERY_TASK_ANNOTATIONS["config.cob.tasks.cob_chunk"]
-    assert chunk["soft_time_limit"] < chunk["time_limit"] < django_settings.CELERY_VISIBILITY_TIMEOUT
+    for name, limits in django_settings.CELERY_TASK_ANNOTATIONS.items():
+        assert limits["soft_time_limit"] < limits["time_limit"], name
+        if name != "config.cob.tasks.close_business_days":  # the driver: redelivered, it meets the close's lock
+            assert limits["time_limit"] < django_settings.CELERY_VISIBILITY_TIMEOUT, name
     assert django_settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] == django_settings.CELERY_VISIBILITY_TIMEOUT
     from config.celery_app import app  # noqa: PLC0415 - configured from the settings
 

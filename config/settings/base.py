@@ -260,7 +260,16 @@ COB_CHUNK_TIME_LIMIT = env_int("TALLY_COB_CHUNK_TIME_LIMIT", 1800)
 # the driver waits for one step's chunks before giving up (the day is then run again).
 TALLY_COB_CHUNK_QUEUE = env("TALLY_COB_CHUNK_QUEUE") or None
 TALLY_COB_STEP_TIMEOUT_SECONDS = int(env("TALLY_COB_STEP_TIMEOUT_SECONDS", "21600") or 21600)
+# The beat sweeps walk every due row (thousands after an outage): a longer bound than a single task's.
+SWEEP_SOFT_TIME_LIMIT = env_int("TALLY_SWEEP_SOFT_TIME_LIMIT", 1200)
+SWEEP_TIME_LIMIT = env_int("TALLY_SWEEP_TIME_LIMIT", 1260)
+_SWEEP = {"soft_time_limit": SWEEP_SOFT_TIME_LIMIT, "time_limit": SWEEP_TIME_LIMIT}
 CELERY_TASK_ANNOTATIONS = {
+    "accounts.tasks.deliver_pending_notifications": _SWEEP,
+    "risk.tasks.retry_pending_applications": _SWEEP,
+    "installments.tasks.release_restoration_holds": _SWEEP,
+    "installments.tasks.reconcile_payments": _SWEEP,
+    "complaints.tasks.sweep_complaints_and_closures": _SWEEP,
     "config.cob.tasks.cob_chunk": {"soft_time_limit": COB_CHUNK_SOFT_TIME_LIMIT, "time_limit": COB_CHUNK_TIME_LIMIT},
     # the driver waits for each step's chunks (at most TALLY_COB_STEP_TIMEOUT_SECONDS each)
     "config.cob.tasks.close_business_days": {"soft_time_limit": 2 * TALLY_COB_STEP_TIMEOUT_SECONDS,
