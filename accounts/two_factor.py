@@ -17,6 +17,7 @@ import io
 from typing import Any
 
 import django_otp
+import segno
 from django import forms
 from django.conf import settings
 from django.contrib.admin import site as admin_site
@@ -35,7 +36,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from django_otp.qr import write_qrcode_image
 
 from .audit_trail import Actor, audit_record
 from .ids import parse_id
@@ -190,7 +190,7 @@ def setup_view(request: HttpRequest) -> HttpResponse:
     device = (TOTPDevice.objects.filter(user=user, confirmed=False, pk=posted).first() if posted else None) \
         or two_factor_enrol_start(user=user)
     svg = io.BytesIO()
-    write_qrcode_image(device.config_url, svg)
+    segno.make(device.config_url, error="m").save(svg, kind="svg", scale=5, border=2, xmldecl=False)
     secret = _base32(device.bin_key)
     return render(request, "admin/two_factor/setup.html", _context(
         request, gettext("Two-factor authentication"), form=form, error=error, device=device, enrolled=enrolled,
