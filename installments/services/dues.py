@@ -25,14 +25,17 @@ class OpenItems:
                  for i in self.installments])
 
     def due_total(self, as_of: date) -> Decimal:
-        """What is due or overdue on ``as_of`` (posted fees only)."""
-        return allocation.due_total(*self.allocation_input(), as_of=as_of)
+        """What is due or overdue on ``as_of``, with the fees due by then that are not posted yet
+        (a repayment posts them before it is allocated, so a charge for the dues covers them
+        even when the close's ``post_fees`` step has not run for the account)."""
+        return allocation.due_total(*self.allocation_input(), as_of=as_of) + self.fees_unposted_by(as_of)
 
     def payoff_total(self) -> Decimal:
         return allocation.payoff_total(*self.allocation_input())
 
-    def fee_unposted_by(self, as_of: date) -> bool:
-        return any(i.fee > 0 and not i.fee_posted and i.due_date <= as_of for i in self.installments)
+    def fees_unposted_by(self, as_of: date) -> Decimal:
+        return sum((i.fee - i.fee_waived - i.fee_paid for i in self.installments
+                    if not i.fee_posted and i.fee > 0 and i.due_date <= as_of), Decimal("0.00"))
 
 
 def open_items(account_ids: list[int], *, lock: bool) -> dict[int, OpenItems]:
