@@ -45,6 +45,7 @@ from risk.services.applications import application_retry_identity, application_s
 
 from . import faults as fault_module
 from . import report
+from .edges import Edges
 from .environment import (
     SimulationRefused,
     asynchronous_commits,
@@ -78,13 +79,14 @@ def _instant(day: date, at: time) -> datetime:
     return datetime.combine(day, at, tzinfo=TZ)
 
 
-class Simulation(Payments, StaffWork):
+class Simulation(Payments, StaffWork, Edges):
     def __init__(self, *, customers: int, days: int, seed: int, faults: bool,
                  progress: Callable[[int, int, date], None] | None = None):
         self.customers, self.days, self.seed, self.faults = customers, days, seed, faults
         self.progress = progress
         self.plan = fault_module.PLAN
         self.plan.seed, self.plan.enabled, self.plan.chunks_charged, self.plan.counts = seed, faults, 0, {}
+        self.plan.last_business_date = START + timedelta(days=days - 1)
         self.people = build_population(seed=seed, customers=customers, days=days, start=START)
         self.by_external_id = {p.external_id: p for p in self.people}
         self.agenda: dict[int, list[tuple[str, Person, dict]]] = {}
@@ -115,11 +117,13 @@ class Simulation(Payments, StaffWork):
             stack.enter_context(override_settings(  # DEBUG off: no SQL log kept for every statement
                 DEBUG=False, TALLY_PAYMENT_GATEWAY="config.simulation.faults.FaultyGateway", TALLY_COB_CHUNK_QUEUE=None))
             stack.enter_context(fault_module.celery_eager(deliver_twice=self.faults))
+            stack.enter_context(fault_module.step_answers_lost())
             stack.enter_context(quiet_logs())
             stack.enter_context(asynchronous_commits())
             stack.enter_context(reconcile_after_auto_debit())
             business_date_set(new_date=START, acting_user=None, reason="simulation start")
             self.staff = staff_users()
+            self._set_write_off_age()
             _client, token = api_client_create_or_rotate(name=API_CLIENT_NAME)
             self.api = stack.enter_context(Storefront(token, concurrent=self.faults, plan=self.plan))
             for index in range(self.days):
@@ -132,7 +136,10 @@ class Simulation(Payments, StaffWork):
                 self._close(index, day)
                 if self.progress:
                     self.progress(index + 1, self.days, day)
+            self._reconcile_payments()  # the job's first run after the last close (a payout at closure)
             body, money_totals, violations = report.build(self)
+            for name, n in report.close_step_retries().items():
+                self.plan.count(name, n)
         return SimulationResult(report=body, money=money_totals, audit_violations=violations,
                                 faults=dict(sorted(self.plan.counts.items())), counts=dict(self.counts))
 
@@ -152,6 +159,7 @@ class Simulation(Payments, StaffWork):
         for what, person, data in self.agenda.pop(index, []):
             getattr(self, f"_do_{what}")(person, index, day, **data)
         self._refresh_accounts()
+        self._edges_customer_day(index, day)
         for person in self.people:
             if person.account_id is not None:
                 self._shop(person, index)
@@ -171,7 +179,7 @@ class Simulation(Payments, StaffWork):
                 self.api_refused(f"{kind} application", status, body)
             return
         try:
-            application_submit(kind=kind, applicant=person.applicant, card_token=person.card)
+            application_submit(kind=kind, applicant=person.applicant, card_token=person.current_card)
         except ApplicationError as exc:
             self.refused(f"{kind} application", exc)
 

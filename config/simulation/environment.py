@@ -15,8 +15,8 @@ from config.cob import runner
 from installments.models import AttemptStatus, PaymentAttempt
 from installments.services.reconciliation import reconcile_attempts
 
-SIM_STAFF = (("sim-reviewer", "Risk reviewer"), ("sim-manager", "Risk manager"), ("sim-agent", "CS agent"),
-             ("sim-supervisor", "CS supervisor"))
+SIM_STAFF = (("sim-reviewer", "Risk reviewer"), ("sim-manager", "Risk manager"), ("sim-manager2", "Risk manager"),
+             ("sim-agent", "CS agent"), ("sim-supervisor", "CS supervisor"))
 # Tables the simulation owns and ``--reset`` empties: everything of the domain apps, the close's
 # runs and the API's clients, except the scoring policies and the staff profiles (reference
 # data and staff).

@@ -11,12 +11,15 @@ from django.db.models import F, Sum
 
 from accounts.errors import ApplicationError
 from accounts.models import CreditAccount
-from installments.models import Installment, InstallmentState, Statement
+from installments.models import Installment, InstallmentState, Repayment, RepaymentSource, Statement
 from installments.selectors import payoff_quote
 from installments.services.repayments import repayment_create
 from installments.services.statements import bill_installment_create
 
-from .population import Person, decision_rng
+from .population import START, Person, decision_rng
+
+SYSTEM_REFERENCE_SOURCES = (RepaymentSource.AUTO_DEBIT, RepaymentSource.CREDIT_BALANCE)
+SYSTEM_KEY_REFERENCE_SHARE = 0.25  # of the storefront's repayments: a reference shaped like a system key
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -32,10 +35,12 @@ class Payments:
     staff: dict[str, User]
     api: Storefront
 
-    def count(self, name: str, n: int = 1) -> None: ...
-    def later(self, day: int, what: str, person: Person, **data: object) -> None: ...
-    def refused(self, action: str, exc: ApplicationError) -> None: ...
-    def api_refused(self, action: str, status: int, body: dict) -> None: ...
+    if TYPE_CHECKING:  # provided by engine.Simulation and its other mixins (a stub here would shadow them)
+        def count(self, name: str, n: int = 1) -> None: ...
+        def later(self, day: int, what: str, person: Person, **data: object) -> None: ...
+        def refused(self, action: str, exc: ApplicationError) -> None: ...
+        def api_refused(self, action: str, status: int, body: dict) -> None: ...
+        def _after_conversion(self, person: Person, plan_id: int, index: int) -> None: ...
 
     def _amounts_due(self, account_ids: list[int], day: date) -> dict[int, Decimal]:
         """What each account's statement says is due by ``day`` (installments due so far,
@@ -62,7 +67,8 @@ class Payments:
         for person in payers:
             amount = due.get(person.opened_account_id, Decimal("0.00"))
             if amount > 0:
-                self._repayment(person, amount, f"{person.external_id}-d{index}")
+                self._repayment(person, amount, self._storefront_reference(
+                    person, index, f"{person.external_id}-d{index}", reuse_system=False))
                 if person.persona in ("late", "complainer"):
                     person.lateness = decision_rng(self.seed, "lateness", person.index, index).randint(
                         1, 5 if person.persona == "complainer" else 30)
@@ -75,7 +81,8 @@ class Payments:
         account = CreditAccount.objects.get(pk=person.opened_account_id)
         amount = payoff_quote(account)["amount_to_pay"]
         if amount > 0:
-            self._repayment(person, amount, f"{person.external_id}-p{index}")
+            self._repayment(person, amount, self._storefront_reference(person, index, f"{person.external_id}-p{index}",
+                                                                       reuse_system=True))
 
     def _repayment(self, person: Person, amount: Decimal, reference: str) -> None:
         self.count("manual repayments tried")
@@ -90,6 +97,25 @@ class Payments:
         except ApplicationError as exc:
             self.refused("repayment", exc)
 
+    def _storefront_reference(self, person: Person, index: int, reference: str, *, reuse_system: bool) -> str:
+        """Some storefront repayments carry a reference shaped like the system's own keys:
+        ``debit:{account}:{date}`` or ``credit:{date}`` of today, or (``reuse_system``) the very
+        reference of the account's latest auto-debit or credit-balance booking. Storefront
+        references are their own namespace: each must be booked as any other."""
+        if not person.via_api:
+            return reference
+        rng = decision_rng(self.seed, "reference", person.index, index)
+        if rng.random() >= SYSTEM_KEY_REFERENCE_SHARE:
+            return reference
+        self.count("storefront references shaped like system keys")
+        if reuse_system:
+            latest = (Repayment.objects.filter(account_id=person.opened_account_id, source__in=SYSTEM_REFERENCE_SOURCES)
+                      .order_by("-business_date", "-reference").values_list("reference", flat=True).first())
+            if latest is not None:
+                return latest
+        today = (START + timedelta(days=index)).isoformat()
+        return f"debit:{person.account_id}:{today}" if rng.random() < 0.5 else f"credit:{today}"
+
     def _convert_statements(self, index: int, day: date) -> None:
         converters = {p.account_id: p for p in self.people if p.account_id and p.converter}
         statements = Statement.objects.filter(account_id__in=list(converters), statement_date=day - timedelta(days=1),
@@ -101,6 +127,8 @@ class Payments:
                 continue
             self.count("statement conversions tried")
             try:
-                bill_installment_create(statement_id=statement.pk, periods=rng.choice((3, 6, 12)))
+                plan = bill_installment_create(statement_id=statement.pk, periods=rng.choice((3, 6, 12)))
             except ApplicationError as exc:
                 self.refused("statement conversion", exc)
+                continue
+            self._after_conversion(person, plan.pk, index)

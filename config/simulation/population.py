@@ -34,6 +34,7 @@ FRAUD_KINDS: tuple[tuple[str, int], ...] = (
     ("id_invalid", 15), ("stolen_account", 15), ("identity_mismatch", 15), ("identity_unavailable", 10),
     ("velocity", 15), ("shared_phone", 15), ("bust_out", 15),
 )
+CONVERTER_SHARE = 0.2  # of the good, late and complainer personas: convert statements into installments
 TERMS: tuple[tuple[int, int], ...] = ((1, 40), (3, 25), (6, 20), (12, 15))
 COMPLAINT_CATEGORIES: tuple[tuple[str, int], ...] = (
     ("limit_not_restored", 15), ("auto_debit_failed", 20), ("billing_dispute", 15), ("fee_dispute", 15),
@@ -81,6 +82,12 @@ class Person:
     account_id: int | None = None
     applications: int = 0
     state: dict = field(default_factory=dict)
+
+    @property
+    def current_card(self) -> str:
+        """The repayment card the person holds now: the one they applied with, or the last new
+        one they brought (``edges``)."""
+        return self.state.get("card", self.card)
 
     @property
     def opened_account_id(self) -> int:
@@ -136,7 +143,7 @@ def build_population(*, seed: int, customers: int, days: int, start: date) -> li
             index=index, external_id=external_id, persona=persona, variant=variant, card=card,
             arrival_day=rng.randrange(0, arrival_window), applicant=applicant, via_api=rng.random() < 0.15,
             manual_payer=persona in ("good", "refunder") and rng.random() < 0.3,
-            converter=persona in ("good", "late", "complainer") and rng.random() < 0.2,
+            converter=persona in ("good", "late", "complainer") and rng.random() < CONVERTER_SHARE,
             lateness=rng.randint(1, 5) if persona == "complainer" else rng.randint(3, 30),
             closer_day=(rng.randrange(min(20, days - 1), days) if days > 2 and persona in ("good", "complainer")
                         and rng.random() < 0.08 else None),

@@ -5,15 +5,16 @@ must reproduce exactly (docs/decisions/0014-simulation.md)."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 
 from accounts.ledger_checks import LEDGER_CHECKS, run_all
 from accounts.models import (
     DELINQUENCY_BUCKETS,
     AccountStatusChange,
+    AuditEvent,
     CreditAccount,
     JournalEntry,
     JournalLine,
@@ -21,15 +22,21 @@ from accounts.models import (
     delinquency_bucket_q,
 )
 from complaints.models import ClosureRequest, Complaint
+from config.cob.models import CobFailure
 from installments.models import (
+    BillConversion,
+    CreditBalancePayout,
     InstallmentPlan,
     PaymentAttempt,
+    PayoutStatus,
     Penalty,
     PlanKind,
     Purchase,
     Refund,
     Repayment,
+    RepaymentSource,
     SandboxGatewayCharge,
+    SandboxGatewayPayout,
     Statement,
 )
 from risk.models import Application
@@ -37,6 +44,7 @@ from risk.models import Application
 from .population import START
 
 ZERO = Decimal("0.00")
+CAUSES = ("FRAUD_CONFIRMED", "BREACH_OF_TERMS")  # closure for cause (docs/rules.md §9)
 
 
 def _m(value) -> str:
@@ -56,6 +64,11 @@ def money_totals() -> dict[str, str]:
     totals["penalties charged"] = _m(Penalty.objects.aggregate(s=Sum("amount"))["s"])
     totals["charged at the gateway"] = _m(SandboxGatewayCharge.objects.filter(outcome="succeeded")
                                           .aggregate(s=Sum("amount"))["s"])
+    totals["recovered after write-off"] = _m(Repayment.objects.aggregate(s=Sum("recovered"))["s"])
+    totals["paid out"] = _m(CreditBalancePayout.objects.filter(status=PayoutStatus.SUCCEEDED)
+                            .aggregate(s=Sum("amount"))["s"])
+    totals["paid out at the gateway"] = _m(SandboxGatewayPayout.objects.filter(outcome="succeeded")
+                                           .aggregate(s=Sum("amount"))["s"])
     owed = CreditAccount.objects.aggregate(p=Sum("principal_outstanding"), f=Sum("fees_outstanding"),
                                            n=Sum("penalties_outstanding"), c=Sum("credit_balance"),
                                            limit=Sum("credit_limit"), avail=Sum("available_limit"))
@@ -66,6 +79,104 @@ def money_totals() -> dict[str, str]:
     totals["credit limits"] = _m(owed["limit"])
     totals["available limits"] = _m(owed["avail"])
     return totals
+
+
+def _after(rows, closed_on: dict[int, date]) -> tuple[int, int]:
+    """(accounts, rows) among ``(account_id, business_date)`` rows dated after the account's closure."""
+    later = [account_id for account_id, day in rows if day > closed_on[account_id]]
+    return len(set(later)), len(later)
+
+
+def _edges(out) -> None:
+    """The edges of the credit line (docs/decisions/0031-simulation-edges.md), aggregates only."""
+    out("Edges of the credit line")
+    ages = ", ".join(f"{days} days {n}" for days, n in InstallmentPlan.objects.values_list("write_off_days")
+                     .annotate(n=Count("id")).order_by("write_off_days"))
+    out(f"  plans by write-off age: {ages or 'none'}")
+
+    closed_on: dict[int, date] = {}
+    by_reason: Counter[str] = Counter()
+    for account_id, reason_code, day in (AccountStatusChange.objects.filter(reason_code__in=CAUSES)
+                                         .order_by("business_date", "id")
+                                         .values_list("account_id", "reason_code", "business_date")):
+        if account_id not in closed_on:
+            closed_on[account_id] = day
+            by_reason[reason_code] += 1
+    cause_ids = list(closed_on)
+    billed, _statements = _after(Statement.objects.filter(account_id__in=cause_ids)
+                                 .values_list("account_id", "statement_date"), closed_on)
+    debited, attempts = _after(PaymentAttempt.objects.filter(account_id__in=cause_ids)
+                               .values_list("account_id", "business_date"), closed_on)
+    penalised, _penalties = _after(Penalty.objects.filter(account_id__in=cause_ids)
+                                   .values_list("account_id", "business_date"), closed_on)
+    written_off = CreditAccount.objects.filter(pk__in=cause_ids, written_off_on__isnull=False).aggregate(
+        n=Count("id"), s=Sum("written_off_amount"))
+    out(f"  closed for cause: {len(cause_ids)} accounts ("
+        + (", ".join(f"{code} {by_reason[code]}" for code in sorted(by_reason)) or "none") + ")")
+    out(f"    after the closure: billed {billed}, auto-debited {debited} ({attempts} attempts), penalised "
+        f"{penalised}; written off {written_off['n']} ({_m(written_off['s'])})")
+
+    accounts = CreditAccount.objects.filter(written_off_on__isnull=False).aggregate(
+        n=Count("id"), w=Sum("written_off_amount"), r=Sum("recovered_amount"),
+        back=Count("id", filter=Q(recovered_amount__gt=0)), whole=Count("id", filter=Q(
+            recovered_amount__gt=0, recovered_amount=F("written_off_amount"))))
+    out(f"  written off: {accounts['n']} accounts ({_m(accounts['w'])}); recovered from {accounts['back']} "
+        f"({accounts['whole']} in full): {_m(accounts['r'])}; still recoverable "
+        f"{_m((accounts['w'] or ZERO) - (accounts['r'] or ZERO))}")
+    for source, n, amount in (Repayment.objects.filter(recovered__gt=0).values_list("source")
+                              .annotate(n=Count("id"), s=Sum("recovered")).order_by("source")):
+        out(f"    recoveries {source:<14} {n:>7}  {_m(amount):>14}")
+
+    out("  credit-balance payouts")
+    for reason, status, n, amount in (CreditBalancePayout.objects.values_list("reason", "status")
+                                      .annotate(n=Count("id"), s=Sum("amount")).order_by("reason", "status")):
+        out(f"    {reason:<10} {status:<12} {n:>7}  {_m(amount):>14}")
+
+    changes = AuditEvent.objects.filter(action="account.repayment_card_changed")
+    by_storefront = changes.filter(actor_label__startswith="api:").count()
+    by_staff = changes.filter(actor__isnull=False).count()
+    out(f"  repayment card changes: {changes.count()} (storefront {by_storefront}, agents {by_staff})")
+    changed = [int(pk) for pk in changes.values_list("object_id", flat=True).distinct()]
+    first_card = dict(PaymentAttempt.objects.filter(account_id__in=changed).order_by("account_id", "business_date", "id")
+                      .distinct("account_id").values_list("account_id", "card_token"))
+    on_new: Counter[str] = Counter()
+    for account_id, card, status in (PaymentAttempt.objects.filter(account_id__in=changed)
+                                     .values_list("account_id", "card_token", "status")):
+        if card != first_card.get(account_id):
+            on_new[status] += 1
+    out("    attempts on the new cards: " + (", ".join(f"{s} {on_new[s]}" for s in sorted(on_new)) or "none"))
+
+    still_open = CobFailure.objects.filter(resolved_at__isnull=True).count()
+    if still_open:  # a failure no later close retried successfully (the fault mode's are all resolved)
+        out(f"  close-step failures still open: {still_open}")
+
+    refunds = Refund.objects.filter(Exists(BillConversion.objects.filter(  # refunds booked after the conversion
+        purchase_id=OuterRef("purchase_id"), plan__created_at__lt=OuterRef("created_at")))).aggregate(
+        n=Count("id"), s=Sum("amount"), p=Sum("principal_reduced"), c=Sum("credit_balance_added"))
+    taken_back = BillConversion.objects.aggregate(s=Sum("principal_refunded"))["s"]
+    out(f"  refunds of purchases converted into bill plans: {refunds['n']} ({_m(refunds['s'])}; principal reduced "
+        f"{_m(refunds['p'])}, of it from bill plans {_m(taken_back)}; credit balance {_m(refunds['c'])})")
+
+    keyed = Repayment.objects.filter(source=RepaymentSource.MANUAL).filter(
+        Q(reference__startswith="debit:") | Q(reference__startswith="credit:"))
+    shared = keyed.filter(Exists(Repayment.objects.filter(account_id=OuterRef("account_id"),
+                                                          reference=OuterRef("reference"))
+                                 .exclude(source=RepaymentSource.MANUAL))).count()
+    out(f"  storefront repayments with references shaped like system keys: {keyed.count()} "
+        f"(the same reference as a system booking of the account: {shared})")
+
+
+def close_step_retries() -> dict[str, int]:
+    """What the close's retries did (printed with the faults: a clean run has none), by step:
+    failures recorded, and how many a later close's retry resolved."""
+    lines: dict[str, int] = {}
+    for step, n, resolved, retries in (CobFailure.objects.values_list("step_run__step")
+                                       .annotate(n=Count("id"), r=Count("id", filter=Q(resolved_at__isnull=False)),
+                                                 t=Sum("retries")).order_by("step_run__step")):
+        lines[f"close-step failures of {step}: recorded"] = n
+        lines[f"close-step failures of {step}: retried by a later close"] = retries or 0
+        lines[f"close-step failures of {step}: resolved by the retry"] = resolved
+    return lines
 
 
 def build(sim) -> tuple[str, dict[str, str], list[str]]:
@@ -141,6 +252,9 @@ def build(sim) -> tuple[str, dict[str, str], list[str]]:
     written = JournalEntry.objects.filter(kind="write_off").count()
     write_off_amount = money_totals().get("ledger write_off_expense", "0.00")
     out(f"Write-offs: {written} ({write_off_amount})")
+
+    out("")
+    _edges(out)
 
     out("")
     out("Complaints")

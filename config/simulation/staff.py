@@ -1,5 +1,6 @@
-"""What the simulated staff do each day: the review queue, the complaints, the customers'
-closure requests and alternatives, and closing confirmed frauds for cause."""
+"""What the simulated staff do each day: the payment reconciliation, the review queue, the
+complaints, the customers' closure requests and alternatives, and closing confirmed frauds and
+some defaulters for cause."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from complaints.services.closures import (
 )
 from risk.services import review_queue as queue_services
 
-from .population import Person
+from .population import Person, decision_rng
+
+BREACH_SHARE = 0.3  # of the defaulters, those a risk manager closes for breach of terms
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -42,10 +45,12 @@ class StaffWork:
     staff: dict[str, User]
     api: Storefront
 
-    def count(self, name: str, n: int = 1) -> None: ...
-    def later(self, day: int, what: str, person: Person, **data: object) -> None: ...
-    def refused(self, action: str, exc: ApplicationError) -> None: ...
-    def api_refused(self, action: str, status: int, body: dict) -> None: ...
+    if TYPE_CHECKING:  # provided by engine.Simulation and its other mixins (a stub here would shadow them)
+        def count(self, name: str, n: int = 1) -> None: ...
+        def later(self, day: int, what: str, person: Person, **data: object) -> None: ...
+        def refused(self, action: str, exc: ApplicationError) -> None: ...
+        def api_refused(self, action: str, status: int, body: dict) -> None: ...
+        def _reconcile_payments(self) -> None: ...
 
     def _do_verify_closure(self, person: Person, index: int, day: date, *, request_id: int) -> None:
         try:
@@ -107,9 +112,10 @@ class StaffWork:
     # --- staff --------------------------------------------------------------------------------------
 
     def _staff_day(self, index: int, day: date) -> None:
+        self._reconcile_payments()
         self._work_review_queue()
         self._work_complaints(index)
-        self._close_frauds()
+        self._close_for_cause()
 
     def _work_review_queue(self) -> None:
         reviewer = self.staff["reviewer"]
@@ -136,16 +142,26 @@ class StaffWork:
                 queue_services.review_case_release(case_id=case.pk, acting_user=reviewer)
                 break
 
-    def _close_frauds(self) -> None:
+    def _close_for_cause(self) -> None:
+        """Confirmed bust-outs (more than 30 days past due) are closed for fraud; some defaulters,
+        more than 60 days past due, for breach of terms. Collection goes on (docs/rules.md §9)."""
         candidates = {p.account_id: p for p in self.people
-                      if p.variant == "bust_out" and p.account_id and not p.state.get("closed_for_cause")}
+                      if p.account_id and not p.state.get("closed_for_cause")
+                      and (p.variant == "bust_out" or (p.persona == "defaulter" and decision_rng(
+                          self.seed, "breach", p.index).random() < BREACH_SHARE))}
         if not candidates:
             return
-        for account_id in (CreditAccount.objects.filter(pk__in=list(candidates), days_past_due__gt=30)
-                           .exclude(status=AccountStatus.CLOSED).order_by("pk").values_list("pk", flat=True)):
-            candidates[account_id].state["closed_for_cause"] = True
+        for account_id, days_past_due in (CreditAccount.objects.filter(pk__in=list(candidates), days_past_due__gt=30)
+                                          .exclude(status=AccountStatus.CLOSED).order_by("pk")
+                                          .values_list("pk", "days_past_due")):
+            person = candidates[account_id]
+            fraud = person.variant == "bust_out"
+            if not fraud and days_past_due <= 60:
+                continue
+            person.state["closed_for_cause"] = True
             try:
-                account_close_for_cause(account_id=account_id, reason_code="FRAUD_CONFIRMED",
-                                        note="bust-out pattern confirmed", acting_user=self.staff["manager"])
+                account_close_for_cause(account_id=account_id, reason_code="FRAUD_CONFIRMED" if fraud else "BREACH_OF_TERMS",
+                                        note="bust-out pattern confirmed" if fraud else "repeated missed payments",
+                                        acting_user=self.staff["manager"])
             except ApplicationError as exc:
                 self.refused("closure for cause", exc)

@@ -60,6 +60,11 @@ class Storefront:
         client.credentials(HTTP_AUTHORIZATION=f"Token {self.token}")
         return client
 
+    def put(self, path: str, body: dict) -> tuple[int, dict]:
+        """A PUT (no ``Idempotency-Key``: a PUT is idempotent by itself), sent once."""
+        response = self._client().put(f"/api/v1/{path}", body, format="json")
+        return response.status_code, response.json()
+
     def post(self, path: str, body: dict) -> tuple[int, dict]:
         self.counter += 1
         key = f"sim-{self.counter}"
@@ -109,7 +114,7 @@ def _in_progress(answer) -> bool:
 
 def application_body(person: Person, kind: str) -> dict:
     a = person.applicant
-    return {"kind": kind, "repayment_card_token": person.card, "customer": {
+    return {"kind": kind, "repayment_card_token": person.current_card, "customer": {
         "external_id": a.external_id, "name": a.name, "id_number": a.id_number, "phone": a.phone,
         "store_status": a.store_status, "store_since": a.store_since.isoformat(), "orders_12m": a.orders_12m,
         "spend_12m": f"{a.spend_12m:.2f}", "return_rate": f"{a.return_rate:.2f}"}}
