@@ -111,8 +111,9 @@ def test_collections_query_count_does_not_grow_with_accounts(agent, django_asser
     assert len(_collections_queries(client, django_assert_num_queries)) == 20
 
 
-# session, user, staff profile, permissions (user, groups), business date, count, bucket counts, rows
-COLLECTIONS_QUERIES = 9
+# session, user, staff profile, permissions (user, groups), business date, count, bucket counts, rows,
+# the header's unread staff notifications
+COLLECTIONS_QUERIES = 10
 
 
 # --- close-of-business runs ----------------------------------------------------------------------------

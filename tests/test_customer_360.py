@@ -144,8 +144,9 @@ def _queries(client: Client, customer: Customer) -> list[str]:
 # account's status and limit history (2); plans with their installments (2), repayments,
 # holds, statements, attempts, penalties (5); applications with review cases; complaints;
 # closure requests; notifications; the audit trail (2: the ids of the customer's objects in
-# one UNION, then their events); the superuser needs no permission queries
-PAGE_QUERIES = 20
+# one UNION, then their events); the header's unread staff notifications; the superuser needs no
+# permission queries
+PAGE_QUERIES = 21
 
 
 def test_query_count_does_not_grow_with_years_of_history(api):

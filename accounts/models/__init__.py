@@ -17,6 +17,7 @@ from .customers import Customer
 from .ledger import CUSTOMER_BOOKS, Book, JournalEntry, JournalLine
 from .outbox import Notification, NotificationStatus
 from .staff import StaffProfile
+from .staff_inbox import StaffNotification
 
 __all__ = [
     "CUSTOMER_BOOKS",
@@ -34,6 +35,7 @@ __all__ = [
     "LimitChange",
     "Notification",
     "NotificationStatus",
+    "StaffNotification",
     "StaffProfile",
     "delinquency_bucket",
     "delinquency_bucket_q",
