@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import admin
 from django.db.models import Q
 from django.http import HttpRequest
@@ -20,14 +22,19 @@ from accounts.audit_filters import (
     audit_object_types,
 )
 from accounts.customer360 import audit_url_for_object
+from accounts.exports import ChangeListExportMixin, Column
 from accounts.models import AuditEvent
 from accounts.templatetags.backoffice import audit_json
 
 from .base import ReadOnlyAdmin
 
 
+def _json_cell(value: dict) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else ""
+
+
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
+class AuditEventAdmin(ChangeListExportMixin, ReadOnlyAdmin):
     """The audit trail, for holders of ``accounts.view_auditevent``: filter by customer (all
     that belongs to them), who, action, object and dates; search a customer's store id, an
     object id (an account or complaint number…), a user name or an action."""
@@ -43,6 +50,17 @@ class AuditEventAdmin(ReadOnlyAdmin):
     fields = ("created_at", "actor", "actor_label", "action", "object_type", "object_id", "object_display",
               "before", "after", "reason")
     readonly_fields = fields
+    csv_export_name = "audit-events"
+    csv_columns = (
+        Column(_("created at"), lambda e: e.created_at),
+        Column(_("who"), lambda e: e.actor_label or gettext("system")),
+        Column(_("action"), lambda e: e.action),
+        Column(_("object type"), lambda e: e.object_type),
+        Column(_("object id"), lambda e: e.object_id),
+        Column(_("before"), lambda e: _json_cell(e.before)),  # personal data is masked when recorded
+        Column(_("after"), lambda e: _json_cell(e.after)),
+        Column(_("reason"), lambda e: e.reason),
+    )
 
     def get_search_results(self, request: HttpRequest, queryset, search_term: str):
         """Indexed equalities only: a store customer id finds the customer's whole trail, a
