@@ -18,12 +18,22 @@ What it does (docs/benchmarks.md has the figures):
    declined auto-debit attempt), so the collections queue has N/20 rows; ``--review-cases``
    applications in review with an open case (default 3,000) plus as many decided cases;
    ``--complaints`` complaints in every status (default 20,000); one notification and one
-   audit event per account. Then ANALYZE and ``manage.py audit_ledger``.
+   audit event per account; for the charts page (``/admin/analytics/``), a year of history:
+   N/2 more applications (approved, rejected with reasons, waiting for the identity
+   provider) spread over the 365 days before the business date, one repayment per account
+   (one in ten held, with its released hold; rows only, the charts read no ledger line), a
+   closure status change for one account in 50 and an accepted alternative for one in 100.
+   Then ANALYZE and ``manage.py audit_ledger``.
 3. In one Django process (``config.settings.production``, DEBUG off, the test Client, a
    superuser logged in): every changelist of the admin site, the collections queue, the
    review queue's views and a credit account's page. Per page: the SQL query count, the
    median / min / max milliseconds of ``--repeat`` requests after one warm-up, the status and
-   the slowest query. Pages over ``--budget-ms`` (300) are flagged.
+   the slowest query. Pages over ``--budget-ms`` (300) are flagged. The charts page is
+   requested for the default 90 days and for the longest range (366 days), and the new back
+   office pages (staff inbox, exports, collections desk, waiver queue, manager inbox, my
+   notifications) when this version of the code has them.
+4. A pgbench baseline on the same server in the same run (``bench/cob.py``'s: ``-i -s 10``,
+   ``-c 4 -j 2 -T 20``; ``--no-pgbench`` skips it).
 
 Bounded by ``--timeout``.
 """
@@ -33,11 +43,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import statistics
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -175,6 +186,48 @@ LOAD_SQL = [
             rendered, error, created_at, sent_at)
         SELECT i, i, 'purchase_booked', 'bench-purchase:' || i, '{}'::jsonb, 'sent', 'sms', '', '', now(), now()
         FROM generate_series(1, %(n)s) AS i"""),
+    # --- a year of history for the charts page (config/analytics) ---
+    ("applications over a year (charts)", """
+        INSERT INTO risk_application (id, kind, status, name, id_number_hash, id_number_masked, phone, store_status,
+            store_since, orders_12m, spend_12m, return_rate, repayment_card_token, score, score_breakdown, flags,
+            reasons, proposed_limit, credit_limit, decided_at, identity_attempts, next_identity_retry_at,
+            business_date, created_at, updated_at, account_id, customer_id, decided_by_id, policy_id)
+        SELECT %(n)s + %(cases)s + r, 'activation', (ARRAY['approved', 'rejected', 'rejected', 'pending_retry'])[r %% 4 + 1],
+               'Bench Customer ' || r, md5('b' || r) || md5('h' || r), '110105**********2X',
+               '139' || lpad(r::text, 8, '0'), 'normal', DATE '2020-01-01', 12, 8000.00, 0.0300, 'tok_ok', 600,
+               '{}'::jsonb, '[]'::jsonb,
+               jsonb_build_array(jsonb_build_object('code', (ARRAY['APPROVED', 'ID_INVALID', 'SCORE_BELOW_THRESHOLD',
+                   'UPSTREAM_UNAVAILABLE'])[r %% 4 + 1], 'message', '', 'detail', 'bench', 'params', '{}'::jsonb)),
+               NULL, NULL, NULL, 1 + (r %% 7 = 3)::int, NULL, %(day)s::date - (r %% 365), now(), now(), NULL,
+               (r - 1) %% %(n)s + 1, NULL, %(policy)s
+        FROM generate_series(1, %(n)s / 2) AS r"""),
+    ("repayments over a year (charts)", """
+        INSERT INTO installments_repayment (account_id, reference, source, amount, penalty_paid, fee_paid,
+            principal_paid, recovered, limit_restored, held_amount, hold_release_at, available_limit_after,
+            payment_attempt_id, business_date, created_at)
+        SELECT i, 'bench-repay-' || i, 'manual', 10.00, 0, 0, 10.00, 0,
+               CASE WHEN i %% 10 = 0 THEN 0 ELSE 10.00 END, CASE WHEN i %% 10 = 0 THEN 10.00 ELSE 0 END,
+               CASE WHEN i %% 10 = 0 THEN now() END, 19000.00, NULL, %(day)s::date - (i %% 365), now()
+        FROM generate_series(1, %(n)s) AS i"""),
+    ("released holds of the held repayments (charts)", """
+        INSERT INTO installments_restorationhold (account_id, repayment_id, amount, reason_code, release_at,
+            released_at, released_by_id)
+        SELECT account_id, id, held_amount, 'NEW_ACCOUNT', created_at, created_at, NULL
+        FROM installments_repayment WHERE held_amount > 0"""),
+    ("closures over a year (charts)", """
+        INSERT INTO accounts_accountstatuschange (account_id, from_status, to_status, reason_code, note, business_date,
+            actor_id, created_at)
+        SELECT i, 'active', 'closed', (ARRAY['CUSTOMER_REQUEST', 'FRAUD_CONFIRMED', 'BREACH_OF_TERMS',
+                                             'WRITE_OFF'])[i / 50 %% 4 + 1], 'bench', %(day)s::date - (i %% 365), NULL, now()
+        FROM generate_series(50, %(n)s, 50) AS i"""),
+    ("alternatives accepted (charts)", """
+        INSERT INTO complaints_closurerequest (account_id, origin, channel, note, status, complaint_id,
+            identity_verified_at, identity_verified_by_id, identity_method, payoff_expires_at, reasons, alternative,
+            alternative_detail, decided_at, decided_by_id, created_by_id, created_at, updated_at)
+        SELECT i, 'customer', 'phone', 'bench', 'withdrawn', NULL, now(), NULL, 'bench', NULL, '[]'::jsonb,
+               (ARRAY['lower_limit', 'pause'])[i / 100 %% 2 + 1], '{}'::jsonb,
+               (%(day)s::date - (i %% 365))::timestamp + interval '10 hours', NULL, NULL, now(), now()
+        FROM generate_series(100, %(n)s, 100) AS i"""),
     ("audit events", """
         INSERT INTO accounts_auditevent (actor_id, actor_label, action, object_type, object_id, before, after,
             reason, created_at)
@@ -229,6 +282,31 @@ def load(args) -> dict:
 # --- the timing child (inside Django) -----------------------------------------------------------------
 
 
+def new_pages() -> list[tuple[str, str]]:
+    """The back office pages added with the charts (issue 17), each when this version of the
+    code has it: URL names tried in turn, the first that resolves is timed."""
+    from django.urls import NoReverseMatch, reverse
+
+    candidates = [
+        ("staff inbox", ["admin:accounts_staffnotification_changelist", "admin:accounts_staffinbox", "staff-inbox"]),
+        ("my notifications", ["admin:accounts_staffnotification_mine", "my-notifications"]),
+        ("collections desk", ["admin:installments_collections_desk", "admin:accounts_creditaccount_collections_desk",
+                              "collections-desk"]),
+        ("waiver queue", ["admin:complaints_waiver_changelist", "admin:complaints_complaint_waivers", "waiver-queue"]),
+        ("manager inbox", ["admin:risk_manager_inbox", "admin:accounts_manager_inbox", "manager-inbox"]),
+        ("exports: credit accounts (CSV)", ["admin:accounts_creditaccount_export"]),
+    ]
+    found = []
+    for label, names in candidates:
+        for name in names:
+            try:
+                found.append((label, reverse(name)))
+                break
+            except NoReverseMatch:
+                continue
+    return found
+
+
 def child_time(repeat: int, explain: bool, budget_ms: float) -> None:
     base._django()
     from django.contrib import admin
@@ -248,6 +326,9 @@ def child_time(repeat: int, explain: bool, budget_ms: float) -> None:
         pass
     client = Client()
     client.force_login(user)
+    with connection.cursor() as cursor:
+        cursor.execute('SELECT "current_date" FROM accounts_businesscalendar WHERE id = 1')
+        business_date = str(cursor.fetchone()[0])
 
     pages: list[tuple[str, str]] = []
     for model in sorted(admin.site._registry, key=lambda m: (m._meta.app_label, m._meta.model_name)):
@@ -269,6 +350,13 @@ def child_time(repeat: int, explain: bool, budget_ms: float) -> None:
                               ("customer 360° page", "admin:accounts_customer_360", [54321])):
         with contextlib.suppress(Exception):  # a page this version of the code does not have
             extra.append((label, reverse(name, args=args)))
+    with contextlib.suppress(Exception):  # the charts page (config/analytics), when the code has it
+        charts = reverse("analytics")
+        extra.append(("charts: last 90 days (default)", charts))
+        year = date.fromisoformat(business_date)
+        extra.append(("charts: 366 days", f"{charts}?start={year.replace(year=year.year - 1) + timedelta(days=1)}"
+                                           f"&end={year}"))
+    extra += new_pages()
     with connection.cursor() as cursor:
         cursor.execute("SELECT id FROM complaints_complaint ORDER BY id LIMIT 1")
         row = cursor.fetchone()
@@ -292,7 +380,7 @@ def child_time(repeat: int, explain: bool, budget_ms: float) -> None:
         row = {"page": label, "url": url, "status": status, "queries": len(queries),
                "median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times),
                "slowest_query_ms": 1000 * slowest[0], "slowest_query": base._shorten(slowest[1])}
-        if explain and slowest[1] and row["median_ms"] > budget_ms:
+        if explain and slowest[1] and (row["median_ms"] > budget_ms or os.environ.get("BENCH_EXPLAIN_ALL")):
             with connection.cursor() as cursor:
                 cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + slowest[1])
                 row["explain"] = [r[0] for r in cursor.fetchall()]
@@ -301,7 +389,7 @@ def child_time(repeat: int, explain: bool, budget_ms: float) -> None:
         print(f"  {label:<44}{status:>4}{len(queries):>5} q{row['median_ms']:>9.1f} ms  "
               f"(min {row['min_ms']:.1f}, max {row['max_ms']:.1f}; slowest query {row['slowest_query_ms']:.1f} ms)"
               f"{flag}", flush=True)
-        if flag:
+        if flag or os.environ.get("BENCH_EXPLAIN_ALL"):
             print(f"      slowest: {row['slowest_query']}")
             for line in row.get("explain", [])[:25]:
                 print(f"        {line}")
@@ -320,6 +408,8 @@ def parse_args(argv=None):
     p.add_argument("--repeat", type=int, default=5, help="timed requests per page after one warm-up")
     p.add_argument("--budget-ms", type=float, default=300.0)
     p.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the slowest query of pages over budget")
+    p.add_argument("--explain-all", action="store_true", help="EXPLAIN ANALYZE the slowest query of every page")
+    p.add_argument("--no-pgbench", action="store_true", help="skip the pgbench baseline")
     p.add_argument("--no-load", action="store_true", help="time the data already in the bench database")
     p.add_argument("--date", default="2026-12-20", help="business date")
     p.add_argument("--db", default="tally_bench_admin", help="bench database on DATABASE_URL's server")
@@ -360,12 +450,16 @@ def main(argv=None) -> int:
             ok, _, _ = base.audit(args, deadline, "after the load")
             if not ok:
                 raise base.CommandFailed("audit_ledger fails right after the load: the bench data is wrong")
+        if not args.no_pgbench:
+            results["pgbench"] = base.pgbench(args, deadline)
         env = base.child_env(args)
         env["ALLOWED_HOSTS"] = "testserver"
+        if args.explain_all:
+            env["BENCH_EXPLAIN_ALL"] = "1"
         print(f"\n=== pages (superuser, median of {args.repeat} after a warm-up; budget {args.budget_ms:.0f} ms) ===")
         print(f"  {'page':<44}{'HTTP':>4}{'SQL':>5}  {'median':>9}")
         cmd = [base.PY, str(Path(__file__).resolve()), "--child", "time", "--repeat", str(args.repeat),
-               "--budget-ms", str(args.budget_ms)] + (["--explain"] if args.explain else [])
+               "--budget-ms", str(args.budget_ms)] + (["--explain"] if args.explain or args.explain_all else [])
         logdir = Path(tempfile.mkdtemp(prefix="tally-bench-admin-"))
         _, out, _ = base.run(cmd, env=env, deadline=deadline, log=logdir / "pages.log")
         print("\n".join(line for line in out.splitlines() if not line.startswith(JSON_MARK)))
@@ -389,6 +483,8 @@ def main(argv=None) -> int:
               f"({max(pages, key=lambda p: p['median_ms'])['page']}); {len(over)} over {args.budget_ms:.0f} ms"
               + (f": {', '.join(p['page'] for p in over)}" if over else "")
               + (f"; non-200: {', '.join(p['page'] + ' ' + str(p['status']) for p in bad)}" if bad else ""))
+    if results.get("pgbench"):
+        print(f"pgbench in the same run: {results['pgbench']['tps']:,.0f} tps")
     if results.get("error"):
         print(f"ERROR: {results['error']}")
     return 1 if results.get("error") or bad else 0

@@ -9,3 +9,9 @@ class TallyConfig(AppConfig):
     name = "config"
     label = "tally"
     verbose_name = _("Tally")
+
+    def ready(self) -> None:
+        # Imported here: the widget's module uses the models, loaded only now.
+        from config.analytics import backoffice  # noqa: PLC0415
+
+        backoffice.register()

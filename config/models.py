@@ -9,6 +9,10 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from config.analytics.models import Analytics  # the charts page's permission (config/analytics)
+
+__all__ = ["Analytics", "DatabaseOwner"]
+
 
 class DatabaseOwner(models.Model):
     """At most one row: the tool that filled this database."""

@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts import two_factor
 from accounts.security import staff_may_use_admin
 from config import health
+from config.analytics.views import analytics_view
 from config.api.errors import json_404, json_500
 
 api_v1 = [
@@ -29,6 +30,7 @@ urlpatterns = [
     path("admin/2fa/verify/", two_factor.verify_view, name="staff-2fa-verify"),
     path("admin/2fa/setup/", two_factor.setup_view, name="staff-2fa-setup"),
     path("admin/2fa/backup-codes/", two_factor.backup_codes_view, name="staff-2fa-backup-codes"),
+    path("admin/analytics/", admin.site.admin_view(analytics_view), name="analytics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
