@@ -29,8 +29,16 @@ from accounts.backoffice import (
 )
 from accounts.models import DELINQUENCY_BUCKETS, AccountStatus, CreditAccount, Customer, delinquency_bucket_q
 
-from .admin.account_page import account_page_context, collections_view
-from .admin.collection import collection_context, repayment_card_view
+from .admin.account_page import account_page_context
+from .admin.collection import (
+    collection_context,
+    collections_assign_view,
+    collections_export_view,
+    collections_view,
+    contact_log_view,
+    promise_view,
+    repayment_card_view,
+)
 from .admin.risk_actions import freeze_view, section_context, unfreeze_view, write_off_view
 from .models import PaymentAttempt, Statement
 
@@ -108,6 +116,14 @@ def register() -> None:
                                       view=repayment_card_view))
     register_account_page(AccountPage(route="collections/", name="collections", view=collections_view,
                                       title=_("Collections queue")))
+    register_account_page(AccountPage(route="collections/export.csv", name="collections_export",
+                                      view=collections_export_view))
+    register_account_page(AccountPage(route="collections/assign/", name="collections_assign",
+                                      view=collections_assign_view))
+    register_account_page(AccountPage(route="<int:account_id>/collections/contact/", name="collections_contact",
+                                      view=contact_log_view))
+    register_account_page(AccountPage(route="<int:account_id>/collections/promise/", name="collections_promise",
+                                      view=promise_view))
     register_account_page(AccountPage(route="<int:account_id>/freeze/", name="freeze", view=freeze_view))
     register_account_page(AccountPage(route="<int:account_id>/unfreeze/", name="unfreeze", view=unfreeze_view))
     register_account_page(AccountPage(route="<int:account_id>/write-off/", name="write_off", view=write_off_view))

@@ -16,6 +16,7 @@ from django.utils import timezone
 from complaints.services.sweeps import complaints_sweep
 from installments import selectors as picks
 from installments.services.auto_debit import auto_debit_accounts
+from installments.services.collections import promises_check
 from installments.services.delinquency import delinquency_classify_accounts, penalties_accrue_accounts
 from installments.services.fees import fees_post_due_accounts
 from installments.services.holds import holds_release_accounts
@@ -65,6 +66,7 @@ STEPS: tuple[Step, ...] = (
          lambda ids, d: credit_balances_apply_accounts(account_ids=ids, business_date=d)),
     Step("auto_debit", picks.accounts_to_debit,
          lambda ids, d: auto_debit_accounts(account_ids=ids, business_date=d)),
+    Step("check_promises", run_all=lambda d: promises_check(business_date=d)),
     Step("release_holds", lambda d: picks.accounts_with_holds_due(end_of(d)),
          lambda ids, d: holds_release_accounts(account_ids=ids, until=end_of(d))),
     Step("recalculate_limits", run_all=lambda d: limits_recalculate(business_date=d)),

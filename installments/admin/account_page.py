@@ -1,21 +1,17 @@
 """This app's part of the credit account pages: the money blocks (plans and their schedules,
-statements, repayments, holds, payment attempts, penalties) and the collections queue."""
+statements, repayments, holds, payment attempts, penalties). The collections desk is in
+``collection``."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
 
-from django.contrib import admin
-from django.core.paginator import Paginator
 from django.db.models import Prefetch, QuerySet
-from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.http import urlencode
-from django.utils.translation import gettext
 
-from accounts.business_day import business_date_get
 from accounts.models import CreditAccount
 from installments.models import (
     Installment,
@@ -26,11 +22,9 @@ from installments.models import (
     RestorationHold,
     Statement,
 )
-from installments.selectors import COLLECTION_BUCKETS, collections_bucket_counts, collections_queue
 
 ROWS_SHOWN = 50  # per block on the account page; each block links to the full list
 PLANS_SHOWN = 100
-COLLECTIONS_PER_PAGE = 50
 
 
 def _changelist_for_account(model_name: str, account_id: int, lookup: str = "account__id__exact") -> str:
@@ -87,30 +81,3 @@ def account_page_context(request: HttpRequest, account: CreditAccount, business_
         "penalties_more": penalties_more,
         "penalties_url": _changelist_for_account("penalty", account.pk),
     }
-
-
-def collections_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResponse:
-    """The collections queue, served under the credit accounts' admin URL to staff who may
-    view credit accounts (the accounts admin checks that before calling this)."""
-    bucket = request.GET.get("bucket") or ""
-    if bucket not in COLLECTION_BUCKETS:
-        bucket = ""
-    today = business_date_get()
-    page = Paginator(collections_queue(business_date=today, bucket=bucket or None),
-                     COLLECTIONS_PER_PAGE).get_page(request.GET.get("p"))
-    counts = collections_bucket_counts()
-    base = reverse("admin:accounts_creditaccount_collections", current_app=model_admin.admin_site.name)
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "title": gettext("Collections queue"),
-        "opts": model_admin.opts,
-        "business_date": today,
-        "page": page,
-        "bucket": bucket,
-        "buckets": [{"name": name or gettext("All"), "selected": name == bucket, "count": counts[name],
-                     "url": f"{base}?{urlencode({'bucket': name})}" if name else base}
-                    for name in ["", *COLLECTION_BUCKETS]],
-        "page_url_prefix": f"{base}?{urlencode({'bucket': bucket})}&p=" if bucket else f"{base}?p=",
-    }
-    request.current_app = model_admin.admin_site.name
-    return TemplateResponse(request, "admin/installments/collections.html", context)
