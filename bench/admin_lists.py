@@ -71,10 +71,10 @@ LOAD_SQL = [
         INSERT INTO accounts_creditaccount (id, customer_id, status, credit_limit, available_limit, held_amount,
             principal_outstanding, fees_outstanding, penalties_outstanding, credit_balance, days_past_due,
             billing_day, repayment_card_token, auto_debit, paused_by_customer, opened_on, closed_reason,
-            policy_version_id, created_at, updated_at)
+            policy_version_id, created_at, updated_at, written_off_amount, recovered_amount)
         SELECT i, i, 'active', 20000.00, 19000.00, 0, 1000.00, 0, 0, 0,
                CASE WHEN i %% 20 = 0 THEN i %% 90 + 1 ELSE 0 END,
-               (i - 1) %% 28 + 1, 'tok_ok', true, false, %(opened_on)s, '', %(policy)s, now(), now()
+               (i - 1) %% 28 + 1, 'tok_ok', true, false, %(opened_on)s, '', %(policy)s, now(), now(), 0, 0
         FROM generate_series(1, %(n)s) AS i"""),
     ("approved applications", """
         INSERT INTO risk_application (id, kind, status, name, id_number_hash, id_number_masked, phone, store_status,
@@ -96,9 +96,10 @@ LOAD_SQL = [
         """),
     ("installment plans", """
         INSERT INTO installments_installmentplan (id, account_id, kind, purchase_id, statement_id, principal,
-            periods, fee_rate, fee_per_period, start_date, policy_version_id, created_at)
+            periods, fee_rate, fee_per_period, start_date, policy_version_id, created_at, grace_days,
+            penalty_daily_rate, debit_retry_offsets_days, debit_recovery_interval_days, write_off_days)
         SELECT id, account_id, 'purchase', id, NULL, amount, periods, 0.00600, ROUND(amount * 0.006, 2),
-               business_date, %(policy)s, now()
+               business_date, %(policy)s, now(), 3, 0.0005, '[1, 3, 7]'::jsonb, 7, 180
         FROM installments_purchase"""),
     ("installments", """
         INSERT INTO installments_installment (id, plan_id, account_id, purchase_id, seq, due_date, principal, fee,
@@ -183,8 +184,8 @@ LOAD_SQL = [
         FROM generate_series(1, %(complaints)s) AS c"""),
     ("notifications", """
         INSERT INTO accounts_notification (customer_id, account_id, kind, event_key, params, status, channel,
-            rendered, error, created_at, sent_at)
-        SELECT i, i, 'purchase_booked', 'bench-purchase:' || i, '{}'::jsonb, 'sent', 'sms', '', '', now(), now()
+            rendered, error, created_at, sent_at, attempts)
+        SELECT i, i, 'purchase_booked', 'bench-purchase:' || i, '{}'::jsonb, 'sent', 'sms', '', '', now(), now(), 1
         FROM generate_series(1, %(n)s) AS i"""),
     # --- a year of history for the charts page (config/analytics) ---
     ("applications over a year (charts)", """
