@@ -23,6 +23,7 @@ from accounts.backoffice import (
 from accounts.models import CreditAccount, Customer
 
 from .models import Application, ReviewCase, ReviewStatus
+from .selectors import manager_inbox_figures
 
 ROWS_SHOWN = 10
 
@@ -76,6 +77,16 @@ def review_queue_widget(request: HttpRequest) -> dict[str, Any]:
     }
 
 
+def manager_inbox_widget(request: HttpRequest) -> dict[str, Any]:
+    """A risk manager's inbox: escalations and proposals above the high-limit threshold waiting
+    for them (their own proposals excluded), one query."""
+    queue = reverse("admin:risk_reviewcase_changelist")
+    return {**manager_inbox_figures(request.user),
+            "inbox_url": f"{queue}?{urlencode({'queue': 'awaiting_manager'})}",
+            "escalated_url": f"{queue}?{urlencode({'queue': 'awaiting_manager', 'status__exact': ReviewStatus.ESCALATED})}",
+            "proposals_url": f"{queue}?{urlencode({'queue': 'awaiting_manager', 'status__exact': ReviewStatus.AWAITING_CONFIRMATION})}"}
+
+
 def _applications_scope(customer_id: int):
     return Application.objects.filter(customer_id=customer_id)
 
@@ -93,5 +104,8 @@ def register() -> None:
     register_dashboard_widget(DashboardWidget(
         key="review_queue", template="admin/risk/dashboard_review_queue.html", context=review_queue_widget,
         permission="risk.view_reviewcase", order=10))
+    register_dashboard_widget(DashboardWidget(
+        key="review_manager_inbox", template="admin/risk/dashboard_manager_inbox.html", context=manager_inbox_widget,
+        permission="risk.confirm_high_limit", order=11))
     register_audit_scope("risk.application", _applications_scope)
     register_audit_scope("risk.reviewcase", _review_cases_scope)

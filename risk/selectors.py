@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
-from django.db.models import Q, QuerySet
+from django.db.models import Aggregate, Avg, Count, DurationField, F, Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts import clock
@@ -85,8 +86,45 @@ def customer_applications(customer_id: int) -> QuerySet[Application]:
             .order_by("-created_at"))
 
 
+class Median(Aggregate):
+    """PostgreSQL's ``percentile_cont(0.5)`` (works on intervals too)."""
+
+    function = "PERCENTILE_CONT"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+
+def awaiting_manager_q(user) -> Q:
+    """Cases waiting for a risk manager: escalated, or a proposal above the high-limit
+    threshold awaiting confirmation — not the manager's own proposal (four eyes)."""
+    return (Q(status__in=[ReviewStatus.ESCALATED, ReviewStatus.AWAITING_CONFIRMATION])
+            & ~Q(proposed_by_id=getattr(user, "pk", None)))
+
+
+def manager_inbox_figures(user) -> dict[str, int]:
+    """How many escalations and proposals wait for this risk manager (one query)."""
+    return ReviewCase.objects.filter(awaiting_manager_q(user)).aggregate(
+        escalated=Count("id", filter=Q(status=ReviewStatus.ESCALATED)),
+        proposals=Count("id", filter=Q(status=ReviewStatus.AWAITING_CONFIRMATION)))
+
+
+def reviewer_day_figures(user, *, now: datetime | None = None) -> dict[str, Any]:
+    """The reviewer's own figures of today — the local calendar day in the business's time
+    zone, from midnight (not the business date, which stays behind until the nightly close):
+    cases they decided (approved or rejected) and the median and average time from their claim
+    to their decision. One query over their own decisions of the day."""
+    now = now or clock.now()
+    start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    spent = F("decided_at") - F("claimed_at")
+    return ReviewCase.objects.filter(
+        decided_by_id=getattr(user, "pk", None), decided_at__gte=start, decided_at__lt=start + timedelta(days=1),
+        status=ReviewStatus.DECIDED).aggregate(
+        decided=Count("id"),
+        median=Median(spent, output_field=DurationField(), filter=Q(claimed_at__isnull=False)),
+        average=Avg(spent, output_field=DurationField(), filter=Q(claimed_at__isnull=False)))
+
+
 def review_queue(*, user, view: str | None = None) -> QuerySet[ReviewCase]:
-    """The queue list with its filters: unclaimed, mine, due_soon, overdue."""
+    """The queue list with its filters: unclaimed, mine, due_soon, overdue, awaiting_manager."""
     now = clock.now()
     qs = (ReviewCase.objects.exclude(status=ReviewStatus.DECIDED)
           .select_related("application", "application__customer", "claimed_by").order_by("due_at", "id"))
@@ -99,6 +137,8 @@ def review_queue(*, user, view: str | None = None) -> QuerySet[ReviewCase]:
         qs = qs.filter(due_at__gte=now, due_at__lt=now + timedelta(hours=4))
     elif view == "overdue":
         qs = qs.filter(due_at__lt=now)
+    elif view == "awaiting_manager":
+        qs = qs.filter(awaiting_manager_q(user))
     return qs
 
 

@@ -1,7 +1,11 @@
 """The manual-review queue's pages (docs/rules.md §3): the queue with its views (unclaimed,
 mine, due soon, overdue, decided), "Claim next case", and the case page with the application,
 the score breakdown, the flags, the customer's history and the decisions. Every decision is
-one POST calling one service; a refusal becomes an error message and changes nothing."""
+one POST calling one service; a refusal becomes an error message and changes nothing.
+"Approve & next" / "Reject & next" decide and claim the next case; keyboard shortcuts on the
+case page (risk/static/risk/review_shortcuts.js); the reviewer's own figures of the day on the
+queue; risk managers see what waits for them and release or reassign claimed cases in bulk
+(decision 0032)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
@@ -26,15 +31,16 @@ from accounts.admin.base import form_errors_text
 from accounts.errors import ApplicationError
 from accounts.ids import parse_id
 from accounts.pii import mask_phone
+from accounts.staff_inbox import staff_holding
+from accounts.templatetags.deadline_clock import deadline_clock
 from risk.decision_display import breakdown_rows, reason_rows
 from risk.models import ReviewCase, ReviewStatus
 from risk.reasons import REVIEW_REJECT_CODES
-from risk.selectors import customer_applications, review_queue
+from risk.selectors import customer_applications, review_queue, reviewer_day_figures
 from risk.services import review_queue as queue_services
 
 DECIDE = "risk.decide_application"
 CONFIRM_HIGH_LIMIT = "risk.confirm_high_limit"
-DUE_SOON = timedelta(hours=4)  # the queue's "due soon" window (risk.selectors.review_queue)
 
 
 class QueueFilter(admin.SimpleListFilter):
@@ -48,12 +54,15 @@ class QueueFilter(admin.SimpleListFilter):
         super().__init__(request, params, model, model_admin)
 
     def lookups(self, request, model_admin):
-        return (
+        views = [
             ("unclaimed", _("Unclaimed")),
             ("mine", _("Claimed by me")),
             ("due_soon", _("Due soon (< 4 h)")),
             ("overdue", _("Overdue")),
-        )
+        ]
+        if request.user.has_perm(CONFIRM_HIGH_LIMIT):
+            views.append(("awaiting_manager", _("Waiting for a risk manager (not my proposals)")))
+        return views
 
     def queryset(self, request, queryset):
         if self.value() is None:
@@ -92,14 +101,22 @@ class DecidedFilter(admin.SimpleListFilter):
         return queryset.exclude(status=ReviewStatus.DECIDED)
 
 
+class AssignActionForm(ActionForm):
+    """The action bar of the queue, for risk managers: whom to assign the selected cases to."""
+
+    # every active member of staff who may decide cases (read when the form is shown)
+    assignee = forms.ModelChoiceField(label=_("Assign to"), required=False, queryset=staff_holding(DECIDE))
+
+
 class ApproveForm(forms.Form):
     credit_limit = forms.DecimalField(label=_("Credit limit (CNY)"), max_digits=14, decimal_places=2,
-                                      min_value=0)
+                                      min_value=0, widget=forms.NumberInput(attrs={"data-shortcut": "a"}))
     note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class RejectForm(forms.Form):
-    reason_code = forms.ChoiceField(label=_("Reason"), choices=REVIEW_REJECT_CODES)
+    reason_code = forms.ChoiceField(label=_("Reason"), choices=REVIEW_REJECT_CODES,
+                                    widget=forms.Select(attrs={"data-shortcut": "r"}))
     # Required by the service (one source of truth for the rule); the widget asks for it too.
     note = forms.CharField(label=_("Note"), required=False, strip=False,
                            widget=forms.Textarea(attrs={"rows": 2, "required": True}))
@@ -107,7 +124,7 @@ class RejectForm(forms.Form):
 
 class EscalateForm(forms.Form):
     note = forms.CharField(label=_("Note"), required=False, strip=False,
-                           widget=forms.Textarea(attrs={"rows": 2, "required": True}))
+                           widget=forms.Textarea(attrs={"rows": 2, "required": True, "data-shortcut": "e"}))
 
 
 @admin.register(ReviewCase)
@@ -121,7 +138,8 @@ class ReviewCaseAdmin(admin.ModelAdmin):
     list_filter = (QueueFilter, DecidedFilter, "status")
     list_select_related = ("application", "claimed_by")
     ordering = ("due_at", "id")
-    actions = None
+    actions = ["release_claims", "assign_claims"]
+    action_form = AssignActionForm
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
@@ -136,6 +154,58 @@ class ReviewCaseAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest):
         return super().get_queryset(request).select_related("application", "claimed_by")
+
+    # --- bulk release and reassignment (risk managers) ---
+
+    def get_actions(self, request: HttpRequest):
+        if not request.user.has_perm(CONFIRM_HIGH_LIMIT):
+            return {}
+        return super().get_actions(request)
+
+    def get_action_choices(self, request: HttpRequest, default_choices=None):
+        return super().get_action_choices(request, default_choices=[])  # no "---------" placeholder row
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        can_decide = request.user.has_perm(DECIDE)
+        extra_context = {**(extra_context or {}), "can_decide": can_decide,
+                         "my_day": self._my_day(request) if can_decide else None}
+        return super().changelist_view(request, extra_context=extra_context)
+
+    @staticmethod
+    def _my_day(request: HttpRequest) -> dict[str, Any]:
+        figures = reviewer_day_figures(request.user)
+        return {"decided": figures["decided"], "median": _duration_text(figures["median"]),
+                "average": _duration_text(figures["average"])}
+
+    def _reassign(self, request: HttpRequest, queryset, assignee) -> None:
+        try:
+            result = queue_services.review_cases_reassign(case_ids=list(queryset.values_list("pk", flat=True)),
+                                                          assignee=assignee, acting_user=request.user)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return
+        if result.changed:
+            changed = ", ".join(f"#{pk}" for pk in result.changed)
+            if assignee is None:
+                messages.success(request, gettext("Released to the queue: %(cases)s.") % {"cases": changed})
+            else:
+                messages.success(request, gettext("Assigned to %(user)s: %(cases)s.") % {
+                    "user": assignee.get_username(), "cases": changed})
+        for why in result.refused.values():
+            messages.warning(request, gettext("Refused, nothing changed: %(why)s") % {"why": why})
+
+    @admin.action(description=_("Release the selected claimed cases to the queue"))
+    def release_claims(self, request: HttpRequest, queryset) -> None:
+        self._reassign(request, queryset, None)
+
+    @admin.action(description=_("Assign the selected claimed cases to…"))
+    def assign_claims(self, request: HttpRequest, queryset) -> None:
+        assignee_id = parse_id(request.POST.get("assignee", ""))
+        assignee = staff_holding(DECIDE).filter(pk=assignee_id).first() if assignee_id is not None else None
+        if assignee is None:
+            messages.error(request, gettext("Choose whom to assign the cases to."))
+            return
+        self._reassign(request, queryset, assignee)
 
     # --- changelist columns ---
 
@@ -158,25 +228,9 @@ class ReviewCaseAdmin(admin.ModelAdmin):
     @admin.display(description=_("due"), ordering="due_at")
     def due(self, case: ReviewCase) -> str:
         due_text = timezone.localtime(case.due_at).strftime("%Y-%m-%d %H:%M")
-        badge = self._due_badge(case)
-        if badge is None:
-            return due_text
-        return format_html('{} <span class="due-badge due-{}">{}</span>', due_text, badge[0], badge[1])
-
-    @staticmethod
-    def _due_badge(case: ReviewCase) -> tuple[str, str] | None:
         if case.status == ReviewStatus.DECIDED:
-            return None
-        now = clock.now()
-        if case.due_at < now:
-            return "overdue", gettext("overdue")
-        if case.due_at < now + DUE_SOON:
-            return "soon", gettext("due soon")
-        return None
-
-    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
-        extra_context = {**(extra_context or {}), "can_decide": request.user.has_perm(DECIDE)}
-        return super().changelist_view(request, extra_context=extra_context)
+            return due_text
+        return format_html("{} {}", due_text, deadline_clock(case.due_at, case.created_at))
 
     # --- URLs: one POST endpoint per service ---
 
@@ -224,9 +278,17 @@ class ReviewCaseAdmin(admin.ModelAdmin):
         if not form.is_valid():
             messages.error(request, form_errors_text(form))
             return HttpResponseRedirect(self._case_url(case_id))
+        and_next = "and_next" in request.POST
+        next_case: ReviewCase | None = None
         try:
-            case = queue_services.review_case_approve(case_id=case_id, credit_limit=form.cleaned_data["credit_limit"],
-                                                note=form.cleaned_data["note"], acting_user=request.user)
+            if and_next:
+                case, next_case = queue_services.review_case_approve_and_claim_next(
+                    case_id=case_id, credit_limit=form.cleaned_data["credit_limit"], note=form.cleaned_data["note"],
+                    acting_user=request.user)
+            else:
+                case = queue_services.review_case_approve(
+                    case_id=case_id, credit_limit=form.cleaned_data["credit_limit"], note=form.cleaned_data["note"],
+                    acting_user=request.user)
         except ApplicationError as exc:
             messages.error(request, exc.message)
             return HttpResponseRedirect(self._case_url(case_id))
@@ -242,7 +304,17 @@ class ReviewCaseAdmin(admin.ModelAdmin):
             messages.success(request, gettext(
                 "Case #%(case)s approved with a limit of %(limit)s; the credit account is open.")
                 % {"case": case.pk, "limit": form.cleaned_data["credit_limit"]})
-        return HttpResponseRedirect(self._changelist_url())
+        return self._after_decision(request, and_next, next_case)
+
+    def _after_decision(self, request: HttpRequest, and_next: bool, next_case: ReviewCase | None) -> HttpResponse:
+        """The queue after a decision; with "& next", the next case claimed (or the queue, saying
+        it is empty)."""
+        if not and_next:
+            return HttpResponseRedirect(self._changelist_url())
+        if next_case is None:
+            messages.info(request, gettext("No more cases for you in the queue."))
+            return HttpResponseRedirect(self._changelist_url())
+        return HttpResponseRedirect(self._case_url(next_case.pk))
 
     def reject_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         self._require_decide(request)
@@ -251,14 +323,22 @@ class ReviewCaseAdmin(admin.ModelAdmin):
         if not form.is_valid():
             messages.error(request, form_errors_text(form))
             return HttpResponseRedirect(self._case_url(case_id))
+        and_next = "and_next" in request.POST
+        next_case: ReviewCase | None = None
         try:
-            case = queue_services.review_case_reject(case_id=case_id, reason_code=form.cleaned_data["reason_code"],
-                                               note=form.cleaned_data["note"], acting_user=request.user)
+            if and_next:
+                case, next_case = queue_services.review_case_reject_and_claim_next(
+                    case_id=case_id, reason_code=form.cleaned_data["reason_code"], note=form.cleaned_data["note"],
+                    acting_user=request.user)
+            else:
+                case = queue_services.review_case_reject(
+                    case_id=case_id, reason_code=form.cleaned_data["reason_code"], note=form.cleaned_data["note"],
+                    acting_user=request.user)
         except ApplicationError as exc:
             messages.error(request, exc.message)
             return HttpResponseRedirect(self._case_url(case_id))
         messages.success(request, gettext("Case #%(case)s rejected.") % {"case": case.pk})
-        return HttpResponseRedirect(self._changelist_url())
+        return self._after_decision(request, and_next, next_case)
 
     def escalate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         self._require_decide(request)
@@ -332,7 +412,6 @@ class ReviewCaseAdmin(admin.ModelAdmin):
             "phone_masked": mask_phone(application.phone),
             "breakdown": breakdown_rows(application.score_breakdown or {}),
             "reasons": reason_rows(application.reasons or []),
-            "due_badge": self._due_badge(case),
             "claim_live": claim_live,
             "held_by_me": held_by_me,
             "idle_minutes": idle_minutes,
@@ -344,6 +423,7 @@ class ReviewCaseAdmin(admin.ModelAdmin):
             "reject_form": RejectForm(),
             "escalate_form": EscalateForm(),
             "changelist_url": self._changelist_url(),
+            "can_decide": can_decide,
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, self.case_template, context)
@@ -356,3 +436,15 @@ class ReviewCaseAdmin(admin.ModelAdmin):
             return queryset.get(pk=case_id) if case_id is not None else None
         except ReviewCase.DoesNotExist:
             return None
+
+
+def _duration_text(value: timedelta | None) -> str:
+    """"4 min 10 s" (a reviewer's time per case); "-" when there is none."""
+    if value is None:
+        return "-"
+    seconds = int(value.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return gettext("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes}
+    return gettext("%(minutes)s min %(seconds)s s") % {"minutes": minutes, "seconds": seconds}

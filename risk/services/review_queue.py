@@ -1,15 +1,20 @@
 """The manual-review queue (docs/rules.md §3): claim next (``SKIP LOCKED``: two reviewers never
 get the same case), claims that expire when idle, the decisions — approve (above the
 high-limit threshold every approval is a proposal that a risk manager other than the proposer
-confirms), reject, escalate — and deadline breaches."""
+confirms), reject, escalate — decide-and-claim-next, a risk manager's release or reassignment
+of claimed cases, and deadline breaches. Escalations and proposals notify the risk managers
+(the staff inbox, decision 0032)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from accounts import clock
@@ -17,11 +22,18 @@ from accounts.audit_trail import Actor, StaffUser, audit_record, require_staff, 
 from accounts.errors import BusinessRuleRefused, Conflict, NotFound, PermissionRefused, ValidationFailed
 from accounts.lifecycle.states import AccountStatus
 from accounts.models import CreditAccount
+from accounts.staff_inbox import staff_notify
 from risk.models import ReviewCase, ReviewStatus
 from risk.reasons import REVIEW_REJECT_CODES, reason
 from risk.selectors import active_policy
 
 from .applications import decide_approve, decide_reject
+
+CONFIRM_HIGH_LIMIT = "risk.confirm_high_limit"
+
+
+def _case_link(case: ReviewCase) -> str:
+    return reverse("admin:risk_reviewcase_change", args=[case.pk])
 
 
 def _claimable_q(user: StaffUser, *, idle_before: datetime) -> Q:
@@ -165,6 +177,11 @@ def review_case_approve(*, case_id: int, credit_limit: Decimal, note: str,
                 audit_record(acting_user=acting_user, action="review_case.high_limit_proposed",
                                               obj=case, before=before, after={"proposed_limit": str(credit_limit)},
                                               reason=note)
+                staff_notify(permission=CONFIRM_HIGH_LIMIT, exclude=[acting_user], kind="review_case.high_limit_proposed",
+                             message=_("Review case #%(case)s: a limit of %(limit)s proposed by %(user)s awaits your "
+                                       "confirmation."),
+                             params={"case": case.pk, "limit": credit_limit, "user": acting_user.get_username()},
+                             link=_case_link(case))
                 return case
         account = CreditAccount.objects.filter(customer_id=application.customer_id).first()
         if account is not None and account.status != AccountStatus.CLOSED:
@@ -225,7 +242,99 @@ def review_case_escalate(*, case_id: int, note: str, acting_user: Actor) -> Revi
         case.save(update_fields=["status", "escalated", "escalation_note", "claimed_by"])
         audit_record(acting_user=acting_user, action="review_case.escalated", obj=case,
                                       after={"status": case.status}, reason=note)
+        staff_notify(permission=CONFIRM_HIGH_LIMIT, exclude=[acting_user], kind="review_case.escalated",
+                     message=_("Review case #%(case)s was escalated to you by %(user)s: %(note)s"),
+                     params={"case": case.pk, "user": acting_user.get_username(), "note": note.strip()[:200]},
+                     link=_case_link(case))
     return case
+
+
+def review_case_approve_and_claim_next(*, case_id: int, credit_limit: Decimal, note: str,
+                                       acting_user: Actor) -> tuple[ReviewCase, ReviewCase | None]:
+    """Approve (or propose), then claim the next case: two transactions, in that order, so a
+    refused decision claims nothing and a decision stands whatever the claim finds."""
+    decided = review_case_approve(case_id=case_id, credit_limit=credit_limit, note=note, acting_user=acting_user)
+    return decided, review_case_claim_next(acting_user=acting_user)
+
+
+def review_case_reject_and_claim_next(*, case_id: int, reason_code: str, note: str,
+                                      acting_user: Actor) -> tuple[ReviewCase, ReviewCase | None]:
+    """Reject, then claim the next case (two transactions, in that order)."""
+    decided = review_case_reject(case_id=case_id, reason_code=reason_code, note=note, acting_user=acting_user)
+    return decided, review_case_claim_next(acting_user=acting_user)
+
+
+@dataclass
+class Reassignment:
+    """What a risk manager's release or reassignment did: the cases changed, and those refused
+    (id → why), which are left exactly as they were."""
+
+    changed: list[int] = field(default_factory=list)
+    refused: dict[int, str] = field(default_factory=dict)
+
+
+def review_cases_reassign(*, case_ids: Iterable[int], assignee: StaffUser | None, acting_user: Actor) -> Reassignment:
+    """A risk manager releases claimed cases to the queue (``assignee`` None) or hands them to
+    another member of staff, whose claim starts now. Only claimed cases move; the assignee
+    must be active staff who may decide cases, and hold ``risk.confirm_high_limit`` for an
+    escalated case or a proposal — never their own proposal (four eyes). Each change is
+    audited; the assignee is notified."""
+    acting_user = require_staff(acting_user, CONFIRM_HIGH_LIMIT, _("Only a risk manager may reassign review cases."))
+    ids = sorted({int(case_id) for case_id in case_ids})
+    result = Reassignment()
+    if assignee is not None and not (assignee.is_active and assignee.is_staff
+                                     and assignee.has_perm("risk.decide_application")):
+        result.refused = {case_id: str(_("%(user)s may not decide review cases.") % {"user": assignee.get_username()})
+                          for case_id in ids}
+        return result
+    now = clock.now()
+    with transaction.atomic(durable=True):
+        cases = {case.pk: case for case in ReviewCase.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+        for case_id in ids:
+            case = cases.get(case_id)
+            if case is None:
+                result.refused[case_id] = str(_("No such review case."))
+                continue
+            if case.status != ReviewStatus.CLAIMED:
+                result.refused[case_id] = str(_("Case #%(case)s is not claimed (%(status)s).") % {
+                    "case": case.pk, "status": case.get_status_display()})
+                continue
+            if assignee is not None:
+                if case.claimed_by_id == assignee.pk:
+                    result.refused[case_id] = str(_("Case #%(case)s is already claimed by %(user)s.") % {
+                        "case": case.pk, "user": assignee.get_username()})
+                    continue
+                manager_case = case.escalated or case.proposed_limit is not None
+                if manager_case and not assignee.has_perm(CONFIRM_HIGH_LIMIT):
+                    result.refused[case_id] = str(_("Case #%(case)s needs a risk manager.") % {"case": case.pk})
+                    continue
+                if case.proposed_by_id == assignee.pk:
+                    result.refused[case_id] = str(_("Case #%(case)s holds %(user)s's own proposal (four eyes).") % {
+                        "case": case.pk, "user": assignee.get_username()})
+                    continue
+            before = {"status": case.status, "claimed_by": case.claimed_by_id}
+            if assignee is None:
+                case.release()
+                case.claimed_by = None
+                case.claimed_at = None
+                case.save(update_fields=["status", "claimed_by", "claimed_at"])
+                audit_record(acting_user=acting_user, action="review_case.released_by_manager", obj=case,
+                             before=before, after={"status": case.status, "claimed_by": None})
+            else:
+                case.claimed_by = assignee
+                case.claimed_at = now
+                case.last_activity_at = now
+                case.save(update_fields=["claimed_by", "claimed_at", "last_activity_at"])
+                audit_record(acting_user=acting_user, action="review_case.reassigned", obj=case,
+                             before=before, after={"status": case.status, "claimed_by": assignee.pk})
+            result.changed.append(case.pk)
+        if assignee is not None and result.changed:
+            staff_notify(recipients=[assignee], kind="review_case.assigned",
+                         message=_("%(user)s assigned you %(count)s review case(s): #%(cases)s"),
+                         params={"user": acting_user.get_username(), "count": len(result.changed),
+                                 "cases": ", #".join(str(pk) for pk in result.changed)},
+                         link=reverse("admin:risk_reviewcase_changelist") + "?queue=mine")
+    return result
 
 
 def review_cases_flag_breaches(*, now: datetime | None = None) -> int:

@@ -191,8 +191,8 @@ def test_queue_filters_return_the_right_rows(reviewer, reviewer2):
     assert rows("?decided=include") == [decided.pk, overdue.pk, soon.pk, mine.pk, theirs.pk, later.pk]
     assert rows("?decided=only") == [decided.pk]
     page = client.get(CHANGELIST).content.decode()
-    assert 'class="due-badge due-overdue"' in page
-    assert 'class="due-badge due-soon"' in page
+    assert 'class="deadline-clock deadline-overdue"' in page  # the deadline clock (decision 0032)
+    assert page.count('class="deadline-clock ') == 5  # every undecided case listed
     assert "110***********" in page
     assert id_number(1) not in page
 
@@ -219,6 +219,6 @@ def test_changelist_query_count_does_not_grow_with_cases(reviewer, reviewer2, dj
     assert ReviewCase.objects.count() == 30
 
 
-# session, user, staff profile, user + group permissions, count, rows, the header's unread staff
-# notifications
-CHANGELIST_QUERIES = 8
+# session, user, staff profile, user + group permissions, the reviewer's figures of the day, count,
+# rows, the header's unread staff notifications
+CHANGELIST_QUERIES = 9
