@@ -454,6 +454,7 @@ def main(argv=None) -> int:
     base.CODE, code_text, code_is_copy = base.snapshot_code(args.code)
     deadline = base.Deadline(args.timeout)
     results: dict = {"args": {k: str(v) for k, v in vars(args).items()}}
+    static_root = ""
     started = time.perf_counter()
     print(f"tally admin list pages benchmark: bench database {args.db} on {urlsplit(args.server).netloc}")
     print(f"code: {code_text}")
@@ -472,6 +473,10 @@ def main(argv=None) -> int:
         env["ALLOWED_HOSTS"] = "testserver"
         if args.explain_all:
             env["BENCH_EXPLAIN_ALL"] = "1"
+        # the production settings serve hashed static files (whitenoise's manifest): collect them
+        # into a directory of this run, as a release does (docs/deploy.md)
+        env["TALLY_STATIC_ROOT"] = static_root = tempfile.mkdtemp(prefix="tally-bench-static-")
+        base.run([base.PY, "manage.py", "collectstatic", "--no-input", "-v", "0"], env=env, deadline=deadline)
         print(f"\n=== pages (superuser, median of {args.repeat} after a warm-up; budget {args.budget_ms:.0f} ms) ===")
         print(f"  {'page':<44}{'HTTP':>4}{'SQL':>5}  {'median':>9}")
         cmd = [base.PY, str(Path(__file__).resolve()), "--child", "time", "--repeat", str(args.repeat),
@@ -486,6 +491,8 @@ def main(argv=None) -> int:
         results["error"] = str(exc)
     finally:
         base._stop_all()
+        if static_root:
+            base.shutil.rmtree(static_root, ignore_errors=True)
         if code_is_copy:
             base.shutil.rmtree(base.CODE, ignore_errors=True)
         if args.json:
