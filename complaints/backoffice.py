@@ -1,5 +1,5 @@
 """This app's part of the back office pages served by ``accounts``: complaints and closure
-requests on the customer 360° page, the complaint deadlines widget of the dashboard, and
+requests on the customer 360° page, the complaint deadlines and waiting waivers widgets of the dashboard, and
 complaints, closure requests and waivers in a customer's audit trail."""
 
 from __future__ import annotations
@@ -72,6 +72,12 @@ def complaints_widget(request: HttpRequest) -> dict[str, Any]:
                                                                                  "escalated")}}
 
 
+def waivers_widget(request: HttpRequest) -> dict[str, Any]:
+    """The supervisors' queue of waivers awaiting approval: how many, the oldest, the amount."""
+    figures = selectors.waiver_queue_figures()
+    return {**figures, "queue_url": reverse("admin:complaints_complaint_waiver_queue")}
+
+
 def _complaints_scope(customer_id: int):
     return Complaint.objects.filter(customer_id=customer_id)
 
@@ -96,6 +102,9 @@ def register() -> None:
     register_dashboard_widget(DashboardWidget(
         key="complaints", template="admin/complaints/dashboard_complaints.html", context=complaints_widget,
         permission="complaints.view_complaint", order=20))
+    register_dashboard_widget(DashboardWidget(
+        key="waivers", template="admin/complaints/dashboard_waivers.html", context=waivers_widget,
+        permission="complaints.approve_waiver", order=25))
     register_audit_scope("complaints.complaint", _complaints_scope)
     register_audit_scope("complaints.closurerequest", _closures_scope)
     register_audit_scope("complaints.waiver", _waivers_scope)

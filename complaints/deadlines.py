@@ -23,6 +23,11 @@ CLOSURE_PAYOFF_WINDOW = timedelta(days=30)
 ACKNOWLEDGE_DUE_SOON = timedelta(hours=6)
 RESPONSE_DUE_SOON = timedelta(days=2)
 
+# Staff are told once per deadline this long before it passes (the assigned agent, or the
+# supervisors when nobody is assigned); a breach is told to the agent and the supervisors.
+ACKNOWLEDGE_WARN_BEFORE = timedelta(hours=2)
+RESPONSE_WARN_BEFORE = timedelta(hours=24)
+
 BREACHED = "breached"
 DUE_SOON = "due_soon"
 

@@ -104,6 +104,9 @@ class Complaint(FSMModelMixin, models.Model):
     escalated = models.BooleanField(_("escalated"), default=False, db_index=True)
     escalated_at = models.DateTimeField(null=True, blank=True, verbose_name=_("escalated at"))
     next_due_at = models.DateTimeField(_("next deadline"), null=True, blank=True, db_index=True)
+    # The deadline (a value of ``next_due_at``) staff were last warned is about to pass: each
+    # deadline is warned about once (docs/rules.md §10 "Staff notifications").
+    due_warned_for = models.DateTimeField(_("deadline warned about"), null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+", verbose_name=_("created by"))
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
@@ -118,6 +121,7 @@ class Complaint(FSMModelMixin, models.Model):
             ("reassign_complaint", _("Can assign and reassign complaints to any agent")),
             ("extend_deadline", _("Can extend a complaint's final-response deadline")),
             ("approve_waiver", _("Can approve fee and penalty waivers above the agent limit")),
+            ("export_complaints", _("Can export the complaints list as CSV")),
         ]
         indexes = [models.Index(fields=["status", "next_due_at"]), models.Index(fields=["assigned_to", "status"])]
 
@@ -136,6 +140,10 @@ class Complaint(FSMModelMixin, models.Model):
     @transition(field=status, source=ComplaintStatus.NEW, target=ComplaintStatus.ASSIGNED)
     def assign(self) -> None:
         pass
+
+    @transition(field=status, source=ComplaintStatus.ASSIGNED, target=ComplaintStatus.NEW)
+    def unassign(self) -> None:
+        """A supervisor takes a complaint nobody started back to the queue of new ones."""
 
     @transition(field=status, source=ComplaintStatus.ASSIGNED, target=ComplaintStatus.IN_PROGRESS)
     def start(self) -> None:
@@ -239,6 +247,9 @@ class Waiver(FSMModelMixin, models.Model):
                                               | Q(kind="penalty", penalty__isnull=False, installment__isnull=True)),
                                    name="waiver_targets_one_item"),
         ]
+        # the supervisors' queue of waivers awaiting approval, oldest first
+        indexes = [models.Index(fields=["created_at", "id"], condition=Q(status="pending"),
+                                name="waiver_awaiting_approval")]
 
     def __str__(self) -> str:
         return _("%(kind)s waiver %(amount)s (%(status)s)") % {

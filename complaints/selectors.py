@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, DecimalField, F, Min, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
 from accounts import clock
 from accounts.audit_trail import StaffUser, staff_user
@@ -17,6 +18,8 @@ from .models import (
     ClosureRequest,
     Complaint,
     ComplaintStatus,
+    Waiver,
+    WaiverStatus,
 )
 
 QUEUE_VIEWS = ("mine", "unassigned", "escalated", "breached", "due_soon")
@@ -102,3 +105,31 @@ def workload_per_agent(*, now: datetime | None = None) -> list[AgentWorkload]:
 
 def closure_requests_of(account_id: int) -> QuerySet[ClosureRequest]:
     return ClosureRequest.objects.filter(account_id=account_id).order_by("-created_at", "-id")
+
+
+# --- waivers awaiting a supervisor ------------------------------------------------------------
+
+COUNTED_WAIVER_STATUSES = (WaiverStatus.APPLIED, WaiverStatus.PENDING)
+
+
+def _waived_on_same_item(item: str) -> Subquery:
+    """Applied and pending waivers on the waiver's own fee or penalty (what the 100.00 cap counts)."""
+    return Subquery(Waiver.objects.filter(status__in=COUNTED_WAIVER_STATUSES, **{item: OuterRef(item)})
+                    .order_by().values(item).annotate(total=Sum("amount")).values("total"),
+                    output_field=DecimalField(max_digits=14, decimal_places=2))
+
+
+def waivers_awaiting_approval() -> QuerySet[Waiver]:
+    """Waivers above the agent limit waiting for a supervisor, oldest first, each with the total
+    waived on its item (applied and pending, this one included): one query whatever the rows."""
+    return (Waiver.objects.filter(status=WaiverStatus.PENDING)
+            .select_related("complaint", "complaint__customer", "complaint__assigned_to", "requested_by",
+                            "installment", "penalty")
+            .annotate(item_total=Coalesce(_waived_on_same_item("installment"), _waived_on_same_item("penalty")))
+            .order_by("created_at", "id"))
+
+
+def waiver_queue_figures() -> dict:
+    """How many waivers wait, since when and for how much: one aggregate query."""
+    return Waiver.objects.filter(status=WaiverStatus.PENDING).aggregate(
+        waiting=Count("id"), oldest=Min("created_at"), amount=Sum("amount"))

@@ -1,4 +1,4 @@
-"""The customers' pages: the list (search by store id, phone or full ID number), the masked
+"""The customers' pages: the list (search by store id, name, phone or full ID number), the masked
 profile, the logged reveal of a full ID number and the link to the 360° view."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -20,6 +21,7 @@ from accounts.customer360 import audit_url_for_customer, customer_360_url, custo
 from accounts.customers import id_number_reveal
 from accounts.errors import ApplicationError
 from accounts.models import Customer
+from accounts.name_search import customers_named, name_starts_with, name_term
 from accounts.pii import mask_phone
 from accounts.search import PersonalDataSearchMixin
 
@@ -33,13 +35,22 @@ class CustomerAdmin(PersonalDataSearchMixin, ReadOnlyAdmin):
                     "customer_360_link")
     list_filter = ("store_status",)
     search_fields = ("external_id",)
-    search_help_text = _("Store customer id, phone number or full ID number")
+    search_help_text = _("Store customer id, name (or its start), phone number or full ID number")
     id_number_hash_fields = ("id_number_hash",)
     phone_fields = ("phone",)
     show_full_result_count = False
     fields = ("external_id", "name", "id_number_masked", "phone_masked", "store_status", "store_since",
               "orders_12m", "spend_12m", "return_rate", "language", "created_at", "updated_at")
     readonly_fields = fields
+
+    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+        """Store id, phone and full ID number (``PersonalDataSearchMixin``), and the start of
+        the name (``accounts.name_search``: an indexed prefix match)."""
+        matched, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = name_term(search_term)
+        if term is None:
+            return matched, may_have_duplicates
+        return customers_named(queryset).filter(Q(pk__in=matched.values("pk")) | name_starts_with(term)), False
 
     @admin.display(description=_("phone"))
     def phone_masked(self, customer: Customer) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models.functions import Collate, Upper
 from django.utils.translation import gettext_lazy as _
 
 from accounts import pii
@@ -31,6 +32,8 @@ class Customer(models.Model):
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
         permissions = [("view_full_id_number", _("Can view full ID numbers (logged)"))]
+        # the back office's search by the start of a name (accounts/name_search.py)
+        indexes = [models.Index(Collate(Upper("name"), "C"), name="customer_name_prefix")]
 
     def __str__(self) -> str:
         return f"{self.external_id} {self.name}"

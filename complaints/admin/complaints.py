@@ -8,10 +8,12 @@ state and deadlines, the conversation, the evidence panel of its category and th
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
@@ -24,22 +26,26 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from accounts import clock
-from accounts.admin.base import run_service_action
+from accounts.admin.base import form_errors_text, run_service_action
 from accounts.errors import ApplicationError
+from accounts.exports import ChangeListExportMixin, Column
 from accounts.search import PersonalDataSearchMixin
 from accounts.selectors import audit_trail
-from complaints import selectors
+from accounts.templatetags.deadline_clock import deadline_clock
+from complaints import reply_templates, selectors
 from complaints.deadlines import BREACHED
 from complaints.evidence import evidence_for
 from complaints.models import Complaint, ComplaintStatus, MessageKind, Waiver, WaiverStatus
-from complaints.services import closures, remedies
+from complaints.services import assignment, closures, remedies
 from complaints.services import complaints as complaint_services
+from complaints.services.assignment import BULK_ASSIGN_MAX
 from complaints.services.data_export import customer_data_export, export_json
 
 from .forms import (
     BADGE_LABELS,
     AssignForm,
     BodyForm,
+    BulkAssignForm,
     FileComplaintForm,
     NoteForm,
     ReleaseHoldForm,
@@ -50,6 +56,8 @@ from .forms import (
     badge_html,
     object_id_of,
 )
+
+WAIVER_QUEUE_SHOWN = 200  # the oldest waivers shown on the queue page (the dashboard counts them all)
 
 
 class QueueFilter(admin.SimpleListFilter):
@@ -89,8 +97,44 @@ class ClosedFilter(admin.SimpleListFilter):
         return queryset.exclude(status=ComplaintStatus.CLOSED)
 
 
+def _local(value) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value is not None else ""
+
+
+def _deadline_kind(complaint: Complaint) -> str:
+    if complaint.next_due_at is None:
+        return ""
+    return gettext("acknowledge") if complaint.acknowledged_at is None else gettext("respond")
+
+
+# The complaints list as CSV (accounts.exports): deadlines and breaches; of personal data only the
+# store customer id and the masked name (no description, messages, ID number or phone).
+EXPORT_COLUMNS = (
+    Column(_("complaint"), lambda c: c.pk),
+    Column(_("received at"), lambda c: _local(c.received_at)),
+    Column(_("store customer id"), lambda c: c.customer.external_id),
+    Column(_("customer (masked)"), lambda c: reply_templates.mask_name(c.customer.name)),
+    Column(_("credit account"), lambda c: c.account_id),
+    Column(_("category"), lambda c: c.get_category_display()),
+    Column(_("channel"), lambda c: c.get_channel_display()),
+    Column(_("status"), lambda c: c.get_status_display()),
+    Column(_("assigned to"), lambda c: c.assigned_to.get_username() if c.assigned_to else ""),
+    Column(_("round"), lambda c: c.round),
+    Column(_("acknowledge by"), lambda c: _local(c.acknowledge_by)),
+    Column(_("acknowledged at"), lambda c: _local(c.acknowledged_at)),
+    Column(_("acknowledgement deadline breached"), lambda c: c.acknowledge_breached),
+    Column(_("final response by"), lambda c: _local(c.respond_by)),
+    Column(_("extended"), lambda c: c.extended),
+    Column(_("resolved at"), lambda c: _local(c.resolved_at)),
+    Column(_("final response deadline breached"), lambda c: c.response_breached),
+    Column(_("next deadline"), lambda c: _deadline_kind(c)),
+    Column(_("next deadline at"), lambda c: _local(c.next_due_at)),
+    Column(_("escalated"), lambda c: c.escalated),
+)
+
+
 @admin.register(Complaint)
-class ComplaintAdmin(PersonalDataSearchMixin, admin.ModelAdmin):
+class ComplaintAdmin(ChangeListExportMixin, PersonalDataSearchMixin, admin.ModelAdmin):
     change_list_template = "admin/complaints/complaint/change_list.html"
     complaint_template = "admin/complaints/complaint/complaint.html"
     list_display = ("ref", "customer_ref", "category", "status", "assigned_to", "next_deadline",
@@ -103,7 +147,10 @@ class ComplaintAdmin(PersonalDataSearchMixin, admin.ModelAdmin):
     phone_fields = ("customer__phone",)
     # Django's admin orders by expressions too; django-stubs allows field names only.
     ordering = (F("next_due_at").asc(nulls_last=True), "id")  # type: ignore[assignment]
-    actions = None
+    actions = ["reassign_selected"]
+    csv_export_name = "complaints"
+    csv_columns = EXPORT_COLUMNS
+    csv_permission = "complaints.export_complaints"
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
@@ -113,6 +160,53 @@ class ComplaintAdmin(PersonalDataSearchMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def get_csv_queryset(self, request: HttpRequest, queryset):
+        return queryset.select_related("customer", "assigned_to")
+
+    def has_reassign_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(complaint_services.REASSIGN_COMPLAINT)
+
+    # --- bulk reassignment (supervisors) ---
+
+    @admin.action(description=_("Reassign the selected complaints"), permissions=["reassign"])
+    def reassign_selected(self, request: HttpRequest, queryset) -> HttpResponse | None:
+        """First a page to choose the agent (or nobody); then ``complaints_assign_many``:
+        each refused complaint is listed with its reason, the others are reassigned."""
+        applying = "apply" in request.POST
+        form = BulkAssignForm(request.POST if applying else None)
+        selected = list(queryset.select_related("customer", "assigned_to").order_by("id")[:BULK_ASSIGN_MAX + 1])
+        if len(selected) > BULK_ASSIGN_MAX:
+            messages.error(request, gettext("Reassign at most %(max)d complaints at a time.")
+                           % {"max": BULK_ASSIGN_MAX})
+            return None
+        if applying and form.is_valid():
+            target = form.cleaned_data["assignee"]
+            try:
+                outcome = assignment.complaints_assign_many(
+                    complaint_ids=[c.pk for c in selected], assignee=target, note=form.cleaned_data["note"],
+                    acting_user=request.user)
+            except ApplicationError as exc:
+                messages.error(request, exc.message)
+                return None
+            who = target.get_username() if target is not None else gettext("nobody")
+            if outcome.assigned:
+                messages.success(request, gettext("%(count)d complaint(s) assigned to %(user)s: %(refs)s.") % {
+                    "count": len(outcome.assigned), "user": who,
+                    "refs": ", ".join(f"#{pk}" for pk in outcome.assigned)})
+            for complaint_id, why in outcome.refused.items():
+                messages.warning(request, gettext("Complaint #%(id)s was not reassigned: %(why)s") % {
+                    "id": complaint_id, "why": why})
+            return None
+        if applying:
+            messages.error(request, form_errors_text(form))
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "form": form,
+                   "complaints": selected, "title": gettext("Reassign complaints"),
+                   "action_name": "reassign_selected", "select_across": request.POST.get("select_across", "0"),
+                   "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                   "changelist_url": self._url("changelist")}
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/complaints/complaint/reassign.html", context)
 
     # --- columns ---
 
@@ -126,11 +220,16 @@ class ComplaintAdmin(PersonalDataSearchMixin, admin.ModelAdmin):
 
     @admin.display(description=_("next deadline"), ordering=F("next_due_at").asc(nulls_last=True))
     def next_deadline(self, complaint: Complaint) -> str:
+        """What is due next with its live clock ("2 h 14 min left"), the badge and the time."""
         if complaint.next_due_at is None:
             return "-"
-        kind = gettext("acknowledge") if complaint.acknowledged_at is None else gettext("respond")
+        acknowledging = complaint.acknowledged_at is None
+        kind = gettext("acknowledge") if acknowledging else gettext("respond")
+        started = complaint.received_at if acknowledging else complaint.round_started_at
         when = timezone.localtime(complaint.next_due_at).strftime("%Y-%m-%d %H:%M")
-        return format_html("{} {} {}", kind, when, badge_html(selectors.complaint_badge(complaint)))
+        return format_html('{} {} {}<br><small class="deadline-at">{}</small>', kind,
+                           deadline_clock(complaint.next_due_at, started),
+                           badge_html(selectors.complaint_badge(complaint)), when)
 
     @admin.display(description=_("internal target"))
     def internal_target(self, complaint: Complaint) -> str:
@@ -143,7 +242,8 @@ class ComplaintAdmin(PersonalDataSearchMixin, admin.ModelAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
         extra_context = {**(extra_context or {}),
                          "can_file": request.user.has_perm(complaint_services.HANDLE_COMPLAINT),
-                         "can_supervise": request.user.has_perm(complaint_services.REASSIGN_COMPLAINT)}
+                         "can_supervise": request.user.has_perm(complaint_services.REASSIGN_COMPLAINT),
+                         "can_approve_waivers": request.user.has_perm(remedies.APPROVE_WAIVER)}
         return super().changelist_view(request, extra_context=extra_context)
 
     # --- URLs: one POST endpoint per service ---
@@ -158,6 +258,8 @@ class ComplaintAdmin(PersonalDataSearchMixin, admin.ModelAdmin):
             path("file/", self.admin_site.admin_view(self.file_view), name="{}_{}_file".format(*info)),
             path("supervisor/", self.admin_site.admin_view(self.supervisor_view),
                  name="{}_{}_supervisor".format(*info)),
+            path("waivers/", self.admin_site.admin_view(self.waiver_queue_view),
+                 name="{}_{}_waiver_queue".format(*info)),
             post("waivers/<int:waiver_id>/approve/", "waiver_approve", self.waiver_approve_view),
             post("waivers/<int:waiver_id>/reject/", "waiver_reject", self.waiver_reject_view),
             post("<path:object_id>/take/", "take", self.take_view),
@@ -265,21 +367,24 @@ class ComplaintAdmin(PersonalDataSearchMixin, admin.ModelAdmin):
                          % {"amount": w.amount})
 
     def _waiver_decision(self, request: HttpRequest, waiver_id: int, approve: bool) -> HttpResponse:
+        """Approve or reject; back to the complaint page, or to the waiver queue it came from."""
         complaint_id = Waiver.objects.filter(pk=waiver_id).values_list("complaint_id", flat=True).first()
+        from_queue = request.POST.get("next") == "queue"
         if complaint_id is None:
             messages.error(request, gettext("No such waiver."))
-            return HttpResponseRedirect(self._url("changelist"))
+            return HttpResponseRedirect(self._url("waiver_queue" if from_queue else "changelist"))
+        back = self._url("waiver_queue") if from_queue else self._url("change", complaint_id)
         form = NoteForm(request.POST)
         if approve:
             form.fields["note"].required = False
-            return self._run(request, complaint_id, form,
-                             lambda d: remedies.waiver_approve(waiver_id=waiver_id, note=d["note"],
-                                                               acting_user=request.user),
-                             lambda w: gettext("Waiver of %(amount)s approved and applied.") % {"amount": w.amount})
-        return self._run(request, complaint_id, form,
-                         lambda d: remedies.waiver_reject(waiver_id=waiver_id, note=d["note"],
-                                                          acting_user=request.user),
-                         lambda w: gettext("Waiver rejected."))
+            return run_service_action(
+                request, back=back, form=form,
+                call=lambda d: remedies.waiver_approve(waiver_id=waiver_id, note=d["note"], acting_user=request.user),
+                success=lambda w: gettext("Waiver of %(amount)s approved and applied.") % {"amount": w.amount})
+        return run_service_action(
+            request, back=back, form=form,
+            call=lambda d: remedies.waiver_reject(waiver_id=waiver_id, note=d["note"], acting_user=request.user),
+            success=lambda w: gettext("Waiver rejected."))
 
     def waiver_approve_view(self, request: HttpRequest, waiver_id: int) -> HttpResponse:
         return self._waiver_decision(request, waiver_id, approve=True)
@@ -354,6 +459,20 @@ class ComplaintAdmin(PersonalDataSearchMixin, admin.ModelAdmin):
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/complaints/complaint/supervisor.html", context)
 
+    # --- the supervisors' queue of waivers awaiting approval ---
+
+    def waiver_queue_view(self, request: HttpRequest) -> HttpResponse:
+        """Waivers above the agent limit, oldest first, to approve or reject from the list."""
+        if not request.user.has_perm(remedies.APPROVE_WAIVER):
+            raise PermissionDenied
+        waivers = list(selectors.waivers_awaiting_approval()[:WAIVER_QUEUE_SHOWN + 1])
+        context = {**self.admin_site.each_context(request), "opts": self.opts,
+                   "title": gettext("Waivers awaiting approval"), "waivers": waivers[:WAIVER_QUEUE_SHOWN],
+                   "more": len(waivers) > WAIVER_QUEUE_SHOWN, "shown": WAIVER_QUEUE_SHOWN,
+                   "agent_waiver_limit": remedies.AGENT_WAIVER_LIMIT, "changelist_url": self._url("changelist")}
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/complaints/complaint/waiver_queue.html", context)
+
     # --- the complaint page ---
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
@@ -374,6 +493,7 @@ class ComplaintAdmin(PersonalDataSearchMixin, admin.ModelAdmin):
         is_handler = may_handle and (complaint.assigned_to_id == user.pk or user.has_perm(complaint_services.REASSIGN_COMPLAINT))
         working = complaint.status in complaint_services.WORKING_STATUSES
         waivers = list(complaint.waivers.select_related("requested_by", "decided_by", "installment", "penalty"))
+        waived = sum((w.amount for w in waivers if w.status == WaiverStatus.APPLIED), Decimal("0.00"))
         context = {
             **self.admin_site.each_context(request),
             **(extra_context or {}),
@@ -409,7 +529,11 @@ class ComplaintAdmin(PersonalDataSearchMixin, admin.ModelAdmin):
             and complaint.account_id is not None,
             "agent_waiver_limit": remedies.AGENT_WAIVER_LIMIT,
             "assign_form": AssignForm(initial={"assignee": complaint.assigned_to_id}),
-            "reply_form": ReplyForm(),
+            "reply_form": ReplyForm(auto_id="id_reply_%s"),
+            "reply_templates": reply_templates.templates_for(complaint, reply_templates.REPLY, waived=waived)
+            if is_handler else [],
+            "resolution_templates": reply_templates.templates_for(complaint, reply_templates.RESOLUTION, waived=waived)
+            if is_handler else [],
             "body_form": BodyForm(),
             "resolve_form": ResolveForm(),
             "note_form": NoteForm(),

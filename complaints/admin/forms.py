@@ -63,6 +63,28 @@ class AssignForm(forms.Form):
         self.fields["assignee"].queryset = agents()
 
 
+NOBODY = "nobody"
+
+
+class BulkAssignForm(forms.Form):
+    """The target of a bulk reassignment: an agent, or nobody (back to the unassigned queue)."""
+
+    assignee = forms.ChoiceField(label=_("Assign to"), choices=())
+    note = forms.CharField(label=_("Note (kept in each complaint's history)"), required=False, max_length=500)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.agents = {str(user.pk): user for user in agents()}
+        self.fields["assignee"].choices = [
+            ("", "---------"), (NOBODY, gettext("Nobody (back to the unassigned queue)")),
+            *((pk, user.get_username()) for pk, user in self.agents.items())]
+
+    def clean_assignee(self):
+        """The chosen agent (a user), or None for nobody."""
+        value = self.cleaned_data["assignee"]
+        return None if value == NOBODY else self.agents[value]
+
+
 class ReplyForm(forms.Form):
     body = _text(_("Reply to the customer"))
     await_customer = forms.BooleanField(label=_("Ask the customer and wait for the answer"), required=False)

@@ -15,8 +15,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -28,6 +29,7 @@ from accounts.errors import Conflict, Message, NotFound, PermissionRefused, Vali
 from accounts.errors import require_permission as _require
 from accounts.models import CreditAccount, Customer
 from accounts.outbox import notification_enqueue
+from accounts.staff_inbox import staff_notify
 from complaints import deadlines
 from complaints.models import (
     OPEN_COMPLAINT_STATUSES,
@@ -38,10 +40,14 @@ from complaints.models import (
     ComplaintStatus,
     MessageKind,
 )
+from complaints.services.deadline_alerts import Supervisors, breach_notify
 
 HANDLE_COMPLAINT = "complaints.handle_complaint"
 REASSIGN_COMPLAINT = "complaints.reassign_complaint"
 EXTEND_DEADLINE = "complaints.extend_deadline"
+
+# A notification lists at most this many complaint numbers.
+NOTIFIED_REFS = 20
 
 # Statuses in which the agent works the complaint (replies, remedies).
 WORKING_STATUSES = (ComplaintStatus.IN_PROGRESS, ComplaintStatus.AWAITING_CUSTOMER)
@@ -162,35 +168,82 @@ def complaint_file(*, customer_external_id: str, category: str, channel: str, de
     return complaint
 
 
+def require_agent(assignee: StaffUser | AnonymousUser | None) -> StaffUser:
+    """The assignee must be an active member of staff who may handle complaints."""
+    if assignee is None or isinstance(assignee, AnonymousUser) or not (
+            assignee.is_active and assignee.is_staff and assignee.has_perm(HANDLE_COMPLAINT)):
+        raise ValidationFailed(_("The assignee cannot handle complaints."),
+                               details={"assignee": [_("not an active complaints agent")]})
+    return assignee
+
+
 def complaint_assign(*, complaint_id: int, assignee: StaffUser | AnonymousUser, acting_user: Actor,
                      note: str = "") -> Complaint:
     """An agent takes a new complaint; a supervisor assigns or reassigns to any agent."""
     acting_user = require_staff(acting_user, HANDLE_COMPLAINT, _("You may not handle complaints."))
-    if isinstance(assignee, AnonymousUser) or not (assignee.is_active and assignee.is_staff
-                                                   and assignee.has_perm(HANDLE_COMPLAINT)):
-        raise ValidationFailed(_("The assignee cannot handle complaints."),
-                               details={"assignee": [_("not an active complaints agent")]})
+    assignee = require_agent(assignee)
     with transaction.atomic(durable=True):
         complaint = locked_complaint(complaint_id)
-        taking_new = complaint.status == ComplaintStatus.NEW and assignee.pk == acting_user.pk
-        if not taking_new:
-            _require(acting_user, REASSIGN_COMPLAINT, _("Only a supervisor may assign or reassign complaints."))
-        before = _snapshot(complaint)
+        assign_locked(complaint, assignee=assignee, acting_user=acting_user, note=note)
+        if assignee.pk != acting_user.pk:
+            assignment_notify(assignee, [complaint.pk], acting_user=acting_user)
+    return complaint
+
+
+def assign_locked(complaint: Complaint, *, assignee: StaffUser | None, acting_user: StaffUser,
+                  note: str = "", bulk: bool = False) -> None:
+    """Assign the locked ``complaint`` to ``assignee`` (an agent checked by ``require_agent``),
+    or to nobody (``None``: a complaint nobody started goes back to the new ones; one in work
+    stays in its status, in the unassigned queue). Inside the caller's transaction; refuses
+    (``ApplicationError``) before writing anything."""
+    assert connection.in_atomic_block, "assign_locked runs inside the caller's transaction"
+    taking_new = (assignee is not None and complaint.status == ComplaintStatus.NEW
+                  and assignee.pk == acting_user.pk)
+    if not taking_new:
+        _require(acting_user, REASSIGN_COMPLAINT, _("Only a supervisor may assign or reassign complaints."))
+    if not complaint.is_open:
+        raise Conflict(_("A complaint that is %(status)s cannot be reassigned.") % {
+                           "status": complaint.get_status_display()},
+                       code="invalid_transition", details={"status": complaint.status, "action": "assign"})
+    before = _snapshot(complaint)
+    if assignee is None:
+        if complaint.assigned_to_id is None:
+            raise Conflict(_("The complaint is not assigned to anyone."), code="already_unassigned")
+        if complaint.status == ComplaintStatus.ASSIGNED:
+            move(complaint, "unassign", action=pgettext_lazy("transition", "unassigned"))
+        complaint.assigned_to = None
+        complaint.assigned_at = None
+        action = "unassigned"
+    else:
+        if complaint.assigned_to_id == assignee.pk:
+            raise Conflict(_("The complaint is already assigned to this agent."), code="already_assigned")
         if complaint.status == ComplaintStatus.NEW:
             move(complaint, "assign", action=pgettext_lazy("transition", "assigned"))
-        elif complaint.is_open:
-            if complaint.assigned_to_id == assignee.pk:
-                raise Conflict(_("The complaint is already assigned to this agent."), code="already_assigned")
-        else:
-            raise Conflict(_("A complaint that is %(status)s cannot be reassigned.") % {
-                               "status": complaint.get_status_display()},
-                           code="invalid_transition", details={"status": complaint.status, "action": "assign"})
         complaint.assigned_to = assignee
         complaint.assigned_at = clock.now()
-        complaint.save(update_fields=["status", "assigned_to", "assigned_at", "updated_at"])
-        audit_complaint(complaint, action="assigned" if before["assigned_to"] is None else "reassigned",
-               acting_user=acting_user, before=before, reason_text=note)
-    return complaint
+        action = "assigned" if before["assigned_to"] is None else "reassigned"
+    complaint.save(update_fields=["status", "assigned_to", "assigned_at", "updated_at"])
+    audit_complaint(complaint, action=action, acting_user=acting_user, before=before, reason_text=note,
+                    after={"bulk": True} if bulk else None)
+
+
+def assignment_notify(assignee: StaffUser, complaint_ids: list[int], *, acting_user: StaffUser) -> None:
+    """Tell an agent, in the staff inbox (and by e-mail), which complaints a supervisor gave
+    them. Inside the assignment's transaction."""
+    if not complaint_ids:
+        return
+    if len(complaint_ids) == 1:
+        staff_notify(recipients=[assignee], kind="complaint_assigned",
+                     link=reverse("admin:complaints_complaint_change", args=[complaint_ids[0]]),
+                     message=_("%(user)s assigned complaint #%(id)s to you."),
+                     params={"user": acting_user.get_username(), "id": complaint_ids[0]})
+        return
+    shown = ", ".join(f"#{pk}" for pk in complaint_ids[:NOTIFIED_REFS]) + (
+        " …" if len(complaint_ids) > NOTIFIED_REFS else "")
+    staff_notify(recipients=[assignee], kind="complaint_assigned",
+                 link=reverse("admin:complaints_complaint_changelist") + "?queue=mine",
+                 message=_("%(user)s assigned %(count)s complaints to you: %(refs)s."),
+                 params={"user": acting_user.get_username(), "count": len(complaint_ids), "refs": shown})
 
 
 def complaint_start(*, complaint_id: int, acting_user: Actor) -> Complaint:
@@ -370,25 +423,28 @@ def complaint_extend_deadline(*, complaint_id: int, reason_text: str, acting_use
 
 def complaints_escalate_breaches(*, now: datetime | None = None) -> int:
     """Flag every missed regulatory deadline once and escalate the complaint to the
-    supervisors' queue (the nightly close and the frequent sweep call this). Returns the
-    number of breaches flagged."""
+    supervisors' queue (the nightly close and the frequent sweep call this); the assigned
+    agent and the supervisors are told in the staff inbox. Returns the number of breaches
+    flagged."""
     now = now or clock.now()
     flagged = 0
+    supervisors = Supervisors()
     with transaction.atomic(durable=True):
-        late_ack = (Complaint.objects.select_for_update(skip_locked=True)
+        late_ack = (Complaint.objects.select_for_update(skip_locked=True, of=("self",)).select_related("assigned_to")
                     .filter(acknowledge_breached=False, acknowledge_by__lt=now)
                     .filter(Q(acknowledged_at__isnull=True) | Q(acknowledged_at__gt=F("acknowledge_by"))))
         for complaint in late_ack:
-            flagged += _escalate(complaint, now=now, breach="acknowledge")
-        late_response = (Complaint.objects.select_for_update(skip_locked=True)
+            flagged += _escalate(complaint, now=now, breach="acknowledge", supervisors=supervisors)
+        late_response = (Complaint.objects.select_for_update(skip_locked=True, of=("self",))
+                         .select_related("assigned_to")
                          .filter(response_breached=False, respond_by__lt=now)
                          .filter(Q(status__in=OPEN_COMPLAINT_STATUSES) | Q(resolved_at__gt=F("respond_by"))))
         for complaint in late_response:
-            flagged += _escalate(complaint, now=now, breach="response")
+            flagged += _escalate(complaint, now=now, breach="response", supervisors=supervisors)
     return flagged
 
 
-def _escalate(complaint: Complaint, *, now: datetime, breach: str) -> int:
+def _escalate(complaint: Complaint, *, now: datetime, breach: str, supervisors: Supervisors) -> int:
     before = _snapshot(complaint)
     if breach == "acknowledge":
         complaint.acknowledge_breached = True
@@ -403,6 +459,7 @@ def _escalate(complaint: Complaint, *, now: datetime, breach: str) -> int:
     audit_complaint(complaint, action="escalated", acting_user=None, before=before,
            reason_text=f"{breach} deadline {local_iso(deadline)} breached",
            after={"breach": breach, "deadline": local_iso(deadline)})
+    breach_notify(complaint, breach=breach, deadline=deadline, supervisors=supervisors)
     return 1
 
 

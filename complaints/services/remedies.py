@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Sum
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from accounts import clock
@@ -18,6 +19,7 @@ from accounts.errors import require_permission as _require
 from accounts.ledger import Leg, lock_credit_account, post_entry
 from accounts.models import Book, CreditAccount
 from accounts.money import ZERO, to_money
+from accounts.staff_inbox import staff_notify
 from complaints.models import ClosureRequest, Complaint, Waiver, WaiverKind, WaiverStatus
 from installments.models import Installment, InstallmentState, Penalty
 from installments.services.holds import RELEASE_EARLY, release_hold_early
@@ -116,7 +118,9 @@ def complaint_waiver_request(*, complaint_id: int, kind: str, item_id: int, amou
                              acting_user: Actor) -> Waiver:
     """Waive (part of) a posted fee or a penalty. While the total waived on the item — earlier
     waivers applied or pending, plus this one — stays within 100.00 an agent applies it at once;
-    above, it waits for a supervisor (``waiver_approve``) — a supervisor's own waiver applies."""
+    above, it waits for a supervisor (``waiver_approve``) — a supervisor's own waiver applies.
+    A waiver that starts waiting is announced to every supervisor (``complaints.approve_waiver``)
+    in the staff inbox, linking to their queue."""
     acting_user = require_staff(acting_user, HANDLE_COMPLAINT, _("You may not handle complaints."))
     try:
         amount = to_money(amount)
@@ -149,6 +153,13 @@ def complaint_waiver_request(*, complaint_id: int, kind: str, item_id: int, amou
                                       reason=text)
         audit_complaint(complaint, action=f"waiver_{action}", acting_user=acting_user,
                after={"waiver": waiver.pk, "amount": f"{amount:.2f}"}, reason_text=text)
+        if action == "requested":
+            staff_notify(permission=APPROVE_WAIVER, kind="waiver_awaiting_approval",
+                         link=reverse("admin:complaints_complaint_waiver_queue"),
+                         message=_("A waiver of %(amount)s on complaint #%(complaint)s awaits your approval "
+                                   "(requested by %(user)s; %(total)s in total on the item)."),
+                         params={"amount": f"{amount:.2f}", "complaint": complaint.pk,
+                                 "user": acting_user.get_username(), "total": f"{waived_before + amount:.2f}"})
     return waiver
 
 

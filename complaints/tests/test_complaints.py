@@ -111,11 +111,11 @@ def test_automatic_close_only_closes_resolved_complaints_after_7_days(agent, clo
     states = {state: complaint_in(state, agent, clock).pk for state in ("new", "in_progress", "awaiting_customer")}
     resolved = complaint_in("resolved", agent, clock)
     clock.shift(timedelta(days=7) - timedelta(seconds=1))
-    assert tasks.sweep_complaints_and_closures() == {"escalated": 1, "closed": 0, "closure_requests": 0}
+    assert tasks.sweep_complaints_and_closures() == {"escalated": 1, "warned": 0, "closed": 0, "closure_requests": 0}
     resolved.refresh_from_db()
     assert resolved.status == ComplaintStatus.RESOLVED
     clock.shift(timedelta(seconds=1))
-    assert tasks.sweep_complaints_and_closures() == {"escalated": 0, "closed": 1, "closure_requests": 0}
+    assert tasks.sweep_complaints_and_closures() == {"escalated": 0, "warned": 0, "closed": 1, "closure_requests": 0}
     resolved.refresh_from_db()
     assert resolved.status == ComplaintStatus.CLOSED
     assert resolved.closed_at == at(START) + timedelta(days=7)
@@ -124,7 +124,7 @@ def test_automatic_close_only_closes_resolved_complaints_after_7_days(agent, clo
         assert Complaint.objects.get(pk=pk).status == state
     # the sweep again changes nothing
     before = world()
-    assert tasks.sweep_complaints_and_closures() == {"escalated": 0, "closed": 0, "closure_requests": 0}
+    assert tasks.sweep_complaints_and_closures() == {"escalated": 0, "warned": 0, "closed": 0, "closure_requests": 0}
     assert world() == before
 
 
