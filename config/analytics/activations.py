@@ -5,8 +5,8 @@ An application counts on its ``business_date`` (the day it was submitted), in it
 now. Its reason is the code of its first stored reason (the decision's, or
 ``UPSTREAM_UNAVAILABLE`` while it waits for the provider). It *met an outage* when the
 provider failed at least once for it: it is waiting (``pending_retry``), it needed more than
-one identity attempt (a success ends the retries, so every attempt but the last failed), or it
-went to review with the ``UPSTREAM_UNAVAILABLE`` flag after the retries ran out. One query,
+one identity attempt (a success ends the retries, so every attempt but the last failed; an
+application sent to review after the retries ran out made seven). One query,
 on the index ``risk_application_business_date`` (risk/migrations/0006)."""
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db.models import BooleanField, Count, ExpressionWrapper, Q
+from django.db.models import BooleanField, Case, Count, ExpressionWrapper, Q, When
 from django.db.models.fields.json import KT
 
 from risk.models import Application, ApplicationStatus
 
 from .period import Period
 
-PROVIDER_FAILED = Q(status=ApplicationStatus.PENDING_RETRY) | Q(identity_attempts__gte=2) | Q(
-    flags__contains=["UPSTREAM_UNAVAILABLE"])
+# sent to review after the retries ran out: 7 attempts, so ``identity_attempts`` covers it
+PROVIDER_FAILED = Q(status=ApplicationStatus.PENDING_RETRY) | Q(identity_attempts__gte=2)
 OUTCOMES = (ApplicationStatus.APPROVED, ApplicationStatus.REJECTED, ApplicationStatus.IN_REVIEW,
             ApplicationStatus.PENDING_RETRY, ApplicationStatus.RECEIVED)
 NO_REASON = "-"
@@ -48,7 +48,8 @@ class ApplicationFigures:
 
 def applications_per_day(period: Period) -> ApplicationFigures:
     rows = (Application.objects.filter(business_date__gte=period.start, business_date__lte=period.end)
-            .annotate(reason_code=KT("reasons__0__code"),
+            # the reason is read only for those not approved (no JSON read for most rows)
+            .annotate(reason_code=Case(When(~Q(status=ApplicationStatus.APPROVED), then=KT("reasons__0__code"))),
                       provider_failed=ExpressionWrapper(PROVIDER_FAILED, output_field=BooleanField()))
             .values("business_date", "status", "reason_code", "provider_failed")
             .annotate(n=Count("id")).order_by())

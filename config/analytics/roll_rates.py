@@ -23,8 +23,9 @@ snapshot (a later bucket, or written off); the cure rate, the share back to ``cu
 
 Limits: closure dates are the account's current ones (a reopened account has lost its
 earlier closure); an installment partly paid counts as unpaid until fully paid, as in the
-close. Two queries: the overdue installments (on the index of ``due_date``) and the accounts
-never overdue in the range, grouped by their opening and closing dates."""
+close. Three queries, each read once whatever the number of months: the overdue installments
+(on the index of ``due_date``), the accounts overdue at some snapshot or written off, and the
+book counted by opening and closing dates; the states are paired in Python."""
 
 from __future__ import annotations
 
@@ -47,53 +48,36 @@ STATES = [CURRENT, *OVERDUE_BUCKETS, WRITTEN_OFF]
 RANK = {state: n for n, state in enumerate(STATES)}
 
 
-def _bucket_sql(dpd: str) -> str:
-    whens = " ".join(f"WHEN {dpd} <= {high} THEN '{name}'" for name, (_low, high) in DELINQUENCY_BUCKETS.items()
-                     if name != CURRENT and high is not None)
-    last = OVERDUE_BUCKETS[-1]
-    return f"CASE {whens} ELSE '{last}' END"
-
-
-def _state_sql(at: str, overdue: str) -> str:
-    return (f"CASE WHEN a.written_off_on <= {at} THEN '{WRITTEN_OFF}' "
-            f"WHEN {overdue}.dpd IS NOT NULL THEN {_bucket_sql(overdue + '.dpd')} "
-            f"WHEN a.opened_on <= {at} AND (a.closed_on IS NULL OR a.closed_on > {at}) THEN '{CURRENT}' "
-            f"ELSE '{OFF_BOOK}' END")
-
-
-_OVERDUE_CTE = f"""
-    snapshots(e) AS (SELECT unnest(%(snapshots)s::date[])),
-    pairs(p, e) AS (SELECT unnest(%(previous)s::date[]), unnest(%(ends)s::date[])),
-    overdue AS (
-        SELECT s.e, i.account_id, s.e - MIN(i.due_date) AS dpd
-        FROM {Installment._meta.db_table} i JOIN snapshots s ON i.due_date < s.e AND (i.paid_on IS NULL OR i.paid_on > s.e)
-        WHERE i.due_date < %(last)s
-          AND ((i.paid_on IS NULL AND i.state IN ('{InstallmentState.OPEN}', '{InstallmentState.WRITTEN_OFF}'))
-               OR (i.paid_on > i.due_date AND i.paid_on > %(first)s))
-        GROUP BY s.e, i.account_id),
-    involved AS (
-        SELECT account_id AS id FROM overdue
-        UNION SELECT id FROM {CreditAccount._meta.db_table} WHERE written_off_on <= %(last)s)"""  # noqa: S608 - names from the code, values as parameters
-
-# transitions of the accounts overdue at some snapshot, or written off by the last one
+# Days past due at each snapshot of the accounts overdue at it (on the index of ``due_date``:
+# only installments unpaid, or paid late and after the first snapshot, are read).
+_OVERDUE_SQL = f"""
+    SELECT s.e, i.account_id, s.e - MIN(i.due_date)
+    FROM {Installment._meta.db_table} i
+    JOIN (SELECT unnest(%(snapshots)s::date[]) AS e) s ON i.due_date < s.e AND (i.paid_on IS NULL OR i.paid_on > s.e)
+    WHERE i.due_date < %(last)s
+      AND ((i.paid_on IS NULL AND i.state IN ('{InstallmentState.OPEN}', '{InstallmentState.WRITTEN_OFF}'))
+           OR (i.paid_on > i.due_date AND i.paid_on > %(first)s))
+    GROUP BY 1, 2"""  # noqa: S608 - names from the code, values as parameters
+# Those accounts, and every account written off by the last snapshot.
 _INVOLVED_SQL = f"""
-    WITH {_OVERDUE_CTE}
-    SELECT pairs.e, {_state_sql('pairs.p', 'o1')} AS from_state, {_state_sql('pairs.e', 'o2')} AS to_state, COUNT(*)
-    FROM pairs CROSS JOIN involved JOIN {CreditAccount._meta.db_table} a ON a.id = involved.id
-    LEFT JOIN overdue o1 ON o1.account_id = a.id AND o1.e = pairs.p
-    LEFT JOIN overdue o2 ON o2.account_id = a.id AND o2.e = pairs.e
-    GROUP BY 1, 2, 3"""  # noqa: S608 - as above
-
-# the others were current whenever on the book: only their opening and closing dates matter
-_NEVER_OVERDUE_SQL = f"""
-    WITH {_OVERDUE_CTE},
-    book AS (
-        SELECT a.opened_on, a.closed_on, COUNT(*) AS n FROM {CreditAccount._meta.db_table} a
-        WHERE NOT EXISTS (SELECT 1 FROM involved WHERE involved.id = a.id) AND a.opened_on <= %(last)s
-        GROUP BY 1, 2)
-    SELECT pairs.e, CASE WHEN b.closed_on IS NULL OR b.closed_on > pairs.e THEN '{CURRENT}' ELSE '{CLOSED}' END, SUM(b.n)
-    FROM pairs JOIN book b ON b.opened_on <= pairs.p AND (b.closed_on IS NULL OR b.closed_on > pairs.p)
+    SELECT id, opened_on, closed_on, written_off_on FROM {CreditAccount._meta.db_table} WHERE id = ANY(%(ids)s)
+    UNION SELECT id, opened_on, closed_on, written_off_on FROM {CreditAccount._meta.db_table}
+    WHERE written_off_on <= %(last)s"""  # noqa: S608 - as above
+# The whole book by opening and closing dates (the accounts above are taken out in Python).
+_BOOK_SQL = f"""
+    SELECT opened_on, closed_on, COUNT(*) FROM {CreditAccount._meta.db_table} WHERE opened_on <= %(last)s
     GROUP BY 1, 2"""  # noqa: S608 - as above
+
+
+def bucket_of(days_past_due: int) -> str:
+    for name, (_low, high) in DELINQUENCY_BUCKETS.items():
+        if name != CURRENT and (high is None or days_past_due <= high):
+            return name
+    raise AssertionError("the last bucket has no upper bound")
+
+
+def _on_book(opened: date, closed: date | None, at: date) -> bool:
+    return opened <= at and (closed is None or closed > at)
 
 
 @dataclass
@@ -136,12 +120,35 @@ def roll_rates(period: Period) -> RollRates:
     params: dict[str, Any] = {"snapshots": sorted(set(ends) | set(previous.values())), "previous": [previous[e] for e in ends],
               "ends": ends, "first": min(previous.values()), "last": max(ends)}
     with connection.cursor() as cursor:
-        cursor.execute(_INVOLVED_SQL, params)
-        rows = cursor.fetchall()
-        cursor.execute(_NEVER_OVERDUE_SQL, params)
-        rows += [(end, CURRENT, to_state, n) for end, to_state, n in cursor.fetchall()]
-    for end, from_state, to_state, n in rows:
-        if from_state == OFF_BOOK:
-            continue  # not on the book at the month end before: not in any denominator
-        rates.transitions.setdefault(end, Counter())[(from_state, CLOSED if to_state == OFF_BOOK else to_state)] += int(n)
+        cursor.execute(_OVERDUE_SQL, params)
+        dpd = {(account_id, at): days for at, account_id, days in cursor.fetchall()}
+        cursor.execute(_INVOLVED_SQL, {**params, "ids": sorted({account_id for account_id, _at in dpd})})
+        involved = cursor.fetchall()
+        cursor.execute(_BOOK_SQL, params)
+        book = cursor.fetchall()
+
+    def state(account_id: int, opened: date, closed: date | None, written_off: date | None, at: date) -> str:
+        if written_off is not None and written_off <= at:
+            return WRITTEN_OFF
+        if (account_id, at) in dpd:
+            return bucket_of(dpd[(account_id, at)])
+        return CURRENT if _on_book(opened, closed, at) else OFF_BOOK
+
+    for end in ends:
+        before = previous[end]
+        counts = rates.transitions.setdefault(end, Counter())
+        # every account as if never overdue: current whenever on the book
+        for opened, closed, n in book:
+            if _on_book(opened, closed, before):
+                counts[(CURRENT, CURRENT if _on_book(opened, closed, end) else CLOSED)] += n
+        # the accounts overdue or written off: taken out of the above, counted by their states
+        for account_id, opened, closed, written_off in involved:
+            if _on_book(opened, closed, before):
+                counts[(CURRENT, CURRENT if _on_book(opened, closed, end) else CLOSED)] -= 1
+            src = state(account_id, opened, closed, written_off, before)
+            if src == OFF_BOOK:
+                continue  # not on the book at the month end before: not in any denominator
+            dst = state(account_id, opened, closed, written_off, end)
+            counts[(src, CLOSED if dst == OFF_BOOK else dst)] += 1
+        rates.transitions[end] = +counts  # drop the pairs that came to 0
     return rates
