@@ -18,6 +18,7 @@ from django.urls import reverse
 from accounts.audit_trail import audit_record
 from accounts.exports import BYTE_ORDER_MARK, spreadsheet_cell
 from accounts.models import AuditEvent
+from conftest import applicant_payload, id_number_for
 
 pytestmark = [pytest.mark.django_db]
 
@@ -106,3 +107,19 @@ def test_an_export_costs_the_same_queries_whatever_the_rows(manager, django_asse
 
 
 EXPORT_QUERIES = 10
+
+
+def test_review_decisions_export_the_searched_applications_with_reasons_and_no_personal_data(api, manager):
+    for n, external_id in enumerate(["u-7001", "u-7002"]):
+        payload = applicant_payload(external_id=external_id, id_number=id_number_for(n + 40),
+                                    phone=f"1390000{n:04d}")
+        assert api.post("/api/v1/applications", payload, format="json").status_code == 201
+    client = logged_in(manager)
+    response = client.get(reverse("admin:risk_application_export_csv"), {"q": "u-7002"})
+    assert response.status_code == 200
+    rows = read_csv(response)
+    assert rows[0][:6] == ["application", "submitted at", "business date", "store customer id", "kind", "status"]
+    assert [r[3] for r in rows[1:]] == ["u-7002"]
+    body = ",".join(rows[1])
+    assert "Li Lei" not in body and "1390000" not in body  # no name, no phone
+    assert rows[1][5] == "approved"

@@ -89,20 +89,28 @@ def retry_open_failures(before: date) -> tuple[int, int]:
                                           step_run__run__business_date__lt=before)
                 .select_related("step_run__run").order_by("step_run__run__business_date", "step_run__position", "id"))
     for failure in failures:
-        step = pipeline.step_by_name(failure.step_run.step)
-        day = failure.step_run.run.business_date
-        assert step.run is not None and failure.item_id is not None  # only chunked steps record failures
-        try:
-            step.run([failure.item_id], day)
-        except Exception as exc:
-            logger.exception("close of business: retry of %s for %s on %s failed again", step.name,
-                             failure.item_id, day)
-            CobFailure.objects.filter(pk=failure.pk).update(retries=failure.retries + 1, error=_error_text(exc))
+        if retry_failure(failure):
+            resolved += 1
+        else:
             still_open += 1
-            continue
-        CobFailure.objects.filter(pk=failure.pk).update(retries=failure.retries + 1, resolved_at=timezone.now())
-        resolved += 1
     return resolved, still_open
+
+
+def retry_failure(failure: CobFailure) -> bool:
+    """Run ``failure``'s step again for its item and its own business date: resolved (True) if
+    it succeeds, else still open with the new error (``retries`` counts either way)."""
+    step = pipeline.step_by_name(failure.step_run.step)
+    day = failure.step_run.run.business_date
+    assert step.run is not None and failure.item_id is not None  # only chunked steps record failures
+    try:
+        step.run([failure.item_id], day)
+    except Exception as exc:
+        logger.exception("close of business: retry of %s for %s on %s failed again", step.name,
+                         failure.item_id, day)
+        CobFailure.objects.filter(pk=failure.pk).update(retries=failure.retries + 1, error=_error_text(exc))
+        return False
+    CobFailure.objects.filter(pk=failure.pk).update(retries=failure.retries + 1, resolved_at=timezone.now())
+    return True
 
 
 def _dispatch(step: Step, business_date: date, ids: list[int], step_run_id: int, fan_out: bool) -> tuple[int, int]:

@@ -10,14 +10,19 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin.base import ReadOnlyAdmin
+from accounts.exports import ChangeListExportMixin, Column
 from accounts.pii import mask_phone
 from accounts.search import PersonalDataSearchMixin
 from risk.decision_display import breakdown_rows, reason_rows
 from risk.models import Application
 
 
+def _reasons_cell(application: Application) -> str:
+    return "; ".join(f"{r['code']}: {r['message']}" for r in reason_rows(application.reasons or []))
+
+
 @admin.register(Application)
-class ApplicationAdmin(PersonalDataSearchMixin, ReadOnlyAdmin):
+class ApplicationAdmin(ChangeListExportMixin, PersonalDataSearchMixin, ReadOnlyAdmin):
     list_display = ("id", "external_id", "kind", "status", "score", "policy_version", "created_at")
     list_filter = ("status", "kind")
     list_select_related = ("customer", "policy")
@@ -40,6 +45,25 @@ class ApplicationAdmin(PersonalDataSearchMixin, ReadOnlyAdmin):
                        "score", "breakdown_table", "flags_display", "reasons_display", "proposed_limit",
                        "credit_limit", "policy", "account", "decided_by", "decided_at", "business_date",
                        "created_at")
+    # The decisions as listed (filter by status for the decided ones), with their reasons; no
+    # name, ID number or phone.
+    csv_export_name = "review-decisions"
+    csv_columns = (
+        Column(_("application"), lambda a: a.pk),
+        Column(_("submitted at"), lambda a: a.created_at),
+        Column(_("business date"), lambda a: a.business_date),
+        Column(_("store customer id"), lambda a: a.customer.external_id),
+        Column(_("kind"), lambda a: a.get_kind_display()),
+        Column(_("status"), lambda a: a.get_status_display()),
+        Column(_("score"), lambda a: a.score),
+        Column(_("review flags"), lambda a: ", ".join(a.flags or [])),
+        Column(_("reasons"), _reasons_cell),
+        Column(_("proposed limit"), lambda a: a.proposed_limit),
+        Column(_("approved limit"), lambda a: a.credit_limit),
+        Column(_("policy version"), lambda a: f"v{a.policy.version}"),
+        Column(_("decided by"), lambda a: a.decided_by.get_username() if a.decided_by else ""),
+        Column(_("decided at"), lambda a: a.decided_at),
+    )
 
     def get_queryset(self, request: HttpRequest):
         return super().get_queryset(request).select_related("customer", "policy", "decided_by",
