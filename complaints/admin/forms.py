@@ -70,7 +70,8 @@ class BulkAssignForm(forms.Form):
     """The target of a bulk reassignment: an agent, or nobody (back to the unassigned queue)."""
 
     assignee = forms.ChoiceField(label=_("Assign to"), choices=())
-    note = forms.CharField(label=_("Note (kept in each complaint's history)"), required=False, max_length=500)
+    note = forms.CharField(label=_("Note (kept in each complaint's history)"), required=False, max_length=500,
+                           widget=forms.TextInput(attrs={"size": 60}))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
