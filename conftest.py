@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from datetime import date
 from decimal import Decimal
 
@@ -41,23 +40,27 @@ def applicant_payload(**overrides) -> dict:
     return {"kind": kind, "customer": customer, "repayment_card_token": card}
 
 
+_MIGRATED_GRANTS: dict[str, set[tuple[str, str]]] = {}
+
+
 def ensure_reference_data() -> None:
-    """What the data migrations create (policy v1, staff groups). A transactional test flushes
-    every table afterwards, so later tests recreate them when missing."""
+    """What the data migrations create (policy v1, staff groups and every grant the later
+    migrations add). A transactional test flushes every table afterwards, so later tests
+    recreate them when missing: the groups' grants are taken from the database as the
+    migrations left it, the first time a test asks (before any test could flush it)."""
+    if not _MIGRATED_GRANTS:
+        for name, app_label, codename in Group.permissions.through.objects.values_list(
+                "group__name", "permission__content_type__app_label", "permission__codename"):
+            _MIGRATED_GRANTS.setdefault(name, set()).add((app_label, codename))
     if not ScoringPolicy.objects.filter(status="active").exists():
         ScoringPolicy.objects.create(version=1, status="active", params=DEFAULT_POLICY.to_json())
-    module = importlib.import_module("accounts.migrations.0003_staff_groups")
-    moved = {"accounts.view_cobrun": "cob.view_cobrun"}  # models that later moved app (accounts 0011)
-    later = {"CS agent": ["accounts.change_repayment_card"], "CS supervisor": ["accounts.change_repayment_card"],
-             "Risk manager": ["accounts.change_repayment_card"]}  # accounts 0012
-    groups = {name: [moved.get(p, p) for p in perms + module.LATER_GRANTS.get(name, []) + later.get(name, [])]
-              for name, perms in module.GROUPS.items()}
-    if Group.objects.count() < len(groups):
-        for name, perms in groups.items():
-            group, _ = Group.objects.get_or_create(name=name)
-            for label in perms:
-                app_label, codename = label.split(".")
-                group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    expected = sum(len(perms) for perms in _MIGRATED_GRANTS.values())
+    if Group.permissions.through.objects.filter(group__name__in=list(_MIGRATED_GRANTS)).count() == expected:
+        return
+    for name, perms in _MIGRATED_GRANTS.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.add(*[Permission.objects.get(content_type__app_label=app_label, codename=codename)
+                                for app_label, codename in sorted(perms)])
 
 
 @pytest.fixture(autouse=True)

@@ -159,10 +159,10 @@ def test_each_role_sees_only_the_widgets_its_permissions_allow():
         seen[group] = set(re.findall(r'class="module dashboard-widget" id="widget-([\w-]+)"', html))
     assert seen == {
         "Risk reviewer": {"review-queue", "delinquency"},
-        "Risk manager": {"review-queue", "manager-inbox", "delinquency", "last-close"},
+        "Risk manager": {"review-queue", "manager-inbox", "delinquency", "last-close", "analytics"},
         "CS agent": {"review-queue", "complaints", "delinquency"},
-        "CS supervisor": {"review-queue", "complaints", "delinquency"},
-        "Operations": {"last-close"},
+        "CS supervisor": {"review-queue", "complaints", "delinquency", "analytics"},
+        "Operations": {"last-close", "analytics"},
     }
 
 
