@@ -368,3 +368,34 @@ def test_a_bad_filter_exports_nothing_and_says_so(agent):
 def test_staff_without_the_permission_cannot_export(manager):
     assert client_for(manager).get(EXPORT).status_code == 403
     assert not AuditEvent.objects.filter(action="export_csv").exists()
+
+
+def test_the_list_with_clocks_runs_the_same_queries_for_3_and_30_complaints(agent, supervisor):
+    def measure(client) -> tuple[int, int]:
+        client.get(CHANGELIST)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(CHANGELIST)
+        assert response.status_code == 200
+        assert response.content.decode().count('class="deadline-clock') == len(response.context["cl"].result_list)
+        return len(queries.captured_queries), len(response.context["cl"].result_list)
+
+    clients = {"agent": client_for(agent), "supervisor": client_for(supervisor)}
+    for n in range(1, 4):
+        working(file(open_account(n)), agent)
+    few = {who: measure(client) for who, client in clients.items()}
+    for n in range(4, 31):
+        complaint = file(open_account(n))
+        if n % 2:
+            complaint_assign(complaint_id=complaint.pk, assignee=agent, acting_user=agent)
+    many = {who: measure(client) for who, client in clients.items()}
+
+    assert {who: rows for who, (_q, rows) in few.items()} == {"agent": 3, "supervisor": 3}
+    assert {who: rows for who, (_q, rows) in many.items()} == {"agent": 30, "supervisor": 30}
+    assert {who: q for who, (q, _rows) in many.items()} == {who: q for who, (q, _rows) in few.items()} \
+        == CHANGELIST_QUERIES
+
+
+# the same 8 for 3 or 30 rows (the request's session, user, profile and permissions, the page of
+# complaints with their customers and agents, the header's unread count): the clocks and badges
+# are computed from the row's own columns, and the supervisor's bulk action needs no query
+CHANGELIST_QUERIES = {"agent": 8, "supervisor": 8}
