@@ -161,7 +161,7 @@ def test_each_role_sees_only_the_widgets_its_permissions_allow():
         "Risk reviewer": {"review-queue", "delinquency"},
         "Risk manager": {"review-queue", "manager-inbox", "delinquency", "last-close", "analytics"},
         "CS agent": {"review-queue", "complaints", "delinquency"},
-        "CS supervisor": {"review-queue", "complaints", "delinquency", "analytics"},
+        "CS supervisor": {"review-queue", "complaints", "delinquency", "analytics", "waivers"},
         "Operations": {"last-close", "analytics"},
     }
 
@@ -174,8 +174,9 @@ def _index_queries(client: Client) -> list[str]:
 
 # session, user, staff profile; review queue (1), complaints (1), buckets (1), last close, its
 # open failures and the business date (3); Django's "recent actions" (1); the superuser needs no
-# permission queries; the header's unread staff notifications (1); the manager's inbox (1)
-INDEX_QUERIES = 12
+# permission queries; the header's unread staff notifications (1); the manager's inbox (1);
+# the waivers awaiting a supervisor (1)
+INDEX_QUERIES = 13
 
 
 def test_query_count_does_not_grow_with_the_data(api, monkeypatch, _world):

@@ -63,6 +63,9 @@ def page(browser, live_server) -> Iterator:
 
 
 def screenshot(page, name: str) -> Path:
+    """The whole page as a reader sees it from the top: the admin's navigation is sticky (it
+    follows the window), so a full-page capture taken scrolled down would draw it halfway down."""
     path = ARTIFACTS / f"{name}.png"
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(path), full_page=True)
     return path
