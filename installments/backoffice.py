@@ -32,6 +32,7 @@ from accounts.models import DELINQUENCY_BUCKETS, AccountStatus, CreditAccount, C
 from .admin.account_page import account_page_context
 from .admin.collection import (
     collection_context,
+    collections_account_view,
     collections_assign_view,
     collections_export_view,
     collections_view,
@@ -120,6 +121,8 @@ def register() -> None:
                                       view=collections_export_view))
     register_account_page(AccountPage(route="collections/assign/", name="collections_assign",
                                       view=collections_assign_view))
+    register_account_page(AccountPage(route="<int:account_id>/collections/", name="collections_account",
+                                      view=collections_account_view))
     register_account_page(AccountPage(route="<int:account_id>/collections/contact/", name="collections_contact",
                                       view=contact_log_view))
     register_account_page(AccountPage(route="<int:account_id>/collections/promise/", name="collections_promise",

@@ -537,9 +537,9 @@ class CollectionContact(models.Model):
 
 
 class PromiseStatus(models.TextChoices):
-    OPEN = "open", _("open")
-    KEPT = "kept", _("kept")
-    BROKEN = "broken", _("broken")
+    OPEN = "open", pgettext_lazy("promise to pay", "open")
+    KEPT = "kept", pgettext_lazy("promise to pay", "kept")
+    BROKEN = "broken", pgettext_lazy("promise to pay", "broken")
 
 
 class PromiseToPay(models.Model):

@@ -192,12 +192,15 @@ def test_the_desk_filters_mine_unassigned_and_broken_promises_assigns_and_export
     assert logged_in(ann).get(EXPORT).status_code == 403  # a collector does not export
 
 
-def test_contact_and_promise_forms_on_the_account_page(manager):
+def test_contact_and_promise_forms_on_the_accounts_collections_page(manager):
     (account,) = overdue(1)
     ann = collector("ann")
     client = logged_in(ann)
     page = reverse("admin:accounts_creditaccount_change", args=[account.pk])
-    assert 'id="promise-form"' in client.get(page).content.decode()
+    work = reverse("admin:accounts_creditaccount_collections_account", args=[account.pk])
+    assert f'href="{work}"' in client.get(page).content.decode()  # the account page links to its collections page
+    assert 'id="promise-form"' in client.get(work).content.decode()
+    assert client.get(reverse("admin:accounts_creditaccount_collections_account", args=[999999])).status_code == 302
     contact_url = reverse("admin:accounts_creditaccount_collections_contact", args=[account.pk])
     promise_url = reverse("admin:accounts_creditaccount_collections_promise", args=[account.pk])
     assert client.post(contact_url, {"channel": "phone", "outcome": "reached", "note": "will pay"}).status_code == 302

@@ -238,8 +238,27 @@ def collections_assign_view(model_admin: admin.ModelAdmin, request: HttpRequest)
 
 
 def _account_url(model_admin: admin.ModelAdmin, account_id: int) -> str:
-    return reverse("admin:accounts_creditaccount_change", args=[account_id],
-                   current_app=model_admin.admin_site.name) + "#collection"
+    return reverse("admin:accounts_creditaccount_collections_account", args=[account_id],
+                   current_app=model_admin.admin_site.name)
+
+
+def collections_account_view(model_admin: admin.ModelAdmin, request: HttpRequest, account_id: int) -> HttpResponse:
+    """One account's collections page: its collector, promises and contacts, and the forms to
+    log a contact and record a promise (a page of its own: forms cannot nest in the account
+    page's form)."""
+    account = CreditAccount.objects.filter(pk=account_id).select_related("collection_assignment__collector").first()
+    if account is None:
+        messages.error(request, gettext("No such credit account."))
+        return HttpResponseRedirect(reverse("admin:accounts_creditaccount_collections",
+                                            current_app=model_admin.admin_site.name))
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": gettext("Collections: account #%(id)s") % {"id": account.pk},
+        "opts": model_admin.opts,
+        "section": collection_context(request, account, business_date_get()),
+    }
+    request.current_app = model_admin.admin_site.name
+    return TemplateResponse(request, "admin/installments/creditaccount/collections_account.html", context)
 
 
 def contact_log_view(model_admin: admin.ModelAdmin, request: HttpRequest, account_id: int) -> HttpResponse:
