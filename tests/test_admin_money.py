@@ -218,8 +218,9 @@ def test_account_page_query_count_does_not_grow_with_plans(agent, django_assert_
 
 # session, user, staff profile, account, permissions (user, groups), the status and limit change
 # inlines, business date, ledger lines, plans, installments, repayments, holds, statements,
-# attempts, penalties, payouts; the header's unread staff notifications
-ACCOUNT_PAGE_QUERIES = 19
+# attempts, penalties, payouts, the collections desk's contacts and promises to pay; the header's
+# unread staff notifications
+ACCOUNT_PAGE_QUERIES = 21
 
 
 # --- the ledger ------------------------------------------------------------------------------------
