@@ -160,7 +160,7 @@ def test_a_payout_without_an_answer_is_unknown_until_reconciled(api, card, settl
 @pytest.mark.django_db(transaction=True)
 def test_a_payout_and_the_close_never_both_spend_one_credit_balance(business_date):
     account = credit_of(open_account("tok_ok"), "100.00")
-    buy(account, amount="150.00", periods=3, order="later")  # 50.00 (and a fee the close posts) due on 2026-12-20
+    buy(account, amount="150.00", periods=3, order="later")  # 50.00 and its 0.90 fee due on 2026-12-20
     business_date_set(new_date=date(2026, 12, 20), acting_user=None, reason="test")
     barrier = threading.Barrier(2)
     outcome: dict[str, object] = {}
@@ -185,6 +185,7 @@ def test_a_payout_and_the_close_never_both_spend_one_credit_balance(business_dat
     applied = sum(r.amount for r in Repayment.objects.filter(account=account, source="credit_balance",
                                                                 business_date=date(2026, 12, 20)))
     paid_out = sum(p.amount for p in CreditBalancePayout.objects.filter(account=account))
-    assert (applied, paid_out) == (Decimal("50.00"), Decimal("50.00")), outcome  # in either order
+    # in either order: the dues (the fee too, posted as the credit pays it) first, the rest paid out
+    assert (applied, paid_out) == (Decimal("50.90"), Decimal("49.10")), outcome
     assert account.credit_balance == 0
     assert_ledger_ok()
