@@ -284,28 +284,24 @@ def load(args) -> dict:
 
 
 def new_pages() -> list[tuple[str, str]]:
-    """The back office pages added with the charts (issue 17), each when this version of the
-    code has it: URL names tried in turn, the first that resolves is timed."""
-    from django.urls import NoReverseMatch, reverse
+    """The back office pages of the staff workbench: the staff inbox, the manager's inbox, the
+    waiver queue, the close failures list and the collections desk's account page."""
+    from django.urls import reverse
 
-    candidates = [
-        ("staff inbox", ["admin:accounts_staffnotification_changelist", "admin:accounts_staffinbox", "staff-inbox"]),
-        ("my notifications", ["admin:accounts_staffnotification_mine", "my-notifications"]),
-        ("collections desk", ["admin:installments_collections_desk", "admin:accounts_creditaccount_collections_desk",
-                              "collections-desk"]),
-        ("waiver queue", ["admin:complaints_waiver_changelist", "admin:complaints_complaint_waivers", "waiver-queue"]),
-        ("manager inbox", ["admin:risk_manager_inbox", "admin:accounts_manager_inbox", "manager-inbox"]),
-        ("exports: credit accounts (CSV)", ["admin:accounts_creditaccount_export"]),
+    from accounts.models import CreditAccount
+
+    overdue = CreditAccount.objects.filter(days_past_due__gt=0).order_by("pk").values_list("pk", flat=True).first()
+    pages = [
+        ("staff inbox (My notifications)", reverse("admin:accounts_staffnotification_changelist")),
+        ("manager inbox (review queue, awaiting a manager)",
+         reverse("admin:risk_reviewcase_changelist") + "?queue=awaiting_manager"),
+        ("waiver queue", reverse("admin:complaints_complaint_waiver_queue")),
+        ("close failures", reverse("admin:cob_cobfailure_changelist")),
     ]
-    found = []
-    for label, names in candidates:
-        for name in names:
-            try:
-                found.append((label, reverse(name)))
-                break
-            except NoReverseMatch:
-                continue
-    return found
+    if overdue is not None:
+        pages.append(("collections desk: an account", reverse("admin:accounts_creditaccount_collections_account",
+                                                              args=[overdue])))
+    return pages
 
 
 def child_time(repeat: int, explain: bool, budget_ms: float) -> None:
