@@ -123,7 +123,8 @@ class Complaint(FSMModelMixin, models.Model):
             ("approve_waiver", _("Can approve fee and penalty waivers above the agent limit")),
             ("export_complaints", _("Can export the complaints list as CSV")),
         ]
-        indexes = [models.Index(fields=["status", "next_due_at"]), models.Index(fields=["assigned_to", "status"])]
+        indexes = [models.Index(fields=["status", "next_due_at"]), models.Index(fields=["assigned_to", "status"]),
+                   models.Index(fields=["received_at"], name="complaint_received_at")]  # charts by day
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.get_category_display()} ({self.get_status_display()})"

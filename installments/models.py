@@ -252,6 +252,7 @@ class Repayment(models.Model):
         verbose_name = _("repayment")
         verbose_name_plural = _("repayments")
         ordering = ["-id"]
+        indexes = [models.Index(fields=["business_date"], name="repayment_business_date")]  # charts by day
         constraints = [
             # The storefront's references and the system's own (auto-debit, credit balance) are
             # separate namespaces: a reference is unique per account and source.

@@ -135,6 +135,7 @@ class AccountStatusChange(models.Model):
         verbose_name = _("account status change")
         verbose_name_plural = _("account status changes")
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["to_status", "business_date"], name="status_change_to_status_day")]
         triggers = [pgtrigger.Protect(name="status_change_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
 
     def __str__(self) -> str:
