@@ -1,7 +1,7 @@
 """The collections desk in a real browser: a collector logs a contact and a promise to pay on an
 overdue account, the close runs past the promised date without a payment, and the desk shows
 the promise broken (the database agrees, and the collector was notified). Screenshots:
-``30-collections-promise-en.png``, ``30-collections-desk-en.png`` and ``30-collections-desk-zh.png``."""
+``30-collections-promise-en.png`` / ``-zh.png`` and ``30-collections-desk-en.png`` / ``-zh.png``."""
 
 from __future__ import annotations
 
@@ -90,3 +90,6 @@ def test_a_collector_records_a_promise_that_the_close_finds_broken(page):
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
     expect(page.locator(f"tr[data-account='{account.pk}'] td.promise")).to_have_attribute("data-promise", "broken")
     screenshot(page, "30-collections-desk-zh")
+    page.goto(f"/admin/accounts/creditaccount/{account.pk}/collections/")
+    expect(page.locator("#promises")).to_contain_text("100.00")
+    screenshot(page, "30-collections-promise-zh")

@@ -181,6 +181,11 @@ def test_an_agent_filters_the_complaints_and_downloads_only_those_masked(page, a
     assert download.suggested_filename.startswith("tally-complaints-")
     event = AuditEvent.objects.get(action="export_csv", actor=anna)
     assert event.after["rows"] == 2 and event.after["filters"] == {"category__exact": "fee_dispute"}
+    filtered = page.url
+    speak(anna, "zh-hans")
+    page.goto(filtered)
+    expect(page.locator("#result_list")).not_to_contain_text(f"#{others[0].pk}")
+    full_page(page, "23-agent-filters-complaints-zh")
 
 
 def test_the_complaint_page_and_the_waiver_queue_in_both_languages(page, api, team):
