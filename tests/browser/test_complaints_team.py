@@ -210,9 +210,10 @@ def test_the_complaint_page_and_the_waiver_queue_in_both_languages(page, api, te
     speak(anna, "en")
     page.goto(f"/admin/complaints/complaint/{complaint.pk}/change/")
     page.select_option("#id_resolution-template", "fee_waived")
+    # in the customer's language (Chinese, the customers' default), whatever the agent reads
     expect(page.locator("#id_resolution")).to_have_value(
-        f"Dear Z**** W**, we have reviewed the charges on credit account ****{account % 10000:04d} and waived 100.00. "
-        "Fees still outstanding: 20.00; penalties still outstanding: 0.00.")
+        f"尊敬的Z**** W**，您好！我们已核查信用账户 ****{account % 10000:04d} 的各项费用，并为您减免 100.00 元。"
+        "尚未结清的手续费：20.00 元；尚未结清的罚息：0.00 元。")
 
     page.context.clear_cookies()
     log_in(page, sue)
