@@ -14,7 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import sync_playwright
+from rest_framework.test import APIClient
+
+from accounts.business_day import business_date_set
+from complaints.tests.helpers import ensure_grants
+from config.api.clients import api_client_create_or_rotate
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 INSTALL_HINT = ("the browser tests need Debian's Chromium: `sudo apt-get install -y chromium` "
@@ -60,6 +66,17 @@ def page(browser, live_server) -> Iterator:
         yield page
     finally:
         context.close()
+
+
+@pytest.fixture
+def api(transactional_db) -> APIClient:
+    """The storefront's API client on a business date of today, the staff groups granted."""
+    ensure_grants()
+    business_date_set(new_date=timezone.localdate(), acting_user=None, reason="browser test")
+    _client, token = api_client_create_or_rotate(name="storefront")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client
 
 
 def screenshot(page, name: str) -> Path:

@@ -9,15 +9,11 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group, User
-from django.utils import timezone
 from playwright.sync_api import expect
 from rest_framework.test import APIClient
 
-from accounts.business_day import business_date_set
 from accounts.models import AuditEvent, CreditAccount, Notification, StaffProfile
 from complaints.models import Complaint
-from complaints.tests.helpers import ensure_grants
-from config.api.clients import api_client_create_or_rotate
 from conftest import applicant_payload
 from risk.models import Application, ReviewCase
 
@@ -29,16 +25,6 @@ PASSWORD = "browser-pw-1"
 # Scores between the automatic thresholds: the application goes to manual review.
 BORDERLINE = {"external_id": "u-3003", "name": "Wei Lan", "phone": "13800000003", "store_since": "2020-01-01",
               "orders_12m": 5, "spend_12m": "3000.00", "return_rate": "0.10"}
-
-
-@pytest.fixture
-def api(transactional_db) -> APIClient:
-    ensure_grants()
-    business_date_set(new_date=timezone.localdate(), acting_user=None, reason="browser test")
-    _client, token = api_client_create_or_rotate(name="storefront")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    return client
 
 
 def staff_user(username: str, group: str) -> User:

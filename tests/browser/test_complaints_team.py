@@ -12,17 +12,12 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group, Permission, User
-from django.utils import timezone
 from playwright.sync_api import expect
-from rest_framework.test import APIClient
 
-from accounts.business_day import business_date_set
 from accounts.models import AuditEvent, CreditAccount, StaffProfile
 from complaints.models import Complaint, WaiverStatus
 from complaints.services.complaints import complaint_assign, complaint_file, complaint_start
 from complaints.services.remedies import complaint_waiver_request
-from complaints.tests.helpers import ensure_grants
-from config.api.clients import api_client_create_or_rotate
 from conftest import applicant_payload, make_id_number
 from installments.models import Installment
 from installments.services.fees import fees_post_due_accounts
@@ -34,16 +29,6 @@ from .test_admin_flows import log_in, post, staff_user
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 LANGUAGES = (("en", "en"), ("zh-hans", "zh"))
-
-
-@pytest.fixture
-def api(transactional_db) -> APIClient:
-    ensure_grants()
-    business_date_set(new_date=timezone.localdate(), acting_user=None, reason="browser test")
-    _client, token = api_client_create_or_rotate(name="storefront")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    return client
 
 
 @pytest.fixture
