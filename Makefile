@@ -65,7 +65,7 @@ run: $(STAMP)
 	echo
 	echo "Tally back office: http://127.0.0.1:8000/admin/"
 	echo "API docs:         http://127.0.0.1:8000/api/docs/"
-	echo "Demo logins (password tally-demo): admin (superuser), reviewer, manager, agent, supervisor, ops"
+	echo "Demo logins (password tally-demo): admin (superuser), reviewer, manager, agent, supervisor, ops, collector"
 	echo "Two-factor sign-in is offered, not required, locally: Two-factor authentication (top right)"
 	echo "enrols an authenticator app; TALLY_STAFF_2FA_REQUIRED=true make run requires it (docs/decisions/0022)."
 	echo "Starting web + worker + beat (Ctrl-C stops them)..."

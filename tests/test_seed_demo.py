@@ -27,7 +27,7 @@ def test_seed_demo_fills_every_queue_once():
     statuses = set(Application.objects.values_list("status", flat=True))
     assert {"approved", "rejected", "in_review", "pending_retry"} <= statuses
     assert set(User.objects.filter(is_staff=True).values_list("username", flat=True)) >= {
-        "reviewer", "manager", "agent", "supervisor", "ops", "admin"}
+        "reviewer", "manager", "agent", "supervisor", "ops", "collector", "admin"}
     assert sorted(Complaint.objects.values_list("category", flat=True)) == [
         "activation_failed", "auto_debit_failed", "limit_not_restored"]
     assert Purchase.objects.count() == 6

@@ -39,13 +39,14 @@ DEMO_PASSWORD = "tally-demo"
 DEMO_LANGUAGE = "en"
 SEED = 20261120
 
-# username → group (the groups are created by accounts/migrations/0003_staff_groups.py)
+# username → group (the groups are created by accounts/migrations/0003_staff_groups.py and later grants)
 DEMO_STAFF: tuple[tuple[str, str], ...] = (
     ("reviewer", "Risk reviewer"),
     ("manager", "Risk manager"),
     ("agent", "CS agent"),
     ("supervisor", "CS supervisor"),
     ("ops", "Operations"),
+    ("collector", "Collector"),  # installments/migrations/0008_collections_grants.py
 )
 DEMO_SUPERUSER = "admin"
 
