@@ -9,8 +9,8 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from accounts.models import AccountStatusChange, AuditEvent, CreditAccount, Customer, JournalEntry
-from config.simulation import SimulationRefused, edges, payments, population, simulate
 from config.cob.models import CobFailure
+from config.simulation import SimulationRefused, edges, payments, population, simulate
 from config.simulation import faults as fault_module
 from installments.models import (
     CreditBalancePayout,
