@@ -78,7 +78,12 @@ class CreditAccount(CreditLineStateMachine, models.Model):
                                    name="recovered_within_written_off"),
         ]
         indexes = [models.Index(fields=["-days_past_due", "id"], condition=Q(days_past_due__gt=0),
-                                name="collections_queue")]
+                                name="collections_queue"),
+                   # the charts' roll rates: the book by opening and closing dates (index-only), and
+                   # the accounts written off by a date
+                   models.Index(fields=["opened_on", "closed_on"], name="credit_account_on_book"),
+                   models.Index(fields=["written_off_on"], condition=Q(written_off_on__isnull=False),
+                                name="credit_account_written_off")]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.customer.external_id}"

@@ -127,28 +127,52 @@ def roll_rates(period: Period) -> RollRates:
         cursor.execute(_BOOK_SQL, params)
         book = cursor.fetchall()
 
+    buckets = {key: bucket_of(days) for key, days in dpd.items()}
+    overdue_at: dict[date, set[int]] = {}
+    for account_id, at in dpd:
+        overdue_at.setdefault(at, set()).add(account_id)
+    accounts = {account_id: (opened, closed, written_off) for account_id, opened, closed, written_off in involved}
+    written_off_on = [(account_id, written_off) for account_id, (_o, _c, written_off) in accounts.items()
+                      if written_off is not None]
+
     def state(account_id: int, opened: date, closed: date | None, written_off: date | None, at: date) -> str:
         if written_off is not None and written_off <= at:
             return WRITTEN_OFF
-        if (account_id, at) in dpd:
-            return bucket_of(dpd[(account_id, at)])
-        return CURRENT if _on_book(opened, closed, at) else OFF_BOOK
+        bucket = buckets.get((account_id, at))
+        if bucket is not None:
+            return bucket
+        return CURRENT if opened <= at and (closed is None or closed > at) else OFF_BOOK
 
     for end in ends:
         before = previous[end]
         counts = rates.transitions.setdefault(end, Counter())
-        # every account as if never overdue: current whenever on the book
+        # every account as if never overdue: current whenever on the book (comparisons inline:
+        # the book's (opened, closed) pairs times the months is the page's longest loop)
+        stayed = left = 0
         for opened, closed, n in book:
+            if opened <= before and (closed is None or closed > before):
+                if closed is None or closed > end:
+                    stayed += n
+                else:
+                    left += n
+        # the accounts overdue at either month end or written off by the later one: taken out of
+        # the above and counted by their states (any other account is current, or closed, at
+        # both ends exactly as the book above already counts it)
+        ids = overdue_at.get(before, set()) | overdue_at.get(end, set()) | {
+            account_id for account_id, written_off in written_off_on if written_off <= end}
+        for account_id in ids:
+            opened, closed, written_off = accounts[account_id]
             if _on_book(opened, closed, before):
-                counts[(CURRENT, CURRENT if _on_book(opened, closed, end) else CLOSED)] += n
-        # the accounts overdue or written off: taken out of the above, counted by their states
-        for account_id, opened, closed, written_off in involved:
-            if _on_book(opened, closed, before):
-                counts[(CURRENT, CURRENT if _on_book(opened, closed, end) else CLOSED)] -= 1
+                if _on_book(opened, closed, end):
+                    stayed -= 1
+                else:
+                    left -= 1
             src = state(account_id, opened, closed, written_off, before)
             if src == OFF_BOOK:
                 continue  # not on the book at the month end before: not in any denominator
             dst = state(account_id, opened, closed, written_off, end)
             counts[(src, CLOSED if dst == OFF_BOOK else dst)] += 1
+        counts[(CURRENT, CURRENT)] += stayed
+        counts[(CURRENT, CLOSED)] += left
         rates.transitions[end] = +counts  # drop the pairs that came to 0
     return rates

@@ -4,11 +4,11 @@ No JavaScript and nothing from a CDN; every label is escaped, every bar carries 
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 WIDTH, HEIGHT = 960, 260
@@ -16,6 +16,12 @@ LEFT, RIGHT, TOP, BOTTOM = 48, 12, 18, 34
 PALETTE = ("#417690", "#e07b39", "#5aa469", "#c94c4c", "#8e6bb8", "#b5a642", "#4bb3c4", "#a86b4c", "#7f7f7f",
            "#d46aa8")
 MARKER_COLOR = "#ba2121"
+
+
+def escape(value: object) -> str:
+    """HTML-escaped text of a label or figure (the standard library's: Django's lazy-aware
+    ``escape`` costs ten times as much, and a year of bars calls it 25,000 times)."""
+    return html.escape(str(value), quote=True)
 
 
 @dataclass(frozen=True)
