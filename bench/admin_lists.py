@@ -441,10 +441,6 @@ def main(argv=None) -> int:
         return 0
     if args.db in base.FORBIDDEN_DBS or args.db.startswith("test_tally"):
         raise SystemExit(f"--db {args.db}: refusing to use that database")
-    # the production settings refuse to start without these (decision 0023); the sandbox adapters
-    # are a rehearsal's: nothing here reaches a customer or a gateway
-    base.PRODUCTION_ENV.update({"ALLOWED_HOSTS": "testserver", "TALLY_NOTIFICATION_CHANNEL": "accounts.channels.LogChannel",
-                                "TALLY_ALLOW_SANDBOX_ADAPTERS": "true"})
     args.server = base.server_url()
     args.bench_url = base.url_with_db(args.server, args.db)
     base.CODE, code_text, code_is_copy = base.snapshot_code(args.code)

@@ -70,6 +70,11 @@ PRODUCTION_ENV = {
     "TALLY_PII_HASH_KEY": "bench-pii-hash-key",
     "TALLY_IDENTITY_PROVIDER": "risk.identity.SandboxIdentityProvider",
     "TALLY_PAYMENT_GATEWAY": "installments.gateway.SandboxGateway",
+    "TALLY_NOTIFICATION_CHANNEL": "accounts.channels.LogChannel",
+    # the production settings refuse the sandbox adapters (decision 0023) unless told this is a
+    # rehearsal: nothing a benchmark runs reaches a customer or a gateway
+    "TALLY_ALLOW_SANDBOX_ADAPTERS": "true",
+    "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
     "SECURE_SSL_REDIRECT": "false",
 }
 
