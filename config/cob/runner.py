@@ -9,12 +9,13 @@ close runs it again for its own business date until it succeeds."""
 from __future__ import annotations
 
 import logging
+import threading
 import traceback
 from datetime import date
 
 from celery import group
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -159,15 +160,38 @@ def run_day(business_date: date, *, fan_out: bool = False, rerun_completed_steps
     return run
 
 
+_lock_holder = threading.local()
+
+
 def _try_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
-        return bool(cursor.fetchone()[0])
+    """Take the close's lock on a connection of its own, as a transaction-level lock in a
+    transaction held open until ``_unlock``. Behind a transaction-mode pooler
+    (``DATABASE_POOLER``) that transaction keeps its one server connection, where a session
+    lock would stay behind on whichever server connection took it (decision 0038). The held
+    transaction writes nothing and keeps no snapshot between statements: it does not hold
+    vacuum back. A process that dies drops the connection, and the lock with it."""
+    wrapper = type(connections[connection.alias])
+    holder = wrapper(dict(connection.settings_dict), alias=connection.alias)
+    holder.set_autocommit(False)
+    with holder.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
+        locked = bool(cursor.fetchone()[0])
+    if not locked:
+        holder.rollback()
+        holder.close()
+        return False
+    _lock_holder.connection = holder
+    return True
 
 
 def _unlock() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
+    holder = getattr(_lock_holder, "connection", None)
+    _lock_holder.connection = None
+    if holder is not None:
+        try:
+            holder.rollback()
+        finally:
+            holder.close()
 
 
 def close_business_day(*, fan_out: bool = False) -> CobRun:

@@ -13,6 +13,7 @@ from typing import overload
 import dj_database_url
 import sentry_sdk
 from dj_database_url import DBConfig
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -50,10 +51,34 @@ WEB_STATEMENT_TIMEOUT_MS = env_int("TALLY_WEB_STATEMENT_TIMEOUT_MS", 30_000)
 WEB_LOCK_TIMEOUT_MS = env_int("TALLY_WEB_LOCK_TIMEOUT_MS", 10_000)
 
 
-def database_config(url: str, *, web: bool | None = None) -> DBConfig:
+# DATABASE_POOLER=transaction: DATABASE_URL names a transaction-mode pooler (PgBouncer), which
+# hands each transaction whichever server connection is free, so nothing may live in a session
+# between transactions (docs/decisions/0038-past-one-machine.md, docs/deploy.md).
+DATABASE_POOLERS = ("", "none", "transaction")
+
+
+def database_pooler() -> str:
+    value = (env("DATABASE_POOLER") or "").strip().lower()
+    if value not in DATABASE_POOLERS:
+        raise ImproperlyConfigured(f"DATABASE_POOLER={value!r}: expected 'transaction' or 'none' (unset)")
+    return "" if value == "none" else value
+
+
+def database_config(url: str, *, web: bool | None = None, pooler: str | None = None) -> DBConfig:
     config = dj_database_url.parse(url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
     config["CONN_HEALTH_CHECKS"] = True
     config.setdefault("OPTIONS", {})
+    if (database_pooler() if pooler is None else pooler) == "transaction":
+        # No server-side cursor (Django declares them WITH HOLD outside a transaction: they
+        # outlive it on one server connection) and no prepared statement (psycopg prepares on
+        # the server connection it happens to hold). No startup "options" either: PgBouncer
+        # refuses that parameter, so pgtrigger.ignore and the web's timeouts are set by the
+        # pooler's database entries (connect_query) or on the role (docs/deploy.md).
+        # DB_CONN_MAX_AGE keeps the connection to the pooler, which is cheap.
+        config["DISABLE_SERVER_SIDE_CURSORS"] = True
+        config["OPTIONS"]["prepare_threshold"] = None
+        config["OPTIONS"]["server_side_binding"] = False
+        return config
     # Every pgtrigger trigger first calls _pgtrigger_should_ignore(), which raises and catches an
     # error when "pgtrigger.ignore" is unset: ~0.1 ms per row, e.g. per journal line for the
     # deferred balance check. An empty list ignores no trigger and avoids that cost.
@@ -222,6 +247,9 @@ API_MAX_BODY_BYTES = int(env("API_MAX_BODY_BYTES", str(64 * 1024)) or 65536)
 API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32)
 # Requests per client per minute unless the client has its own rate (ApiClient.rate_per_minute).
 API_DEFAULT_RATE_PER_MINUTE = env_int("API_DEFAULT_RATE_PER_MINUTE", 600)
+# A web process keeps the API client it looked up for a token this many seconds (no row read
+# per request); a revoked or rotated token stops working within this time in every process.
+API_CLIENT_CACHE_SECONDS = env_int("API_CLIENT_CACHE_SECONDS", 5)
 # The throttle's counters live in this cache, shared by every web process (Redis).
 API_THROTTLE_CACHE = "throttle"
 IDEMPOTENCY_KEY_TTL_HOURS = 48
