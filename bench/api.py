@@ -101,6 +101,8 @@ def server_env(args) -> dict:
     env = base.child_env(args)
     env["ALLOWED_HOSTS"] = f"{HOST},testserver"
     env["DB_CONN_MAX_AGE"] = "600"  # persistent connections, as production would run
+    if getattr(args, "pooler", None) is not None:  # --pgbouncer: the web's own pooler entry (timeouts)
+        env["DATABASE_URL"] = args.pooler.web_url
     return env
 
 
@@ -369,6 +371,9 @@ def parse_args(argv=None):
     p.add_argument("--profile-requests", type=int, default=300)
     p.add_argument("--code", default="head", help="as bench/cob.py: head, worktree, live or a path")
     p.add_argument("--pg-options", default="", help="PGOPTIONS for the server processes")
+    p.add_argument("--pgbouncer", action="store_true",
+                   help="gunicorn and the commands through a private transaction-mode PgBouncer (bench/pgbouncer.py)")
+    p.add_argument("--pgbouncer-pool", type=int, default=10, help="PgBouncer's server connections (default 10)")
     p.add_argument("--json", help="write every figure to this file")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--profile-out", help=argparse.SUPPRESS)
@@ -400,6 +405,8 @@ def main(argv=None) -> int:
     server = None
     try:
         base.ensure_database(args, deadline)
+        if args.pgbouncer:
+            args.pooler = base.start_pgbouncer(args)
         results["machine"] = base.machine(args)
         if not args.no_pgbench:
             results["pgbench"] = base.pgbench(args, deadline)
@@ -426,6 +433,8 @@ def main(argv=None) -> int:
     finally:
         if server is not None:
             stop_server(server)
+        if args.pgbouncer:
+            results["pgbouncer_cpu_seconds"] = base.pgbouncer_cpu(args)
         base._stop_all()
         if code_is_copy:
             base.shutil.rmtree(base.CODE, ignore_errors=True)
@@ -449,6 +458,8 @@ def print_summary(results: dict, elapsed: float) -> None:
         print(f"{r['clients']:>8}{r['rate']:>13,.0f}{r['p50_ms']:>8.1f}{r['p99_ms']:>8.1f}{r['max_ms']:>8.1f}"
               f"{bad:>9}{cpu['workers']:>11.1f}{r['pg_cpu_bench_db']:>7.1f}{r['generator_cpu']:>7.1f}"
               f"{100 * cpu['machine_busy'] / (cpu['wall'] * cpu['cores']):>7.0f}")
+    if results.get("pgbouncer_cpu_seconds") is not None:
+        print(f"pgbouncer: {results['pgbouncer_cpu_seconds']:.1f} s of CPU over the whole script")
     if "audit_ok" in results:
         print(f"audit_ledger after the load test: {'PASS' if results['audit_ok'] else 'FAIL'}")
     if results.get("profile"):

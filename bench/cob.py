@@ -213,10 +213,34 @@ def child_env(args) -> dict:
     env.pop("TALLY_COB_CHUNK_QUEUE", None)  # chunks go to the default queue "celery"
     if args.pg_options:
         env["PGOPTIONS"] = args.pg_options  # libpq: server settings for every child connection
+    if getattr(args, "pooler", None) is not None:  # --pgbouncer: every child through the pooler
+        env["DATABASE_URL"], env["DATABASE_POOLER"] = args.pooler.url, "transaction"
     if args.settings == "production":
         for key, value in PRODUCTION_ENV.items():
             env.setdefault(key, value)
     return env
+
+
+def start_pgbouncer(args):
+    """--pgbouncer: a private transaction-mode PgBouncer (bench/pgbouncer.py) in front of the
+    bench database; the children connect through it, the bulk loads and pgbench do not."""
+    import pgbouncer
+
+    pool = pgbouncer.start(args.bench_url, pool_size=args.pgbouncer_pool)
+    _register(pool.proc)
+    print(f"pgbouncer (transaction mode, pool_size {args.pgbouncer_pool}) on 127.0.0.1:{pool.port}: "
+          f"children use {pool.url} (web {pool.web_url}) with DATABASE_POOLER=transaction")
+    return pool
+
+
+def pgbouncer_cpu(args) -> float | None:
+    import psutil
+
+    pool = getattr(args, "pooler", None)
+    with contextlib.suppress(Exception):
+        cpu = psutil.Process(pool.proc.pid).cpu_times()
+        return cpu.user + cpu.system
+    return None
 
 
 def parse_mix(text: str) -> list[tuple[str, int]]:
@@ -1138,6 +1162,9 @@ def parse_args(argv=None):
                         "worktree (a copy of the working tree), live (in place) or a path to another tree")
     p.add_argument("--pg-options", default="",
                    help="PGOPTIONS for the children, e.g. '-c pgtrigger.ignore={}' or '-c synchronous_commit=off'")
+    p.add_argument("--pgbouncer", action="store_true",
+                   help="run the children through a private transaction-mode PgBouncer (bench/pgbouncer.py)")
+    p.add_argument("--pgbouncer-pool", type=int, default=10, help="PgBouncer's server connections (default 10)")
     p.add_argument("--json", help="write every figure to this file")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--profile-out", help=argparse.SUPPRESS)
@@ -1182,6 +1209,8 @@ def main(argv=None) -> int:
     results["code"] = code_text
     try:
         ensure_database(args, deadline)
+        if args.pgbouncer:
+            args.pooler = start_pgbouncer(args)
         results["machine"] = machine(args)
         if not args.no_pgbench:
             results["pgbench"] = pgbench(args, deadline)
@@ -1201,6 +1230,8 @@ def main(argv=None) -> int:
         print(f"\nstopped: {exc}")
         results["error"] = str(exc)
     finally:
+        if args.pgbouncer:
+            results["pgbouncer_cpu_seconds"] = pgbouncer_cpu(args)
         _stop_all()
         if code_is_copy:
             shutil.rmtree(CODE, ignore_errors=True)
@@ -1233,6 +1264,8 @@ def print_summary(results: dict, elapsed: float) -> None:
     if lim:
         print(f"limits_recalculate, all {lim['increased']:,} accounts qualifying: {lim['seconds']:.2f} s = "
               f"{lim['rate']:,.0f} accounts/s; audit_ledger {'PASS' if lim['audit_ok'] else 'FAIL'}")
+    if results.get("pgbouncer_cpu_seconds") is not None:
+        print(f"pgbouncer: {results['pgbouncer_cpu_seconds']:.1f} s of CPU over the whole script")
     prof = results.get("profile")
     if prof:
         print(f"auto-debit: {prof['queries_one_account']} SQL statements per account; "
