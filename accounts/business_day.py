@@ -21,6 +21,25 @@ def business_date_get() -> date:
     return calendar.current_date
 
 
+# The business date this process last saw. A booking written in one statement (the purchase
+# path) builds its rows for this date and checks it in that statement: when the date has moved,
+# the statement writes nothing and answers the date it found, which is noted here and the
+# booking is built again. So the note never needs invalidating across processes.
+_last_seen: dict[str, date] = {}
+
+
+def business_date_last_seen() -> date:
+    """The business date this process last saw (read once if it has seen none)."""
+    if "date" not in _last_seen:
+        _last_seen["date"] = business_date_get()
+    return _last_seen["date"]
+
+
+def business_date_seen(day: date) -> None:
+    """Note the business date a statement found."""
+    _last_seen["date"] = day
+
+
 def business_date_set(*, new_date: date, acting_user: Actor, reason: str) -> date:
     """Set the business date (the close advances it; the simulation starts it)."""
     with transaction.atomic(durable=True):

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from .audit_trail import Actor, staff_user
 from .bulk import update_rows
 from .errors import NotFound
-from .lifecycle.credit_line import refresh_available_limit
+from .lifecycle.credit_line import balance_move_sql, refresh_available_limit
 from .models import CUSTOMER_BOOKS, Book, CreditAccount, JournalEntry, JournalLine
 from .money import ZERO, to_money
 
@@ -65,7 +65,7 @@ def lock_credit_accounts(account_ids: list[int], *, missing_ok: bool = False) ->
     return accounts
 
 
-def _check_legs(key: str, account: CreditAccount | None, legs: list[Leg]) -> None:
+def _check_legs(key: str, has_account: bool, legs: list[Leg]) -> None:
     if len(legs) < 2:
         raise UnbalancedEntry("an entry needs at least two legs")
     total = ZERO
@@ -75,7 +75,7 @@ def _check_legs(key: str, account: CreditAccount | None, legs: list[Leg]) -> Non
             raise UnbalancedEntry("a leg of 0.00 is not posted")
         if leg.book not in Book.values:
             raise UnbalancedEntry(f"unknown book {leg.book}")
-        if leg.book in CUSTOMER_BOOKS and account is None:
+        if leg.book in CUSTOMER_BOOKS and not has_account:
             raise UnbalancedEntry(f"{leg.book} needs a credit account")
         total += amount
     if total != 0:
@@ -98,7 +98,7 @@ def post_entry(*, account: CreditAccount | None, key: str, kind: str, legs: list
     existing = None if new_key else JournalEntry.objects.filter(idempotency_key=key).first()
     if existing is not None:
         return existing, False
-    _check_legs(key, account, legs)
+    _check_legs(key, account is not None, legs)
     entry = JournalEntry.objects.create(
         idempotency_key=key, kind=kind, business_date=business_date, credit_account=account,
         description=description[:255], actor=staff_user(acting_user))
@@ -136,7 +136,7 @@ def post_entries(entries: list[EntrySpec]) -> set[CreditAccount]:
                  .values_list("idempotency_key", flat=True))
     new = [e for e in entries if e.key not in posted]
     for spec in new:
-        _check_legs(spec.key, spec.account, spec.legs)
+        _check_legs(spec.key, spec.account is not None, spec.legs)
     rows = JournalEntry.objects.bulk_create([
         JournalEntry(idempotency_key=spec.key, kind=spec.kind, business_date=spec.business_date,
                      credit_account=spec.account, description=spec.description[:255],
@@ -148,6 +148,54 @@ def post_entries(entries: list[EntrySpec]) -> set[CreditAccount]:
         if spec.account is not None and _move_balances(spec.account, spec.legs):
             moved.add(spec.account)
     return moved
+
+
+def entry_ctes(*, name: str, source: str, key_sql: str, kind: str, legs: list[Leg], business_date: date,
+               now: object, description: str = "", acting_user: Actor = None,
+               params: dict[str, object]) -> list[str]:
+    """``post_entry`` as data-modifying CTEs of the caller's one statement (the purchase path:
+    a booking in one round trip). ``source`` is a CTE with one row per entry to post and an
+    ``id`` column, the credit account (locked by the same statement); ``key_sql`` an SQL
+    expression of the entry's unique key over the CTEs before it. The same checks, rows and
+    balance moves as ``post_entry``; the key is new (a second one is refused by its unique
+    index). Adds its parameters to ``params`` (prefixed with ``name``) and returns the CTEs
+    ``{name}_entry``, ``{name}_lines`` and ``{name}_moved`` (the accounts' id and new
+    available limit)."""
+    _check_legs(key_sql, True, legs)
+    p = f"{name}_"
+    params.update({
+        f"{p}kind": kind, f"{p}date": business_date, f"{p}now": now, f"{p}description": description[:255],
+        f"{p}actor": getattr(staff_user(acting_user), "pk", None),
+        f"{p}books": [leg.book for leg in legs], f"{p}amounts": [to_money(leg.amount) for leg in legs],
+        f"{p}customer": [leg.book in CUSTOMER_BOOKS for leg in legs],
+        f"{p}installments": [leg.installment_id for leg in legs]})
+    deltas: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for leg in legs:
+        if leg.book in _BALANCE_FIELDS:
+            deltas[_BALANCE_FIELDS[leg.book]] += leg.amount
+        elif leg.book == Book.CUSTOMER_CREDIT:
+            deltas["credit_balance"] -= leg.amount
+    for column, delta in deltas.items():
+        params[f"{p}d_{column}"] = delta
+    entry, line = JournalEntry._meta.db_table, JournalLine._meta.db_table
+    # table names from the models, every value a parameter
+    ctes = [
+        f"{p}entry AS (INSERT INTO {entry} (idempotency_key, kind, business_date, description, created_at, actor_id, "  # noqa: S608
+        f"credit_account_id) SELECT {key_sql}, %({p}kind)s, %({p}date)s, %({p}description)s, %({p}now)s, "
+        f"%({p}actor)s, {source}.id FROM {source} RETURNING id, credit_account_id)",
+        f"{p}lines AS (INSERT INTO {line} (entry_id, book, credit_account_id, amount, installment_id, business_date, "  # noqa: S608
+        f"created_at) SELECT e.id, l.book, CASE WHEN l.customer THEN e.credit_account_id END, l.amount, "
+        f"l.installment_id, %({p}date)s, %({p}now)s FROM {p}entry AS e, unnest(%({p}books)s::varchar[], "
+        f"%({p}amounts)s::numeric[], %({p}customer)s::boolean[], %({p}installments)s::bigint[]) "
+        f"WITH ORDINALITY AS l(book, amount, customer, installment_id, n) ORDER BY l.n RETURNING id)",
+    ]
+    if deltas:
+        moves = {column: f"%({p}d_{column})s::numeric" for column in deltas}
+        ctes.append(f"{p}moved AS ({balance_move_sql(source=source, deltas=moves, now=f'%({p}now)s')})")
+    else:  # no balance of the account moves
+        ctes.append(f"{p}moved AS (SELECT a.id, a.available_limit FROM {CreditAccount._meta.db_table} AS a "  # noqa: S608
+                    f"JOIN {source} ON a.id = {source}.id)")
+    return ctes
 
 
 BALANCE_COLUMNS = ["principal_outstanding", "fees_outstanding", "penalties_outstanding", "credit_balance",

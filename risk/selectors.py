@@ -16,6 +16,7 @@ from accounts.models import CreditAccount, Customer
 from accounts.registry import Registry
 
 from .models import Application, ApplicationStatus, PolicyStatus, ReviewCase, ReviewStatus, ScoringPolicy
+from .policy import PolicyParams
 from .scorecard import RepaymentHistory
 
 
@@ -29,6 +30,24 @@ def active_policy() -> ScoringPolicy:
     if policy is None:
         raise NoActivePolicy(_("No scoring policy is active."))
     return policy
+
+
+# The active policy this process last saw, with its parsed parameters (a version's parameters
+# never change once it is active). A booking written in one statement (the purchase path)
+# checks in that statement that this version is still the active one; when another took its
+# place the statement writes nothing and answers the active version's id, which is read here
+# and the booking is built again.
+_last_active: dict[str, tuple[ScoringPolicy, PolicyParams]] = {}
+
+
+def active_policy_last_seen(*, policy_id: int | None = None) -> tuple[ScoringPolicy, PolicyParams]:
+    """The active policy as this process last saw it, and its parameters; ``policy_id``: the
+    version a statement found active (read when it is not the one seen)."""
+    seen = _last_active.get("policy")
+    if seen is None or (policy_id is not None and seen[0].pk != policy_id):
+        policy = active_policy() if policy_id is None else ScoringPolicy.objects.get(pk=policy_id)
+        seen = _last_active["policy"] = (policy, policy.parsed)
+    return seen
 
 
 def policy_authors(policy: ScoringPolicy) -> list[StaffUser]:

@@ -43,6 +43,27 @@ def available_limit_for(account: CreditAccount) -> Decimal:
     return max(ZERO, account.credit_limit - account.principal_outstanding - account.held_amount)
 
 
+def balance_move_sql(*, source: str, deltas: dict[str, str], now: str) -> str:
+    """A data-modifying CTE body for a booking written in one statement (the purchase path):
+    move the balance columns of the accounts in ``source`` (a CTE with an ``id`` column) by
+    ``deltas`` (column → SQL expression, e.g. a parameter) and set their available limit by the
+    formula above from the moved values. Returns the moved rows' id and available limit. The
+    caller's statement has locked those rows."""
+    columns = {"principal_outstanding", "fees_outstanding", "penalties_outstanding", "credit_balance", "held_amount"}
+    unknown = set(deltas) - columns
+    if unknown:
+        raise ValueError(f"not a balance column: {sorted(unknown)}")
+
+    def moved(column: str) -> str:
+        return f"(a.{column} + {deltas[column]})" if column in deltas else f"a.{column}"
+
+    sets = [f"{column} = {moved(column)}" for column in sorted(deltas)]
+    formula = f"GREATEST(0, a.credit_limit - {moved('principal_outstanding')} - {moved('held_amount')})"
+    table = CreditAccount._meta.db_table
+    return (f"UPDATE {table} AS a SET {', '.join(sets)}, available_limit = {formula}, updated_at = {now} "  # noqa: S608
+            f"FROM {source} WHERE a.id = {source}.id RETURNING a.id, a.available_limit")
+
+
 def refresh_available_limit(account: CreditAccount) -> None:
     """Set the available limit from the formula, in memory (the caller saves it with the
     balances it moved: the ledger, a restoration hold)."""

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -31,10 +33,34 @@ def api_token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# Clients this process looked up, by token hash, with the monotonic time of the lookup: a
+# request within ``API_CLIENT_CACHE_SECONDS`` of it reads no row. A revocation or rotation
+# forgets the client at once in the process that made it and within that time in every other.
+_clients: dict[str, tuple[float, ApiClient | None]] = {}
+
+
+def forget_api_clients() -> None:
+    _clients.clear()
+
+
+def _client_by_hash(token_hash: str) -> ApiClient | None:
+    ttl = settings.API_CLIENT_CACHE_SECONDS
+    seen = _clients.get(token_hash)
+    if seen is not None and time.monotonic() - seen[0] < ttl:
+        return seen[1]
+    client = ApiClient.objects.filter(token_hash=token_hash, is_active=True).first()
+    if ttl > 0:
+        if len(_clients) > 1000:  # unknown tokens must not grow it without bound
+            _clients.clear()
+        _clients[token_hash] = (time.monotonic(), client)
+    return client
+
+
 def api_client_for_token(token: str, *, now: datetime | None = None) -> ApiClient | None:
-    """The usable client holding ``token`` (one indexed lookup by its hash): active, not
-    revoked, not expired. Notes its use (at most once a minute)."""
-    client = ApiClient.objects.filter(token_hash=api_token_hash(token), is_active=True).first()
+    """The usable client holding ``token`` (one indexed lookup by its hash, kept for
+    ``API_CLIENT_CACHE_SECONDS``): active, not revoked, not expired. Notes its use (at most
+    once a minute)."""
+    client = _client_by_hash(api_token_hash(token))
     now = now or timezone.now()
     if client is None or not client.usable_at(now):
         return None
@@ -100,6 +126,7 @@ def api_client_create_or_rotate(*, name: str, scopes: list[str] | None = None, e
                      obj=client, before=before,
                      after={"scopes": client.scopes, "expires_at": str(client.expires_at or "") or None,
                             "rate_per_minute": client.rate_per_minute})
+    forget_api_clients()
     return client, token
 
 
@@ -116,6 +143,7 @@ def api_client_revoke(*, name: str, acting_user: Actor = None, reason: str = "")
             audit_record(acting_user=acting_user, action="api_client.revoked", obj=client,
                          before={"is_active": True}, after={"is_active": False, "revoked_at": str(client.revoked_at)},
                          reason=reason)
+    forget_api_clients()
     return client
 
 

@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
@@ -53,7 +53,19 @@ def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     return flat
 
 
+class KeyAnswered(Exception):
+    """A keyed booking left undone because its ``Idempotency-Key`` already has an answer (a
+    replay, or 409 for a key reused with another body) or is held by a request still running
+    (409): ``response`` is what the client gets (config/api/idempotency.py)."""
+
+    def __init__(self, response: HttpResponse):
+        super().__init__(response.status_code)
+        self.response = response
+
+
 def api_exception_handler(exc, context):
+    if isinstance(exc, KeyAnswered):
+        return exc.response
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
     if isinstance(exc, exceptions.ValidationError):

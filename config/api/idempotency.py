@@ -39,7 +39,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.utils.encoders import JSONEncoder
 
 from .auth import client_of, scope_needed
-from .errors import error_body
+from .errors import KeyAnswered, error_body
 from .models import ApiClient, IdempotencyRecord
 from .parsers import BoundedJSONParser
 
@@ -106,17 +106,102 @@ def _answer_for_used_key(client: ApiClient, key: str, fingerprint: str, now: dat
         return record.pk
 
 
-def _within_scopes(request: HttpRequest, client: ApiClient) -> bool:
-    """Whether the client's scopes allow the view this request goes to (an unknown URL: no)."""
+def _view_within_scopes(request: HttpRequest, client: ApiClient) -> type | None:
+    """The view class this request goes to when the client's scopes allow it (else None; an
+    unknown URL: None)."""
     try:
         match = resolve(request.path_info)
     except Resolver404:
-        return False
-    scope = scope_needed(getattr(match.func, "view_class", None), request.method or "")
-    return scope is not None and client.has_scope(scope)
+        return None
+    view_class = getattr(match.func, "view_class", None)
+    scope = scope_needed(view_class, request.method or "")
+    return view_class if scope is not None and client.has_scope(scope) else None
 
 
 RELEASED_STATUSES = frozenset({429})  # and every 5xx: the request may be tried again
+# The advisory lock class of keys taken inside a booking (pg_try_advisory_xact_lock(class, hash)).
+KEY_LOCK_CLASS = 7411
+
+
+def _answered(body: Any, status: int, *, replayed: bool = False) -> KeyAnswered:
+    response = _json_response(body, status)
+    if replayed:
+        response["Idempotent-Replayed"] = "true"
+    return KeyAnswered(response)
+
+
+class KeyInBooking:
+    """The key of a request whose view books in one transaction (``idempotency_in_booking`` on
+    the view class; ``accounts.request_keys.KeyedRequest``): the booking's first round trip
+    takes a transaction-scoped advisory lock on the key and reads its record; the answer is
+    inserted just before the booking commits. A key held by a running request is 409
+    ``request_in_progress``; a used one is replayed or 409 ``idempotency_key_reused`` — the
+    booking is then rolled back. Answers given before or without a booking (400, 404, 409,
+    422) are stored by the middleware afterwards, as for any other view."""
+
+    def __init__(self, *, client: ApiClient, key: str, fingerprint: str, method: str, path: str, now: datetime,
+                 answer: Callable[[Any], tuple[int, Any]] | None = None):
+        self.client, self.key, self.fingerprint, self.method, self.path, self.now = (
+            client, key, fingerprint, method, path, now)
+        self.answer = answer  # set by the view: its answer for what was booked
+        self.settled = False  # the booking stored the answer, or the key answered for it
+
+    def claim_statements(self) -> list[tuple[str, dict[str, Any]]]:
+        params = {"lock_class": KEY_LOCK_CLASS, "lock_key": f"{self.client.pk}:{self.key}",
+                  "client": self.client.pk, "key": self.key}
+        table = IdempotencyRecord._meta.db_table
+        return [("SELECT pg_try_advisory_xact_lock(%(lock_class)s, hashtext(%(lock_key)s))", params),
+                (f"SELECT r.request_hash, r.completed, r.response_status, r.response_body, r.locked_until "  # noqa: S608
+                 f"FROM (SELECT 1) AS one LEFT JOIN {table} AS r ON r.client_id = %(client)s AND r.key = %(key)s",
+                 params)]
+
+    def check_claim(self, rows: list[tuple[Any, ...]]) -> None:
+        (locked,), (request_hash, completed, status, body, locked_until) = rows
+        if request_hash is not None:
+            self.settled = True
+            if request_hash != self.fingerprint:
+                raise _answered(error_body("idempotency_key_reused",
+                                           _("This Idempotency-Key was used with a different request."),
+                                           {HEADER: [_("reused with a different body")]}), 409)
+            if completed:  # Django reads jsonb as text: its JSONField decodes it
+                raise _answered(json.loads(body) if isinstance(body, str) else body, status or 200, replayed=True)
+            if locked_until > self.now:  # held by a request of another endpoint still running
+                raise _answered(error_body("request_in_progress",
+                                           _("A request with this Idempotency-Key is still being processed.")), 409)
+            self.settled = False  # a claim whose request died without answering: taken over
+        if not locked:
+            self.settled = True
+            raise _answered(error_body("request_in_progress",
+                                       _("A request with this Idempotency-Key is still being processed.")), 409)
+
+    def answer_statement(self, booked: Any) -> tuple[str, dict[str, Any]]:
+        if self.answer is None:
+            raise RuntimeError("the view sets the key's answer before booking")
+        status, body = self.answer(booked)
+        self.settled = True
+        table = IdempotencyRecord._meta.db_table
+        return (f"INSERT INTO {table} AS r (client_id, key, method, path, request_hash, completed, response_status, "  # noqa: S608
+                "response_body, created_at, locked_until) VALUES (%(client)s, %(key)s, %(method)s, %(path)s, "
+                "%(hash)s, true, %(status)s, %(body)s::jsonb, %(now)s, %(now)s) ON CONFLICT (client_id, key) DO UPDATE "
+                "SET completed = true, response_status = EXCLUDED.response_status, "
+                "response_body = EXCLUDED.response_body WHERE NOT r.completed",
+                {"client": self.client.pk, "key": self.key, "method": self.method, "path": self.path,
+                 "hash": self.fingerprint, "status": status, "body": json.dumps(body, cls=JSONEncoder),
+                 "now": self.now})
+
+
+def _store_answer(client: ApiClient, key: str, method: str, path: str, fingerprint: str, now: datetime,
+                  response: HttpResponse) -> None:
+    """Keep the answer a keyed request got without its booking storing it (a refusal)."""
+    data = getattr(response, "data", None)
+    body = json.loads(json.dumps(data, cls=JSONEncoder)) if data is not None else json.loads(response.content)
+    try:
+        IdempotencyRecord.objects.bulk_create(
+            [IdempotencyRecord(client=client, key=key, method=method, path=path, request_hash=fingerprint,
+                               completed=True, response_status=response.status_code, response_body=body,
+                               locked_until=now)], ignore_conflicts=True)
+    except DatabaseError:
+        logger.warning("could not record the answer of Idempotency-Key %r", key, exc_info=True)
 
 
 class IdempotencyMiddleware:
@@ -133,13 +218,16 @@ class IdempotencyMiddleware:
         client = client_of(request)
         if client is None:
             return self.get_response(request)  # the view refuses the token
-        if not _within_scopes(request, client):
+        view_class = _view_within_scopes(request, client)
+        if view_class is None:
             return self.get_response(request)  # the view refuses it (403 insufficient_scope) or 404
         try:
             fingerprint = _fingerprint(request, _parsed_body(request))
         except ParseError:
             return self.get_response(request)  # malformed: a 400 (or 415) that claims no key
         now = timezone.now()
+        if getattr(view_class, "idempotency_in_booking", False):
+            return self._in_booking(request, client, key, fingerprint, now)
         lease = timedelta(seconds=settings.IDEMPOTENCY_IN_PROGRESS_LEASE_SECONDS)
         record_id = _claim(client=client, key=key, method=request.method, path=request.path[:255],
                            fingerprint=fingerprint, now=now, lease=lease)
@@ -163,4 +251,14 @@ class IdempotencyMiddleware:
             # then a retry runs again and meets the natural key (merchant_order_id, reference…).
             logger.warning("could not record the answer of Idempotency-Key %r; the key's lease stands", key,
                            exc_info=True)
+        return response
+
+    def _in_booking(self, request: HttpRequest, client: ApiClient, key: str, fingerprint: str,
+                    now: datetime) -> HttpResponse:
+        method, path = request.method or "POST", request.path[:255]
+        keyed = KeyInBooking(client=client, key=key, fingerprint=fingerprint, method=method, path=path, now=now)
+        request.keyed_request = keyed  # type: ignore[attr-defined]  # read by the view
+        response = self.get_response(request)
+        if not keyed.settled and response.status_code < 500 and response.status_code not in RELEASED_STATUSES:
+            _store_answer(client, key, method, path, fingerprint, now, response)
         return response

@@ -11,8 +11,7 @@ from accounts.business_day import business_date_get
 from accounts.selectors import credit_account_get
 
 from .. import selectors
-from ..models import Purchase
-from ..services.purchases import purchase_create
+from ..services.purchases import PurchaseBooked, purchase_book
 from ..services.refunds import refund_create
 from ..services.statements import bill_installment_create
 from .serializers import (
@@ -25,7 +24,6 @@ from .serializers import (
     RefundCreatedSerializer,
     RefundInSerializer,
     RefundOutSerializer,
-    ScheduleItemSerializer,
     StatementSerializer,
 )
 
@@ -44,13 +42,23 @@ def _account_or_404(raw_id: str):
     return account
 
 
-def purchase_body(purchase: Purchase) -> dict:
-    return {"id": str(purchase.pk), "merchant_order_id": purchase.merchant_order_id,
-            "amount": f"{purchase.amount:.2f}", "business_date": purchase.business_date.isoformat(),
-            "installments": ScheduleItemSerializer(purchase.installments.order_by("seq"), many=True).data}
+def purchase_answer(booked: PurchaseBooked) -> tuple[int, dict]:
+    """The answer to a purchase (the shape of ``PurchaseOutSerializer``), built from the rows
+    the booking wrote: 201 when it booked, 200 when it found the same order again."""
+    purchase = booked.purchase
+    return (201 if booked.created else 200), {
+        "id": str(purchase.pk), "merchant_order_id": purchase.merchant_order_id, "amount": f"{purchase.amount:.2f}",
+        "business_date": purchase.business_date.isoformat(),
+        "installments": [{"seq": item.seq, "due_date": item.due_date.isoformat(), "principal": f"{item.principal:.2f}",
+                          "fee": f"{item.fee:.2f}"} for item in booked.schedule],
+        "available_limit": f"{booked.available_limit:.2f}"}
 
 
 class PurchaseCreateView(APIView):
+    # The Idempotency-Key is taken and answered inside the booking's own transaction
+    # (config/api/idempotency.py, KeyInBooking): one commit per purchase.
+    idempotency_in_booking = True
+
     @extend_schema(request=PurchaseInSerializer, parameters=[IDEMPOTENCY],
                    responses=created_or_replayed(PurchaseOutSerializer, "The same merchant_order_id and body again: "
                                                                         "the purchase made the first time."),
@@ -60,13 +68,13 @@ class PurchaseCreateView(APIView):
         serializer = PurchaseInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        purchase, created = purchase_create(account_id=account_pk, merchant_order_id=data["merchant_order_id"],
-                                            amount=data["amount"], periods=data["installments"],
-                                            acting_user=request.user)
-        body = purchase_body(purchase)
-        # purchase.account: the row purchase_create locked and moved (read again for a replay)
-        body["available_limit"] = f"{purchase.account.available_limit:.2f}"
-        return Response(body, status=201 if created else 200)
+        request_key = getattr(request._request, "keyed_request", None)  # set by the idempotency middleware
+        if request_key is not None:
+            request_key.answer = purchase_answer
+        booked = purchase_book(account_id=account_pk, merchant_order_id=data["merchant_order_id"], amount=data["amount"],
+                               periods=data["installments"], acting_user=request.user, request_key=request_key)
+        status, body = purchase_answer(booked)
+        return Response(body, status=status)
 
 
 class RefundCreateView(APIView):

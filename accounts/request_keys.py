@@ -1,0 +1,27 @@
+"""A request's idempotency key as seen by a booking that keeps it in its own transaction.
+
+The HTTP API (``config.api.idempotency``) keeps an ``Idempotency-Key``'s answer for every
+write. A booking on the hot path (the purchase) takes the key inside its own transaction
+instead of around it: the key's claim travels in the booking's first round trip, its answer
+is stored just before the booking commits, so a keyed purchase costs one commit, not three
+(docs/decisions/0039-purchase-in-one-round-trip.md). This protocol is all the booking knows
+of it; the API implements it."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class KeyedRequest(Protocol):
+    def claim_statements(self) -> list[tuple[str, dict[str, Any]]]:
+        """Statements sent ahead of the booking in its first round trip, one row each."""
+        ...
+
+    def check_claim(self, rows: list[tuple[Any, ...]]) -> None:
+        """Raise to abandon the booking (its transaction rolls back) when the key is held by a
+        request still running, or was used before: the exception carries the API's answer."""
+        ...
+
+    def answer_statement(self, booked: Any) -> tuple[str, dict[str, Any]]:
+        """The statement that stores this request's answer for ``booked``, sent before commit."""
+        ...
