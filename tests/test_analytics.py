@@ -7,13 +7,16 @@ from collections import Counter
 from datetime import date
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from config.analytics.activations import applications_per_day
+from config.analytics.activations import NO_REASON, applications_per_day
 from config.analytics.closures import closures_per_day
 from config.analytics.complaint_volume import complaints_per_day
 from config.analytics.period import MAX_DAYS, Period, PeriodForm
 from config.analytics.restoration import restoration_per_day
 from config.analytics.roll_rates import roll_rates
+from risk.models import Application
 from tests.analytics_data import (
     account,
     alert,
@@ -54,6 +57,27 @@ def test_applications_by_outcome_reason_and_provider_outages():
                                        ("UPSTREAM_UNAVAILABLE", 1)]
     assert figures.outages == Counter({D1: 1, D2: 2})
     assert (figures.total("approved"), figures.total("rejected")) == (2, 3)
+
+
+def test_the_first_reason_code_is_kept_by_postgresql_and_the_chart_reads_no_json():
+    """``Application.first_reason_code`` is a stored generated column of ``reasons`` (decision
+    0036): PostgreSQL writes it on every insert and update, whoever writes the row."""
+    customer = account("gen", opened=date(2026, 1, 1)).customer
+    app = application(customer, D1, "rejected", code="ID_INVALID")
+    app.refresh_from_db()
+    assert app.first_reason_code == "ID_INVALID"
+    Application.objects.filter(pk=app.pk).update(
+        reasons=[{"code": "SCORE_BELOW_THRESHOLD", "message": ""}, {"code": "ID_INVALID", "message": ""}])
+    app.refresh_from_db()
+    assert app.first_reason_code == "SCORE_BELOW_THRESHOLD"
+    Application.objects.filter(pk=app.pk).update(reasons=[])
+    app.refresh_from_db()
+    assert app.first_reason_code is None
+    with CaptureQueriesContext(connection) as captured:
+        figures = applications_per_day(Period(D1, D1))
+    assert figures.reasons == {D1: Counter({NO_REASON: 1})}
+    assert len(captured.captured_queries) == 1
+    assert '"reasons"' not in captured.captured_queries[0]["sql"]  # the covering index has what it reads
 
 
 def test_restoration_at_once_held_and_alerts_per_day():

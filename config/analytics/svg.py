@@ -85,23 +85,29 @@ def stacked_bars(*, chart_id: str, title: str, categories: Sequence[str], series
     slot = plot_w / max(n, 1)
     bar_w = max(slot * 0.8, 1.0)
     body = _axis(top, unit)
+    # each label escaped once, not once per bar (a year of days draws thousands of bars)
+    keys = [escape(s.key) for s in series]
+    names = [escape(s.label) for s in series]
+    unit_text, marker_text = escape(unit), escape(marker_label)
     for i, category in enumerate(categories):
         x = LEFT + i * slot + (slot - bar_w) / 2
         y: float = TOP + plot_h
+        cat = escape(category)
         for k, s in enumerate(series):
             value = s.values[i] or 0
             if value <= 0:
                 continue
             h = plot_h * value / top
             y -= h
-            body.append(f'<rect class="bar" data-series="{escape(s.key)}" data-category="{escape(category)}" '
-                        f'data-value="{escape(_number(value))}" x="{x:.2f}" y="{y:.2f}" width="{bar_w:.2f}" '
-                        f'height="{h:.2f}" fill="{PALETTE[k % len(PALETTE)]}"><title>{escape(category)} · '
-                        f'{escape(s.label)}: {escape(_number(value))}{escape(unit)}</title></rect>')
+            figure = escape(_number(value))
+            body.append(f'<rect class="bar" data-series="{keys[k]}" data-category="{cat}" '
+                        f'data-value="{figure}" x="{x:.2f}" y="{y:.2f}" width="{bar_w:.2f}" '
+                        f'height="{h:.2f}" fill="{PALETTE[k % len(PALETTE)]}"><title>{cat} · '
+                        f'{names[k]}: {figure}{unit_text}</title></rect>')
         if i < len(markers) and markers[i] > 0:
-            body.append(f'<rect class="marker" data-category="{escape(category)}" data-value="{markers[i]}" '
+            body.append(f'<rect class="marker" data-category="{cat}" data-value="{markers[i]}" '
                         f'x="{x:.2f}" y="{TOP - 12}" width="{max(bar_w, 3):.2f}" height="6" fill="{MARKER_COLOR}">'
-                        f'<title>{escape(category)} · {escape(marker_label)}: {markers[i]}</title></rect>')
+                        f'<title>{cat} · {marker_text}: {markers[i]}</title></rect>')
     every = max(1, math.ceil(n / 12))
     for i in range(0, n, every):
         x = LEFT + i * slot + slot / 2
