@@ -30,7 +30,7 @@ def name_term(search_term: str) -> str | None:
     """The normalised name to look for, or None when the term cannot be (the start of) a name:
     no letter in it, an ID number, or longer than any name."""
     term = " ".join(unicodedata.normalize("NFKC", search_term).split())
-    if not term or len(term) > NAME_MAX_LENGTH or ID_NUMBER_RE.match(term):
+    if not term or len(term) > NAME_MAX_LENGTH or ID_NUMBER_RE.match(term) or "\x00" in term:
         return None
     if not any(character.isalpha() for character in term):
         return None

@@ -31,7 +31,11 @@ What it does (docs/benchmarks.md has the figures):
    the slowest query. Pages over ``--budget-ms`` (300) are flagged. The charts page is
    requested for the default 90 days and for the longest range (366 days), and the new back
    office pages (staff inbox, exports, collections desk, waiver queue, manager inbox, my
-   notifications) when this version of the code has them.
+   notifications) when this version of the code has them. Then the searches of every big list
+   (``SEARCHES``: an account id, a whole key, reference or store customer id, a name's start, a
+   term the list refuses) and the last page of every list of more than 10,000 rows. Each
+   median is also printed as a ratio to the pgbench baseline of the same run: ms × tps / 1000,
+   the page's time in pgbench transactions, which compares across machines and loads.
 4. A pgbench baseline on the same server in the same run (``bench/cob.py``'s: ``-i -s 10``,
    ``-c 4 -j 2 -T 20``; ``--no-pgbench`` skips it).
 
@@ -304,7 +308,65 @@ def new_pages() -> list[tuple[str, str]]:
     return pages
 
 
-def child_time(repeat: int, explain: bool, budget_ms: float) -> None:
+# the searches of every big list: (list, label, term) — an account id, a whole key or id of
+# the bench data, and a term the list cannot search by
+SEARCHES = [
+    ("accounts_creditaccount", "store customer id", "bench-54321"),
+    ("accounts_creditaccount", "phone number", "13900054321"),
+    ("accounts_creditaccount", "letters (no such id)", "abc"),
+    ("accounts_customer", "store customer id", "bench-54321"),
+    ("accounts_customer", "start of a name", "Bench Customer 5432"),
+    ("accounts_customer", "digits", "54321"),
+    ("risk_application", "store customer id", "bench-54321"),
+    ("risk_application", "digits", "54321"),
+    ("installments_purchase", "account id", "54321"),
+    ("installments_purchase", "merchant order id", "bench-order-54321-1"),
+    ("accounts_journalentry", "account id", "54321"),
+    ("accounts_journalentry", "idempotency key", "purchase:108641"),
+    ("accounts_journalline", "idempotency key", "purchase:108641"),
+    ("accounts_journalline", "letters (no such key)", "abc"),
+    ("accounts_notification", "store customer id", "bench-54321"),
+    ("accounts_notification", "event key", "bench-purchase:54321"),
+    ("accounts_auditevent", "object id", "54321"),
+    ("accounts_auditevent", "action", "account.open"),
+    ("installments_repayment", "account id", "54321"),
+    ("installments_repayment", "reference", "bench-repay-54321"),
+    ("installments_restorationhold", "repayment reference", "bench-repay-54320"),
+    ("installments_paymentattempt", "gateway reference", "gw-54320"),
+    ("installments_penalty", "letters (refused)", "abc"),
+    ("complaints_complaint", "store customer id", "bench-54321"),
+]
+
+
+def search_and_deep_pages(user) -> list[tuple[str, str]]:
+    """Each search of ``SEARCHES``, then the last page of every list of more than 10,000 rows
+    (the last page of the list as shown, its default filters applied)."""
+    from urllib.parse import urlencode
+
+    from django.contrib import admin
+    from django.db import connection
+    from django.test import RequestFactory
+    from django.urls import reverse
+
+    pages = [(f"{table.split('_', 1)[1]}: search {label}",
+              reverse(f"admin:{table}_changelist") + "?" + urlencode({"q": term})) for table, label, term in SEARCHES]
+    for model, model_admin in sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.db_table):
+        with connection.cursor() as cursor:
+            cursor.execute(f'SELECT COUNT(*) FROM "{model._meta.db_table}"')
+            rows = cursor.fetchone()[0]
+        if rows > 10_000:
+            url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+            request = RequestFactory().get(url)
+            request.user = user
+            try:
+                last = model_admin.get_changelist_instance(request).paginator.num_pages
+            except Exception:  # a list that needs more of a request than this: its pages by rows
+                last = max(1, -(-rows // model_admin.list_per_page))
+            pages.append((f"{model._meta.model_name} list, last page ({last:,})", f"{url}?p={last}"))
+    return pages
+
+
+def child_time(repeat: int, explain: bool, budget_ms: float, tps: float = 0.0) -> None:
     base._django()
     from django.contrib import admin
     from django.contrib.auth.models import User
@@ -352,6 +414,7 @@ def child_time(repeat: int, explain: bool, budget_ms: float) -> None:
         ("accounts: search by id", reverse("admin:accounts_creditaccount_changelist") + "?q=54321"),
         ("accounts list, page 1000", reverse("admin:accounts_creditaccount_changelist") + "?p=1000"),
         ("journal lines: one account", reverse("admin:accounts_journalline_changelist") + "?q=54321"),
+        *search_and_deep_pages(user),
         ("credit account page (10 installments)", reverse("admin:accounts_creditaccount_change", args=[54321])),
     ]
     for label, name, args in (("admin index (dashboard)", "admin:index", []),
@@ -387,6 +450,9 @@ def child_time(repeat: int, explain: bool, budget_ms: float) -> None:
         slowest = max(queries, default=(0.0, ""))
         row = {"page": label, "url": url, "status": status, "queries": len(queries),
                "median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times),
+               # the page's time in pgbench transactions of this run (ms × tps / 1000): comparable
+               # between machines and loads where the milliseconds are not
+               "pgbench_ratio": statistics.median(times) * tps / 1000 if tps else None,
                "slowest_query_ms": 1000 * slowest[0], "slowest_query": base._shorten(slowest[1])}
         if explain and slowest[1] and (row["median_ms"] > budget_ms or os.environ.get("BENCH_EXPLAIN_ALL")):
             with connection.cursor() as cursor:
@@ -394,7 +460,8 @@ def child_time(repeat: int, explain: bool, budget_ms: float) -> None:
                 row["explain"] = [r[0] for r in cursor.fetchall()]
         results.append(row)
         flag = "  OVER BUDGET" if row["median_ms"] > budget_ms else ""
-        print(f"  {label:<44}{status:>4}{len(queries):>5} q{row['median_ms']:>9.1f} ms  "
+        ratio = f"{row['pgbench_ratio']:>7.0f} ×tx" if tps else ""
+        print(f"  {label:<44}{status:>4}{len(queries):>5} q{row['median_ms']:>9.1f} ms{ratio}  "
               f"(min {row['min_ms']:.1f}, max {row['max_ms']:.1f}; slowest query {row['slowest_query_ms']:.1f} ms)"
               f"{flag}", flush=True)
         if flag or os.environ.get("BENCH_EXPLAIN_ALL"):
@@ -429,6 +496,7 @@ def parse_args(argv=None):
     p.add_argument("--pg-options", default="")
     p.add_argument("--json", help="write every figure to this file")
     p.add_argument("--child", help=argparse.SUPPRESS)
+    p.add_argument("--tps", type=float, default=0.0, help=argparse.SUPPRESS)  # the parent's pgbench, to the child
     args = p.parse_args(argv)
     args.business_date = date.fromisoformat(args.date)
     return args
@@ -437,7 +505,7 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.child == "time":
-        child_time(args.repeat, args.explain, args.budget_ms)
+        child_time(args.repeat, args.explain, args.budget_ms, args.tps)
         return 0
     if args.db in base.FORBIDDEN_DBS or args.db.startswith("test_tally"):
         raise SystemExit(f"--db {args.db}: refusing to use that database")
@@ -470,9 +538,12 @@ def main(argv=None) -> int:
         env["TALLY_STATIC_ROOT"] = static_root = tempfile.mkdtemp(prefix="tally-bench-static-")
         base.run([base.PY, "manage.py", "collectstatic", "--no-input", "-v", "0"], env=env, deadline=deadline)
         print(f"\n=== pages (superuser, median of {args.repeat} after a warm-up; budget {args.budget_ms:.0f} ms) ===")
-        print(f"  {'page':<44}{'HTTP':>4}{'SQL':>5}  {'median':>9}")
+        print(f"  {'page':<44}{'HTTP':>4}{'SQL':>5}  {'median':>9}"
+              + ("  × pgbench tx (ms × tps / 1000)" if results.get("pgbench") else ""))
         cmd = [base.PY, str(Path(__file__).resolve()), "--child", "time", "--repeat", str(args.repeat),
-               "--budget-ms", str(args.budget_ms)] + (["--explain"] if args.explain or args.explain_all else [])
+               "--budget-ms", str(args.budget_ms),
+               "--tps", str(results.get("pgbench", {}).get("tps", 0.0))] + (
+                   ["--explain"] if args.explain or args.explain_all else [])
         logdir = Path(tempfile.mkdtemp(prefix="tally-bench-admin-"))
         _, out, _ = base.run(cmd, env=env, deadline=deadline, log=logdir / "pages.log")
         print("\n".join(line for line in out.splitlines() if not line.startswith(JSON_MARK)))

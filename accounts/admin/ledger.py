@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import JournalEntry, JournalLine
 
-from .base import AccountIdSearchMixin, ReadOnlyAdmin, ReadOnlyInline, account_link
+from .base import AccountIdSearchMixin, IndexedValuesFieldListFilter, ReadOnlyAdmin, ReadOnlyInline, account_link
 
 
 def _may_view_ledger(request: HttpRequest, model_name: str) -> bool:
@@ -44,7 +44,7 @@ class JournalEntryAdmin(AccountIdSearchMixin, ReadOnlyAdmin):
     list_display = ("id", "business_date", "kind", "idempotency_key", "account", "description", "reverses_id",
                     "created_at")
     # a date range filter, not DISTINCT business_date over the whole ledger (bench/admin_lists.py)
-    list_filter = ("kind", ("business_date", admin.DateFieldListFilter))
+    list_filter = (("kind", IndexedValuesFieldListFilter), ("business_date", admin.DateFieldListFilter))
     search_fields = ("credit_account_id", "idempotency_key")
     search_help_text = _("Credit account id or idempotency key")
     ordering = ("-id",)
@@ -73,7 +73,7 @@ class JournalLineAdmin(AccountIdSearchMixin, ReadOnlyAdmin):
     account_id_lookup = "credit_account_id"
     list_display = ("id", "business_date", "entry_kind", "entry_key", "book", "account", "amount",
                     "installment_id")
-    list_filter = ("book", "entry__kind", ("business_date", admin.DateFieldListFilter))
+    list_filter = ("book", ("entry__kind", IndexedValuesFieldListFilter), ("business_date", admin.DateFieldListFilter))
     list_select_related = ("entry",)
     search_fields = ("credit_account_id", "entry__idempotency_key")
     search_help_text = _("Credit account id or idempotency key of the entry")

@@ -12,16 +12,17 @@ from accounts.models import Notification
 from accounts.outbox import notifications_resend
 from accounts.pii import mask_phone
 
-from .base import ReadOnlyAdmin
+from .base import IndexedSearchMixin, IndexedValuesFieldListFilter, ReadOnlyAdmin
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdmin):
+class NotificationAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     list_display = ("created_at", "kind", "customer_external_id", "customer_phone", "status", "attempts", "channel",
                     "sent_at")
-    list_filter = ("status", "kind")
+    list_filter = ("status", ("kind", IndexedValuesFieldListFilter))
     list_select_related = ("customer",)
     search_fields = ("customer__external_id", "event_key")
+    search_help_text = _("Store customer id or event key")
     show_full_result_count = False
     ordering = ("-id",)  # newest first through the primary key (created_at has no index)
     fields = ("customer_external_id", "customer_phone", "account", "kind", "event_key", "status", "attempts",

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from django_fsm import can_proceed
 
-from accounts.admin.base import run_service_action
+from accounts.admin.base import IndexedSearchMixin, run_service_action
 from accounts.errors import ApplicationError
 from accounts.selectors import audit_trail
 from complaints import selectors
@@ -31,7 +31,7 @@ from .forms import AlternativeForm, NoteForm, SystemClosureForm, VerifyIdentityF
 
 
 @admin.register(ClosureRequest)
-class ClosureRequestAdmin(admin.ModelAdmin):
+class ClosureRequestAdmin(IndexedSearchMixin, admin.ModelAdmin):
     change_list_template = "admin/complaints/closurerequest/change_list.html"
     request_template = "admin/complaints/closurerequest/request.html"
     list_display = ("ref", "account_ref", "customer_ref", "status", "origin", "channel", "identity",

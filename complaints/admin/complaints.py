@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from accounts import clock
-from accounts.admin.base import form_errors_text, run_service_action
+from accounts.admin.base import IndexedSearchMixin, form_errors_text, run_service_action
 from accounts.errors import ApplicationError
 from accounts.exports import ChangeListExportMixin, Column
 from accounts.search import PersonalDataSearchMixin
@@ -134,7 +134,7 @@ EXPORT_COLUMNS = (
 
 
 @admin.register(Complaint)
-class ComplaintAdmin(ChangeListExportMixin, PersonalDataSearchMixin, admin.ModelAdmin):
+class ComplaintAdmin(ChangeListExportMixin, PersonalDataSearchMixin, IndexedSearchMixin, admin.ModelAdmin):
     change_list_template = "admin/complaints/complaint/change_list.html"
     complaint_template = "admin/complaints/complaint/complaint.html"
     list_display = ("ref", "customer_ref", "category", "status", "assigned_to", "next_deadline",

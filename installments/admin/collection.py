@@ -13,7 +13,6 @@ from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -23,6 +22,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin.base import LargeListPaginator
 from accounts.business_day import business_date_get
 from accounts.errors import ApplicationError, PermissionRefused
 from accounts.exports import EXPORT_DATA, Column, export_csv, request_filters
@@ -136,7 +136,8 @@ def collections_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> Htt
     credit accounts (the accounts admin checks that before calling this)."""
     today = business_date_get()
     chosen, queue = _queue_for(request, today)
-    page = Paginator(queue, DESK_PER_PAGE).get_page(request.GET.get("p"))
+    # deep pages read the queue's keys first (decision 0036)
+    page = LargeListPaginator(queue, DESK_PER_PAGE).get_page(request.GET.get("p"))
     outcomes = dict(ContactOutcome.choices)
     for account in page.object_list:
         account.last_contact_label = outcomes.get(account.last_contact_outcome, "")

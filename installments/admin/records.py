@@ -178,8 +178,8 @@ class RestorationAlertAdmin(MoneyRecordAdmin):
                     "resolved_at")
     list_filter = ("resolved",)
     list_select_related = ("repayment", "resolved_by")
-    search_fields = ("account_id", "repayment__reference", "detail")
-    search_help_text = _("Credit account id, repayment reference or text of the alert")
+    search_fields = ("account_id", "repayment__reference")
+    search_help_text = _("Credit account id or repayment reference")
     ordering = ("-id",)
     fields = ("account_link", "repayment_reference", "detail", "resolved", "created_at", "resolved_by", "resolved_at",
               "resolution_note")

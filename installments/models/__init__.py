@@ -29,6 +29,8 @@ class Purchase(models.Model):
         verbose_name = _("purchase")
         verbose_name_plural = _("purchases")
         ordering = ["-id"]
+        # the purchases list finds a merchant order id whole (docs/decisions/0036)
+        indexes = [models.Index(fields=["merchant_order_id"], name="purchase_merchant_order_id")]
         constraints = [
             models.UniqueConstraint(fields=["account", "merchant_order_id"], name="merchant_order_unique_per_account"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="purchase_amount_positive"),
@@ -252,7 +254,9 @@ class Repayment(models.Model):
         verbose_name = _("repayment")
         verbose_name_plural = _("repayments")
         ordering = ["-id"]
-        indexes = [models.Index(fields=["business_date"], name="repayment_business_date")]  # charts by day
+        indexes = [models.Index(fields=["business_date"], name="repayment_business_date"),  # charts by day
+                   # the repayments, holds and alerts lists find a reference whole (decision 0036)
+                   models.Index(fields=["reference"], name="repayment_reference")]
         constraints = [
             # The storefront's references and the system's own (auto-debit, credit balance) are
             # separate namespaces: a reference is unique per account and source.
@@ -295,7 +299,7 @@ class RestorationHold(models.Model):
     repayment = models.OneToOneField(Repayment, on_delete=models.PROTECT, related_name="hold", verbose_name=_("repayment"))
     amount = models.DecimalField(**MONEY, verbose_name=_("amount"))
     reason_code = models.CharField(max_length=40, verbose_name=_("reason code"))
-    release_at = models.DateTimeField(db_index=True, verbose_name=_("release at"))
+    release_at = models.DateTimeField(verbose_name=_("release at"))
     released_at = models.DateTimeField(null=True, blank=True, verbose_name=_("released at"))
     released_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("released by"))
 
@@ -303,6 +307,8 @@ class RestorationHold(models.Model):
         verbose_name = _("restoration hold")
         verbose_name_plural = _("restoration holds")
         ordering = ["release_at", "id"]
+        # the holds list's order, walked in the index (decision 0036); serves release_at ranges too
+        indexes = [models.Index(fields=["release_at", "id"], name="hold_release_at_id")]
         permissions = [("release_restorationhold", _("Can release a restoration hold early"))]
 
     def __str__(self) -> str:
@@ -364,6 +370,8 @@ class PaymentAttempt(models.Model):
         verbose_name = _("payment attempt")
         verbose_name_plural = _("payment attempts")
         ordering = ["-business_date", "-id"]
+        # the attempts list finds a gateway reference whole (docs/decisions/0036)
+        indexes = [models.Index(fields=["gateway_reference"], name="attempt_gateway_reference")]
         constraints = [
             models.UniqueConstraint(fields=["account", "business_date"], name="one_attempt_per_account_day"),
             models.UniqueConstraint(fields=["account"], condition=Q(status__in=["submitted", "unknown"]),

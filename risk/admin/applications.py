@@ -9,7 +9,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin.base import ReadOnlyAdmin
+from accounts.admin.base import IndexedSearchMixin, ReadOnlyAdmin
 from accounts.exports import ChangeListExportMixin, Column
 from accounts.pii import mask_phone
 from accounts.search import PersonalDataSearchMixin
@@ -22,7 +22,7 @@ def _reasons_cell(application: Application) -> str:
 
 
 @admin.register(Application)
-class ApplicationAdmin(ChangeListExportMixin, PersonalDataSearchMixin, ReadOnlyAdmin):
+class ApplicationAdmin(ChangeListExportMixin, PersonalDataSearchMixin, IndexedSearchMixin, ReadOnlyAdmin):
     list_display = ("id", "external_id", "kind", "status", "score", "policy_version", "created_at")
     list_filter = ("status", "kind")
     list_select_related = ("customer", "policy")
