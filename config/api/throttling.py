@@ -12,6 +12,8 @@ import time
 
 from django.conf import settings
 from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.redis import RedisCache
 from rest_framework.throttling import BaseThrottle
 
 from .models import ApiClient
@@ -22,6 +24,21 @@ WINDOW_SECONDS = 60
 
 def rate_of(client: ApiClient) -> int:
     return client.rate_per_minute or settings.API_DEFAULT_RATE_PER_MINUTE
+
+
+def _count(cache: BaseCache, key: str) -> int:
+    """Count one request in the window ``key`` and return the window's count. On Redis one
+    round trip (SET … NX EX and INCR in one pipeline); on another cache, add then incr."""
+    if isinstance(cache, RedisCache):
+        full_key = cache.make_and_validate_key(key)
+        client = cache._cache.get_client(full_key, write=True)  # type: ignore[attr-defined]  # its redis client
+        pipe = client.pipeline(transaction=False)
+        pipe.set(full_key, 0, ex=WINDOW_SECONDS + 5, nx=True)
+        pipe.incr(full_key)
+        _created, count = pipe.execute()
+        return int(count)
+    cache.add(key, 0, WINDOW_SECONDS + 5)
+    return cache.incr(key)
 
 
 class ApiClientRateThrottle(BaseThrottle):
@@ -35,10 +52,8 @@ class ApiClientRateThrottle(BaseThrottle):
         now = time.time()
         window = int(now // WINDOW_SECONDS)
         key = f"tally:throttle:{client.pk}:{window}"
-        cache = caches[settings.API_THROTTLE_CACHE]
         try:
-            cache.add(key, 0, WINDOW_SECONDS + 5)
-            count = cache.incr(key)
+            count = _count(caches[settings.API_THROTTLE_CACHE], key)
         except Exception:  # the cache is away: let the request through
             logger.warning("API throttle cache unavailable; request not counted", exc_info=True)
             return True

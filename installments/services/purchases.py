@@ -103,15 +103,15 @@ def _book(*, account_id: int, merchant_order_id: str, amount: Decimal, periods: 
                                  periods=periods, today=today, now=now, policy=policy, params=params,
                                  schedule=schedule, acting_user=acting_user)
     claims = request_key.claim_statements() if request_key is not None else []
-    with transaction.atomic(durable=True):
+    with transaction.atomic(durable=True), connection.connection.pipeline():
         cursors = [connection.cursor() for _claim in claims]
         booking = connection.cursor()
-        with connection.connection.pipeline():  # BEGIN, the key's claim and the booking: one round trip
-            for cursor, (claim_sql, claim_params) in zip(cursors, claims, strict=True):
-                cursor.execute(claim_sql, claim_params)
-            booking.execute(sql, sql_params)
-            claim_rows = [cursor.fetchone() for cursor in cursors]
-            row = booking.fetchone()
+        # first round trip: BEGIN, the key's claim and the booking
+        for cursor, (claim_sql, claim_params) in zip(cursors, claims, strict=True):
+            cursor.execute(claim_sql, claim_params)
+        booking.execute(sql, sql_params)
+        claim_rows = [cursor.fetchone() for cursor in cursors]
+        row = booking.fetchone()
         if request_key is not None:
             request_key.check_claim(claim_rows)
         (status, available, found_date, found_policy, prior_id, prior_amount, prior_periods,
@@ -127,8 +127,12 @@ def _book(*, account_id: int, merchant_order_id: str, amount: Decimal, periods: 
                                  amount=amount, periods=periods, today=today, policy=policy, params=params)
         if request_key is not None:
             answer_sql, answer_params = request_key.answer_statement(booked)
-            with connection.cursor() as cursor:
-                cursor.execute(answer_sql, answer_params)
+            booking.execute(answer_sql, answer_params)
+        if len(connection.atomic_blocks) == 1:
+            # second round trip: the answer and COMMIT together. Django's own commit at the end
+            # of the block then finds the transaction committed (psycopg sends nothing) and runs
+            # the on-commit hooks. Inside an outer transaction (tests) the outer one commits.
+            connection.connection.commit()
     return booked
 
 
