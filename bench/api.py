@@ -286,7 +286,7 @@ def child_profile(requests: int, out_path: str) -> None:
 
     from config.api.clients import api_client_create_or_rotate
 
-    _client, token = api_client_create_or_rotate(name="bench-profile")
+    _client, token = api_client_create_or_rotate(name="bench-profile", rate_per_minute=1_000_000)
     client = DjangoClient(HTTP_AUTHORIZATION=f"Token {token}")
     rng = random.Random(7)
     with connection.cursor() as cursor:
