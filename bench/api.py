@@ -450,14 +450,15 @@ def print_summary(results: dict, elapsed: float) -> None:
     if pg:
         print(f"pgbench baseline: {pg['tps']:,.0f} tps (-c 4 -j 2 -T 20, scale 10)")
     if results["levels"]:
-        print(f"{'clients':>8}{'purchases/s':>13}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'non-201':>9}"
-              f"{'gunicorn s':>11}{'pg s':>7}{'gen s':>7}{'busy %':>7}")
+        print(f"{'clients':>8}{'purchases/s':>13}{'× pgbench':>10}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}"
+              f"{'non-201':>9}{'gunicorn s':>11}{'pg s':>7}{'gen s':>7}{'busy %':>7}")
     for r in results["levels"]:
         cpu = r["cpu"]
         bad = sum(c for s, c in r["statuses_all"].items() if s != 201)
-        print(f"{r['clients']:>8}{r['rate']:>13,.0f}{r['p50_ms']:>8.1f}{r['p99_ms']:>8.1f}{r['max_ms']:>8.1f}"
-              f"{bad:>9}{cpu['workers']:>11.1f}{r['pg_cpu_bench_db']:>7.1f}{r['generator_cpu']:>7.1f}"
-              f"{100 * cpu['machine_busy'] / (cpu['wall'] * cpu['cores']):>7.0f}")
+        ratio = f"{r['rate'] / pg['tps']:.3f}" if pg else "-"
+        print(f"{r['clients']:>8}{r['rate']:>13,.0f}{ratio:>10}{r['p50_ms']:>8.1f}{r['p99_ms']:>8.1f}"
+              f"{r['max_ms']:>8.1f}{bad:>9}{cpu['workers']:>11.1f}{r['pg_cpu_bench_db']:>7.1f}"
+              f"{r['generator_cpu']:>7.1f}{100 * cpu['machine_busy'] / (cpu['wall'] * cpu['cores']):>7.0f}")
     if results.get("pgbouncer_cpu_seconds") is not None:
         print(f"pgbouncer: {results['pgbouncer_cpu_seconds']:.1f} s of CPU over the whole script")
     if "audit_ok" in results:
