@@ -65,8 +65,9 @@ class JournalLine(models.Model):
 
     entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="lines", verbose_name=_("entry"))
     book = models.CharField(max_length=24, choices=Book.choices, verbose_name=_("book"))
+    # no index of its own: (credit_account, book) leads with it
     credit_account = models.ForeignKey(CreditAccount, null=True, blank=True, on_delete=models.PROTECT,
-                                       related_name="journal_lines", verbose_name=_("credit account"))
+                                       related_name="journal_lines", verbose_name=_("credit account"), db_index=False)
     amount = models.DecimalField(**MONEY, verbose_name=_("amount"))
     installment_id = models.BigIntegerField(null=True, blank=True, db_index=True, verbose_name=_("installment id"))
     business_date = models.DateField(verbose_name=_("business date"))

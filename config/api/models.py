@@ -65,7 +65,9 @@ class ApiClient(models.Model):
 
 
 class IdempotencyRecord(models.Model):
-    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="+", verbose_name=_("client"))
+    # no index of its own: the unique (client, key) leads with it
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="+", verbose_name=_("client"),
+                               db_index=False)
     key = models.CharField(max_length=255, verbose_name=_("key"))
     method = models.CharField(max_length=8, verbose_name=_("method"))
     path = models.CharField(max_length=255, verbose_name=_("path"))

@@ -17,7 +17,9 @@ def _money(**kwargs):
 
 
 class Purchase(models.Model):
-    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="purchases", verbose_name=_("account"))
+    # no index of its own: the merchant order constraint (account, merchant_order_id) leads with it
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="purchases", verbose_name=_("account"),
+                                db_index=False)
     merchant_order_id = models.CharField(_("merchant order id"), max_length=64)
     amount = models.DecimalField(_("amount"), **MONEY)
     periods = models.PositiveSmallIntegerField(_("installments"))
@@ -92,8 +94,11 @@ class Installment(models.Model):
     owed only once posted on its due date (``fee_posted``) and never after its principal is
     fully paid early."""
 
-    plan = models.ForeignKey(InstallmentPlan, on_delete=models.PROTECT, related_name="installments", verbose_name=_("plan"))
-    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="installments", verbose_name=_("account"))
+    # no indexes of their own: (plan, seq) and (account, state, due_date) lead with them
+    plan = models.ForeignKey(InstallmentPlan, on_delete=models.PROTECT, related_name="installments", verbose_name=_("plan"),
+                             db_index=False)
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="installments", verbose_name=_("account"),
+                                db_index=False)
     purchase = models.ForeignKey(Purchase, null=True, blank=True, on_delete=models.PROTECT,
                                  related_name="installments", verbose_name=_("purchase"))
     seq = models.PositiveSmallIntegerField(verbose_name=_("seq"))
