@@ -1,8 +1,150 @@
-"""Set-based writes for the nightly close's batches."""
+"""Set-based writes for the nightly close's batches: one statement per table and chunk, the
+values of each column sent as one array (``unnest``).
+
+The arrays are written as PostgreSQL array literals here, from the column's type, rather than
+through Django's per-value preparation and psycopg's per-element list adaptation: those two
+were most of the close's Python time (docs/benchmarks.md §1). Only the model types the close
+writes have a literal; any other column goes through Django's preparation as before."""
 
 from __future__ import annotations
 
-from django.db import connection
+import json
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
+from typing import Any, TypeVar, cast
+
+from django.db import connection, models
+from django.utils import timezone
+
+M = TypeVar("M", bound=models.Model)
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _plain(value: Any) -> str:
+    return "NULL" if value is None else str(value)
+
+
+def _text(value: Any) -> str:
+    return "NULL" if value is None else _quoted(str(value))
+
+
+def _boolean(value: Any) -> str:
+    return "NULL" if value is None else ("t" if value else "f")
+
+
+def _iso(value: date | datetime | None) -> str:
+    return "NULL" if value is None else value.isoformat()
+
+
+_LITERALS: dict[str, Callable[[Any], str]] = {
+    "AutoField": _plain, "BigAutoField": _plain, "SmallAutoField": _plain, "IntegerField": _plain,
+    "BigIntegerField": _plain, "SmallIntegerField": _plain, "PositiveIntegerField": _plain,
+    "PositiveSmallIntegerField": _plain, "PositiveBigIntegerField": _plain, "DecimalField": _plain,
+    "CharField": _text, "TextField": _text, "BooleanField": _boolean, "DateField": _iso,
+}
+
+
+def plain_array(values: Iterable[Any]) -> str:
+    """Numbers and dates as one array parameter (``%s::numeric[]``, ``::date[]``, …)."""
+    return "{" + ",".join(map(_plain, values)) + "}"
+
+
+def text_array(values: Iterable[Any]) -> str:
+    """Strings as one array parameter (``%s::text[]``)."""
+    return "{" + ",".join(map(_text, values)) + "}"
+
+
+def _array(field: models.Field, values: list[Any]) -> Any:
+    """``values`` of ``field`` as one query parameter for ``%s::<type>[]``."""
+    kind = field.get_internal_type()
+    if isinstance(field, models.ForeignKey):
+        kind = field.target_field.get_internal_type()
+    literal = _LITERALS.get(kind)
+    if kind == "DateTimeField":
+        literal = _iso
+        if any(v is not None and timezone.is_naive(v) for v in values):
+            literal = None  # Django's preparation makes it aware (and warns), as before
+    elif kind == "JSONField" and getattr(field, "encoder", None) is None:
+        return "{" + ",".join("NULL" if v is None else _quoted(json.dumps(v)) for v in values) + "}"
+    if literal is None:
+        return [field.get_db_prep_save(v, connection) for v in values]
+    return "{" + ",".join(map(literal, values)) + "}"
+
+
+def _column(objs: list[M], field: models.Field) -> list[Any]:
+    values = [getattr(obj, field.attname) for obj in objs]
+    if isinstance(field, models.ForeignKey) and None in values:  # a related object given unsaved, saved since
+        for i, obj in enumerate(objs):
+            if values[i] is None and field.is_cached(obj):
+                related = field.get_cached_value(obj)
+                values[i] = getattr(related, field.target_field.attname, None) if related is not None else None
+    return values
+
+
+def reserve_ids(model: type[models.Model], count: int) -> list[int]:
+    """``count`` new primary keys of ``model`` from its sequence, in order (for rows whose key
+    others need before they are written; ``insert_rows(with_pk=True)`` writes them)."""
+    if count <= 0:
+        return []
+    meta = model._meta
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s) ORDER BY 1",
+                       [meta.db_table, meta.pk.column, count])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def insert_rows(objs: Sequence[M], *, with_pk: bool = False) -> list[M]:
+    """``bulk_create`` of new model instances (every concrete field but the primary key, which
+    comes back from the database — or the instances' own, ``with_pk``), with one ``INSERT …
+    SELECT … FROM unnest(arrays)``; the keys are set on the instances in order.
+    ``auto_now``/``auto_now_add`` fields get one instant for the chunk. No signal is sent and
+    no default is computed beyond the instances' own (as bulk_create)."""
+    objs = list(objs)
+    if not objs:
+        return objs
+    meta = type(objs[0])._meta
+    qn = connection.ops.quote_name
+    now = timezone.now()
+    fields = [f for f in meta.concrete_fields if with_pk or not f.primary_key]
+    for field in fields:
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            for obj in objs:
+                setattr(obj, field.attname, now)
+    names = ", ".join(qn(f.column) for f in fields)
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    values = [_array(f, _column(objs, f)) for f in fields]
+    sql = (f"INSERT INTO {qn(meta.db_table)} ({names}) SELECT {names} FROM unnest({arrays}) "  # noqa: S608 - model names
+           f"WITH ORDINALITY AS v({names}, _n) ORDER BY _n RETURNING {qn(meta.pk.column)}")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        ids = [row[0] for row in cursor.fetchall()]
+    for obj, pk in zip(objs, ids, strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return objs
+
+
+def insert_columns(model: type[models.Model], columns: dict[str, list[Any]], *, returning: Iterable[str] = (),
+                   on_conflict: str = "") -> list[tuple[Any, ...]]:
+    """Insert rows given column by column (model field names, the same length each), with one
+    statement; ``on_conflict`` is appended as is (e.g. ``ON CONFLICT (idempotency_key) DO
+    NOTHING``); returns the ``returning`` columns of the rows written, in order."""
+    meta = model._meta
+    qn = connection.ops.quote_name
+    fields = [cast(models.Field, meta.get_field(name)) for name in columns]
+    names = ", ".join(qn(f.column) for f in fields)
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    values = [_array(f, list(column)) for f, column in zip(fields, columns.values(), strict=True)]
+    back = ", ".join(qn(cast(models.Field, meta.get_field(name)).column) for name in returning)
+    sql = (f"INSERT INTO {qn(meta.db_table)} ({names}) SELECT {names} FROM unnest({arrays}) "  # noqa: S608 - model names
+           f"WITH ORDINALITY AS v({names}, _n) ORDER BY _n {on_conflict}" + (f" RETURNING {back}" if back else ""))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        return cursor.fetchall() if back else []
 
 
 def update_rows(objs, fields: list[str]) -> int:
@@ -16,8 +158,7 @@ def update_rows(objs, fields: list[str]) -> int:
     meta = type(objs[0])._meta
     qn = connection.ops.quote_name
     columns = [meta.pk] + [meta.get_field(name) for name in fields]
-    values = [[column.get_db_prep_save(getattr(obj, column.attname), connection) for obj in objs]
-              for column in columns]
+    values = [_array(column, [getattr(obj, column.attname) for obj in objs]) for column in columns]
     arrays = ", ".join(f"%s::{column.db_type(connection)}[]" for column in columns)
     names = ", ".join(qn(column.column) for column in columns)
     sets = ", ".join(f"{qn(column.column)} = v.{qn(column.column)}" for column in columns[1:])

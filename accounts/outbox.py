@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from . import tasks
 from .audit_trail import Actor, audit_record
+from .bulk import insert_rows
 from .errors import ApplicationError, require_permission
 from .models import CreditAccount, Customer, Notification, NotificationStatus
 
@@ -68,7 +69,7 @@ def notifications_enqueue(notifications: list[Notification]) -> None:
         raise RuntimeError("notifications_enqueue runs inside the transaction of the changes it reports")
     if not notifications:
         return
-    created = Notification.objects.bulk_create(notifications)
+    created = insert_rows(notifications)
     ids = [n.pk for n in created]
     transaction.on_commit(lambda: enqueue_quietly(tasks.deliver_notifications, ids))
 

@@ -15,6 +15,7 @@ from datetime import date
 
 from django.db import transaction
 
+from accounts.bulk import insert_rows
 from accounts.ledger import lock_credit_accounts
 from accounts.models import CreditAccount
 from installments.gateway import ChargeResult, GatewayTimeout, get_gateway
@@ -65,7 +66,7 @@ def _attempts_for(account_ids: list[int], business_date: date) -> tuple[list[Pay
             amount = amount_due(account, owed[account.pk], business_date)
             if amount > 0:
                 fresh.append(_attempt(account, last.get(account.pk), amount, business_date))
-        PaymentAttempt.objects.bulk_create(fresh)
+        insert_rows(fresh)
     return fresh, resumed
 
 

@@ -56,7 +56,7 @@ def settle_attempts(attempts: list[PaymentAttempt], results: dict[int, ChargeRes
         accounts = lock_credit_accounts(sorted({a.account_id for a in attempts}))
         locked = {a.pk: a for a in PaymentAttempt.objects.select_for_update()
                   .filter(pk__in=[a.pk for a in attempts]).order_by("pk")}
-        terms = collection_terms(sorted(accounts), default=Terms.of_policy(active_policy().parsed))
+        terms: dict[int, Terms] = {}  # read on the first decline: a chunk of successes needs none
         now = timezone.now()
         notices: list[Notification] = []
         collected: list[tuple[CreditAccount, PaymentAttempt]] = []
@@ -73,6 +73,8 @@ def settle_attempts(attempts: list[PaymentAttempt], results: dict[int, ChargeRes
             elif result.status == "declined":
                 attempt.status = AttemptStatus.DECLINED
                 attempt.decline_code = result.decline_code
+                if not terms:
+                    terms = collection_terms(sorted(accounts), default=Terms.of_policy(active_policy().parsed))
                 attempt.retry_on = retry_on(attempt, terms[account.pk])
             else:
                 attempt.status = AttemptStatus.HARD_DECLINED
@@ -96,7 +98,7 @@ def _book_collected(collected: list[tuple[CreditAccount, PaymentAttempt]]) -> No
     customer paid meanwhile) becomes credit balance."""
     if not collected:
         return
-    owed = open_items([account.pk for account, _attempt in collected], lock=False)
+    owed = open_items([account.pk for account, _attempt in collected], lock=True)
     payments, surplus = [], []
     for account, attempt in collected:
         to_allocate = min(attempt.amount, payoff_total(account, owed[account.pk]))
@@ -105,7 +107,7 @@ def _book_collected(collected: list[tuple[CreditAccount, PaymentAttempt]]) -> No
                                     source=RepaymentSource.AUTO_DEBIT, attempt=attempt))
         if attempt.amount > to_allocate:
             surplus.append((account, attempt, attempt.amount - to_allocate))
-    book_repayments(payments, today=business_date_get())
+    book_repayments(payments, today=business_date_get(), items=owed)
     post_entries([EntrySpec(account=account, key=f"{attempt.idempotency_key}:surplus", kind="surplus_to_credit",
                             business_date=attempt.business_date,
                             description="auto-debit surplus kept as credit balance",

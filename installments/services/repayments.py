@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts import clock
 from accounts.audit_trail import Actor
-from accounts.bulk import update_rows
+from accounts.bulk import insert_rows, reserve_ids, update_rows
 from accounts.business_day import business_date_get
 from accounts.errors import BusinessRuleRefused, Conflict
 from accounts.ledger import (
@@ -83,13 +83,16 @@ class _Booking:
     penalties: list[Penalty] = field(default_factory=list)
 
 
-def book_repayments(payments: list[Payment], *, today: date) -> list[Repayment]:
+def book_repayments(payments: list[Payment], *, today: date,
+                    items: dict[int, OpenItems] | None = None) -> list[Repayment]:
     """Allocate and book payments on locked accounts — at most one per account — inside the
     caller's transaction: fees already due are posted first (paying on a due date never
     skips its fee), then each payment pays penalties, due installments (fee before
     principal) and prepays principal; the principal comes back as available limit at once or
     is held; an account with nothing overdue any more is active again; the customer is told.
-    A payment above everything owed is refused (422 ``overpayment``)."""
+    A payment above everything owed is refused (422 ``overpayment``). ``items``: the accounts'
+    open items, read with ``open_items(lock=True)`` in this transaction (not read again when no
+    fee is left to post)."""
     if not connection.in_atomic_block:
         raise RuntimeError("book_repayments runs inside the caller's transaction, on locked accounts")
     if not payments:
@@ -98,25 +101,14 @@ def book_repayments(payments: list[Payment], *, today: date) -> list[Repayment]:
     if len(accounts) != len(payments):
         raise ValueError("book_repayments takes at most one payment per account")
     params = active_policy().parsed
-    post_fees(accounts, due_by=today)
-    items = open_items(list(accounts), lock=True)
+    if items is None or _fees_to_post(items, accounts, today):
+        post_fees(accounts, due_by=today)
+        items = open_items(list(accounts), lock=True)
     bookings = [_allocate(payment, items[payment.account.pk], params, today) for payment in payments]
-    repayments = Repayment.objects.bulk_create([b.repayment for b in bookings])
-    RepaymentAllocation.objects.bulk_create([
-        RepaymentAllocation(repayment=b.repayment, installment_id=p.installment_id, penalty_id=p.penalty_id,
-                            penalty_amount=p.penalty, fee_amount=p.fee, principal_amount=p.principal)
-        for b in bookings for p in b.parts])
-    holds: list[RestorationHold] = []
-    for b in bookings:
-        if b.hold is not None and b.repayment.held_amount:
-            assert b.repayment.hold_release_at is not None  # set with the hold (``_allocate``)
-            holds.append(RestorationHold(account=b.payment.account, repayment=b.repayment,
-                                         amount=b.repayment.held_amount, reason_code=b.hold[0],
-                                         release_at=b.repayment.hold_release_at))
-    RestorationHold.objects.bulk_create(holds)
-    update_rows([i for b in bookings for i in b.installments],
-                ["fee_paid", "principal_paid", "state", "paid_on", "fee_waived"])
-    update_rows([p for b in bookings for p in b.penalties], ["amount_paid"])
+    # The repayments' ids first: their entries' keys name them, and each row is written once,
+    # with the available limit it left (below).
+    for booking, pk in zip(bookings, reserve_ids(Repayment, len(bookings)), strict=True):
+        booking.repayment.pk = pk
     for booking in bookings:
         booking.payment.account.held_amount += booking.repayment.held_amount
     post_entries([
@@ -137,11 +129,32 @@ def book_repayments(payments: list[Payment], *, today: date) -> list[Repayment]:
         if alert is not None:
             alerts.append(alert)
         notices.append(_restored_notice(booking))
+    repayments = insert_rows([b.repayment for b in bookings], with_pk=True)
+    insert_rows([
+        RepaymentAllocation(repayment=b.repayment, installment_id=p.installment_id, penalty_id=p.penalty_id,
+                            penalty_amount=p.penalty, fee_amount=p.fee, principal_amount=p.principal)
+        for b in bookings for p in b.parts])
+    holds: list[RestorationHold] = []
+    for b in bookings:
+        if b.hold is not None and b.repayment.held_amount:
+            assert b.repayment.hold_release_at is not None  # set with the hold (``_allocate``)
+            holds.append(RestorationHold(account=b.payment.account, repayment=b.repayment,
+                                         amount=b.repayment.held_amount, reason_code=b.hold[0],
+                                         release_at=b.repayment.hold_release_at))
+    insert_rows(holds)
+    update_rows([i for b in bookings for i in b.installments],
+                ["fee_paid", "principal_paid", "state", "paid_on", "fee_waived"])
+    update_rows([p for b in bookings for p in b.penalties], ["amount_paid"])
     save_accounts(accounts.values(), [*BALANCE_COLUMNS, "days_past_due", "recovered_amount"])
-    update_rows(repayments, ["available_limit_after"])
-    RestorationAlert.objects.bulk_create(alerts)
+    insert_rows(alerts)
     notifications_enqueue(notices)
     return repayments
+
+
+def _fees_to_post(items: dict[int, OpenItems], accounts: dict[int, CreditAccount], today: date) -> bool:
+    """Whether ``post_fees(accounts, due_by=today)`` would post anything, from the open items."""
+    return any(not i.fee_posted and i.fee > 0 and i.due_date <= today
+               for pk in accounts for i in items[pk].installments)
 
 
 def _funding(source: str) -> str:
