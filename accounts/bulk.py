@@ -57,6 +57,24 @@ def text_array(values: Iterable[Any]) -> str:
     return "{" + ",".join(map(_text, values)) + "}"
 
 
+class AnyOf(models.Lookup):
+    """``field__any_of=ids``: ``field = ANY(%s::type[])`` with the ids as one array parameter.
+    Same rows as ``__in``; a chunk of 500 ids costs one parameter instead of 500 placeholders
+    to compile, quote and parse (a few milliseconds per query of the close)."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def get_prep_lookup(self) -> Any:
+        return list(self.rhs)
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        field = self.lhs.output_field
+        kind = field.target_field if isinstance(field, models.ForeignKey) else field
+        return f"{lhs} = ANY(%s::{kind.db_type(connection)}[])", [*lhs_params, _array(kind, self.rhs)]
+
+
 def _array(field: models.Field, values: list[Any]) -> Any:
     """``values`` of ``field`` as one query parameter for ``%s::<type>[]``."""
     kind = field.get_internal_type()

@@ -61,7 +61,7 @@ def lock_credit_accounts(account_ids: list[int], *, missing_ok: bool = False) ->
     (the caller leaves those to its one-by-one path). Inside ``transaction.atomic``."""
     if not connection.in_atomic_block:
         raise RuntimeError("lock_credit_accounts must run inside a transaction")
-    accounts = {a.pk: a for a in CreditAccount.objects.select_for_update().filter(pk__in=account_ids).order_by("pk")}
+    accounts = {a.pk: a for a in CreditAccount.objects.select_for_update().filter(pk__any_of=account_ids).order_by("pk")}
     missing = set(account_ids) - set(accounts)
     if missing and not missing_ok:
         raise NotFound(f"No such credit account: {sorted(missing)[:5]}")

@@ -100,7 +100,7 @@ class SandboxGateway:
         """``charge`` for many (idempotency key, card token, amount): the answer per key, a
         ``GatewayTimeout`` instance where ``charge`` would raise it. Same records, 3 statements."""
         keys = [key for key, _, _ in charges]
-        seen = set(SandboxGatewayCharge.objects.filter(idempotency_key__in=keys).values_list("idempotency_key",
+        seen = set(SandboxGatewayCharge.objects.filter(idempotency_key__any_of=keys).values_list("idempotency_key",
                                                                                             flat=True))
         with transaction.atomic():
             SandboxGatewayCharge.objects.bulk_create([
@@ -108,7 +108,7 @@ class SandboxGateway:
                                      outcome=self.OUTCOMES.get(token, ("hard_declined", "unknown_card"))[0])
                 for key, token, amount in charges if key not in seen and token != "tok_timeout_not_charged"],
                 ignore_conflicts=True)
-        records = {r.idempotency_key: r for r in SandboxGatewayCharge.objects.filter(idempotency_key__in=keys)}
+        records = {r.idempotency_key: r for r in SandboxGatewayCharge.objects.filter(idempotency_key__any_of=keys)}
         answers: dict[str, ChargeResult | GatewayTimeout] = {}
         for key, token, _ in charges:
             record = records.get(key)

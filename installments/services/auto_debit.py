@@ -45,9 +45,9 @@ def _attempts_for(account_ids: list[int], business_date: date) -> tuple[list[Pay
     what is due is everything still recoverable."""
     with transaction.atomic(durable=True):
         accounts = lock_credit_accounts(account_ids)
-        last = {a.account_id: a for a in PaymentAttempt.objects.filter(account_id__in=account_ids)
+        last = {a.account_id: a for a in PaymentAttempt.objects.filter(account_id__any_of=account_ids)
                 .order_by("account_id", "-business_date", "-id").distinct("account_id")}
-        unresolved = set(PaymentAttempt.objects.filter(account_id__in=account_ids, status__in=UNRESOLVED)
+        unresolved = set(PaymentAttempt.objects.filter(account_id__any_of=account_ids, status__in=UNRESOLVED)
                          .values_list("account_id", flat=True))
         resumed: list[PaymentAttempt] = []
         candidates: list[CreditAccount] = []

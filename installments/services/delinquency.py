@@ -26,7 +26,7 @@ from .terms import Terms, collection_terms, plan_terms
 def _overdue_installments(account_ids: list[int], business_date: date) -> dict[int, list[Installment]]:
     """Each account's open installments due before ``business_date``."""
     overdue: dict[int, list[Installment]] = defaultdict(list)
-    for inst in Installment.objects.filter(account_id__in=account_ids, state=InstallmentState.OPEN,
+    for inst in Installment.objects.filter(account_id__any_of=account_ids, state=InstallmentState.OPEN,
                                            due_date__lt=business_date):
         overdue[inst.account_id].append(inst)
     return overdue
@@ -56,7 +56,7 @@ def penalties_accrue_accounts(*, account_ids: list[int], business_date: date) ->
     Idempotent per (account, day). Returns the total posted."""
     with transaction.atomic(durable=True):
         accounts = lock_credit_accounts(account_ids)
-        accrued = set(Penalty.objects.filter(account_id__in=account_ids, business_date=business_date)
+        accrued = set(Penalty.objects.filter(account_id__any_of=account_ids, business_date=business_date)
                       .values_list("account_id", flat=True))
         overdue = _overdue_installments([pk for pk in accounts if pk not in accrued], business_date)
         terms = plan_terms({i.plan_id for installments in overdue.values() for i in installments})

@@ -41,8 +41,8 @@ class OpenItems:
 def open_items(account_ids: list[int], *, lock: bool) -> dict[int, OpenItems]:
     """The open items of many accounts with two statements (``lock``: FOR UPDATE, inside the
     caller's transaction)."""
-    penalties = Penalty.objects.filter(account_id__in=account_ids, amount__gt=0).order_by("business_date", "id")
-    installments = (Installment.objects.filter(account_id__in=account_ids, state=InstallmentState.OPEN)
+    penalties = Penalty.objects.filter(account_id__any_of=account_ids, amount__gt=0).order_by("business_date", "id")
+    installments = (Installment.objects.filter(account_id__any_of=account_ids, state=InstallmentState.OPEN)
                     .order_by("due_date", "id"))
     if lock:
         penalties = penalties.select_for_update()

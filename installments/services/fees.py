@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 
+from accounts.bulk import plain_array
 from accounts.ledger import EntrySpec, Leg, lock_credit_accounts, post_entries, save_accounts
 from accounts.models import Book, CreditAccount
 from accounts.money import ZERO
@@ -24,21 +25,23 @@ def post_fees(accounts: dict[int, CreditAccount], *, due_on: date | None = None,
     memory: the caller saves them (``save_accounts``) in its transaction. Returns the total."""
     if not connection.in_atomic_block:
         raise RuntimeError("post_fees runs inside the caller's transaction, on locked accounts")
-    due = Installment.objects.select_for_update().filter(account_id__in=list(accounts), fee_posted=False,
-                                                         state=InstallmentState.OPEN, fee__gt=0)
-    due = due.filter(due_date=due_on) if due_on is not None else due.filter(due_date__lte=due_by)
-    legs: dict[tuple[int, date], list[Leg]] = defaultdict(list)
-    posted: list[int] = []
-    total = ZERO
-    for inst in due:
-        posted.append(inst.pk)
-        amount = inst.fee - inst.fee_waived
-        if amount > 0:
-            legs[(inst.account_id, inst.due_date)].append(Leg(Book.FEE_RECEIVABLE, amount, inst.pk))
-            total += amount
-    if not posted:
+    # One statement marks (and locks) the fees it posts; the legs follow the installments' order.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Installment._meta.db_table} SET fee_posted = true WHERE account_id = ANY(%s::bigint[]) "  # noqa: S608
+            f"AND NOT fee_posted AND state = %s AND fee > 0 AND due_date {'=' if due_on is not None else '<='} %s "
+            f"RETURNING id, account_id, due_date, fee, fee_waived",
+            [plain_array(accounts), InstallmentState.OPEN, due_on if due_on is not None else due_by])
+        due = sorted(cursor.fetchall(), key=lambda row: (row[2], row[0]))
+    if not due:
         return ZERO
-    Installment.objects.filter(pk__in=posted).update(fee_posted=True)
+    legs: dict[tuple[int, date], list[Leg]] = defaultdict(list)
+    total = ZERO
+    for pk, account_id, due_date, fee, fee_waived in due:
+        amount = fee - fee_waived
+        if amount > 0:
+            legs[(account_id, due_date)].append(Leg(Book.FEE_RECEIVABLE, amount, pk))
+            total += amount
     entries = []
     for (account_id, due_date), account_legs in sorted(legs.items()):
         account_total = sum((leg.amount for leg in account_legs), ZERO)

@@ -70,7 +70,7 @@ def holds_release_accounts(*, account_ids: list[int], until: datetime) -> int:
         accounts = lock_credit_accounts(account_ids)
         due: dict[int, list[RestorationHold]] = {}
         for hold in (RestorationHold.objects.select_for_update()
-                     .filter(account_id__in=account_ids, released_at__isnull=True, release_at__lte=until)
+                     .filter(account_id__any_of=account_ids, released_at__isnull=True, release_at__lte=until)
                      .order_by("account_id", "release_at", "id")):
             due.setdefault(hold.account_id, []).append(hold)
         for account_id, holds in sorted(due.items()):

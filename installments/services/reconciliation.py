@@ -55,7 +55,7 @@ def settle_attempts(attempts: list[PaymentAttempt], results: dict[int, ChargeRes
     with transaction.atomic(durable=True):
         accounts = lock_credit_accounts(sorted({a.account_id for a in attempts}))
         locked = {a.pk: a for a in PaymentAttempt.objects.select_for_update()
-                  .filter(pk__in=[a.pk for a in attempts]).order_by("pk")}
+                  .filter(pk__any_of=[a.pk for a in attempts]).order_by("pk")}
         terms: dict[int, Terms] = {}  # read on the first decline: a chunk of successes needs none
         now = timezone.now()
         notices: list[Notification] = []
@@ -137,7 +137,7 @@ def reconcile_attempts(*, attempt_ids: list[int], business_date: date) -> dict[s
     """Ask the gateway what happened to unknown (or crashed) attempts, then settle them: the
     close's `reconcile_unknown_attempts` step. An attempt the gateway never saw was not charged: it is retried by the
     next auto-debit run (today's, when today has no attempt yet)."""
-    attempts = list(PaymentAttempt.objects.filter(pk__in=attempt_ids, status__in=UNRESOLVED).order_by("pk"))
+    attempts = list(PaymentAttempt.objects.filter(pk__any_of=attempt_ids, status__in=UNRESOLVED).order_by("pk"))
     gateway = get_gateway()
     answers: dict[int, ChargeResult | None] = {}
     unseen: list[PaymentAttempt] = []
@@ -157,7 +157,7 @@ def _not_charged(attempts: list[PaymentAttempt], business_date: date) -> int:
     with transaction.atomic(durable=True):
         lock_credit_accounts(sorted({a.account_id for a in attempts}))
         marked = 0
-        for attempt in PaymentAttempt.objects.select_for_update().filter(pk__in=[a.pk for a in attempts]).order_by("pk"):
+        for attempt in PaymentAttempt.objects.select_for_update().filter(pk__any_of=[a.pk for a in attempts]).order_by("pk"):
             if attempt.status not in UNRESOLVED:
                 continue
             before = attempt.status

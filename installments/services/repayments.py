@@ -310,7 +310,7 @@ def credit_balance_payments(accounts: list[CreditAccount], *, today: date, whole
     if not holders:
         return []
     reference = f"credit:{today.isoformat()}" + (":payoff" if whole_debt else "")
-    applied = set(Repayment.objects.filter(account_id__in=[a.pk for a in holders], source=RepaymentSource.CREDIT_BALANCE,
+    applied = set(Repayment.objects.filter(account_id__any_of=[a.pk for a in holders], source=RepaymentSource.CREDIT_BALANCE,
                                            reference=reference)
                   .values_list("account_id", flat=True))
     items = open_items([a.pk for a in holders if a.pk not in applied], lock=False)

@@ -36,11 +36,11 @@ def statements_issue_accounts(*, account_ids: list[int], statement_date: date) -
     the day's statement are left as they are. Returns how many it issued."""
     with transaction.atomic(durable=True):
         accounts = lock_credit_accounts(account_ids)
-        issued = set(Statement.objects.filter(account_id__in=account_ids, statement_date=statement_date)
+        issued = set(Statement.objects.filter(account_id__any_of=account_ids, statement_date=statement_date)
                      .values_list("account_id", flat=True))
         horizon = add_months(statement_date, 1)
         items_by_account: dict[int, list[Installment]] = {pk: [] for pk in accounts if pk not in issued}
-        for inst in (Installment.objects.filter(account_id__in=list(items_by_account), state=InstallmentState.OPEN,
+        for inst in (Installment.objects.filter(account_id__any_of=list(items_by_account), state=InstallmentState.OPEN,
                                                 due_date__lte=horizon).order_by("due_date", "id")):
             items_by_account[inst.account_id].append(inst)
         statements = [_statement_for(accounts[pk], statement_date, items) for pk, items in sorted(items_by_account.items())]

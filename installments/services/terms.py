@@ -52,13 +52,13 @@ TERM_FIELDS = ("grace_days", "penalty_daily_rate", "debit_retry_offsets_days", "
 def plan_terms(plan_ids: set[int]) -> dict[int, Terms]:
     """The terms of these plans (one query)."""
     return {plan.pk: Terms.of_plan(plan)
-            for plan in InstallmentPlan.objects.filter(pk__in=plan_ids).only("id", *TERM_FIELDS)}
+            for plan in InstallmentPlan.objects.filter(pk__any_of=plan_ids).only("id", *TERM_FIELDS)}
 
 
 def collection_terms(account_ids: list[int], *, default: Terms) -> dict[int, Terms]:
     """Each account's collection terms: those of the plan of its oldest open installment;
     ``default`` (the active policy's) for an account with nothing open. Two queries."""
-    oldest = dict(Installment.objects.filter(account_id__in=account_ids, state=InstallmentState.OPEN)
+    oldest = dict(Installment.objects.filter(account_id__any_of=account_ids, state=InstallmentState.OPEN)
                   .order_by("account_id", "due_date", "id").distinct("account_id")
                   .values_list("account_id", "plan_id"))
     terms = plan_terms(set(oldest.values()))
