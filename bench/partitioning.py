@@ -40,7 +40,8 @@ indexes and pgtrigger triggers), then:
   p95 ms, and its plan.
 - Table and index sizes (partitions summed).
 
-pgbench (``-c 4 -j 2 -T 20``, scale 10) runs in the same run as a baseline. Each layout's
+pgbench (``-c 4 -j 2 -T 20``, scale 10) runs as a baseline at the start and again after each
+layout's bulk load (the machine may be shared). Each layout's
 database is dropped at its end unless ``--keep``. ``--timeout`` bounds the whole script.
 """
 
@@ -367,10 +368,12 @@ def sizes(url: str) -> dict:
     with base.connect(url) as conn:
         tables = {}
         for table in ("accounts_journalline", "accounts_journalentry", "installments_installment"):
-            heap = conn.execute("""SELECT COALESCE(SUM(pg_relation_size(relid)), 0) FROM pg_partition_tree(%s::regclass)""",
-                                [table]).fetchone()[0]
+            # pg_partition_tree() of a plain table is empty: then the relation's own size
+            heap = conn.execute("""SELECT COALESCE((SELECT SUM(pg_relation_size(relid)) FROM pg_partition_tree(%s::regclass)),
+                                                   pg_relation_size(%s::regclass))""", [table, table]).fetchone()[0]
             idx = conn.execute("""
-                SELECT c.relname, (SELECT COALESCE(SUM(pg_relation_size(relid)), 0) FROM pg_partition_tree(i.indexrelid))
+                SELECT c.relname, COALESCE((SELECT SUM(pg_relation_size(relid)) FROM pg_partition_tree(i.indexrelid)),
+                                           pg_relation_size(i.indexrelid))
                 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
                 WHERE i.indrelid = %s::regclass ORDER BY 2 DESC""", [table]).fetchall()
             tables[table] = {"heap_bytes": int(heap), "indexes": {n: int(b) for n, b in idx},
@@ -402,6 +405,8 @@ def run_layout(args, layout: str) -> dict:
                     partition_table(conn, "accounts_journalline", "business_date", args.start, args.months + 1),
                     partition_table(conn, "installments_installment", "due_date", args.start, args.months + 5)]
         result["bulk"] = bulk_load(args, url)
+        if not args.no_pgbench:  # the machine may be shared: a baseline next to each layout's timings
+            result["pgbench"] = base.pgbench(args, args.deadline)
         result["sizes"] = sizes(url)
         result["statements"] = statement_queries(args, url)
         result["audit"] = audit_queries(args, url)
@@ -497,12 +502,13 @@ def print_summary(results: dict, elapsed: float) -> None:
         if "steady" not in r:
             continue
         b, s, st, a = r["bulk"], r["steady"], r["statements"], r["audit"]
+        pg = r.get("pgbench") or pg
         line = r["sizes"]["tables"]["accounts_journalline"]
         print(f"{r['layout']:<8} bulk {b['ledger_rows_per_s']:>9,.0f} rows/s ({b['lines'] / b['ledger_seconds']:,.0f} "
               f"lines/s) | steady {s['tps']:,.0f} tx/s p99 {s['p99_ms'] or 0:.0f} ms | statement median "
               f"{st['median_ms']:.2f} ms p95 {st['p95_ms']:.2f} | audit {a['total_seconds']:,.0f} s | lines heap "
               f"{line['heap_bytes'] / 2**30:.1f} GiB + indexes {line['index_bytes'] / 2**30:.1f} GiB"
-              + (f" | {s['tps'] / pg['tps']:.2f} × pgbench" if pg else ""))
+              + (f" | pgbench {pg['tps']:,.0f} tps, steady {s['tps'] / pg['tps']:.2f} × pgbench" if pg else ""))
     if results.get("error"):
         print(f"ERROR: {results['error']}")
 

@@ -19,7 +19,7 @@ def test_unset_keeps_direct_connections_as_they_were(monkeypatch):
     monkeypatch.delenv("DATABASE_POOLER", raising=False)
     config = database_config(URL, web=True)
     assert not config.get("DISABLE_SERVER_SIDE_CURSORS")
-    assert "prepare_threshold" not in config["OPTIONS"]
+    assert config["OPTIONS"]["prepare_threshold"] == 5  # the purchase's booking is prepared (decision 0039)
     assert "-c pgtrigger.ignore={}" in config["OPTIONS"]["options"]
     assert "-c statement_timeout=" in config["OPTIONS"]["options"]
 
@@ -56,7 +56,8 @@ def _close_lock_holders() -> list[tuple[int, bool]]:
         cursor.execute("""
             SELECT l.pid, a.backend_xmin IS NULL AND a.backend_xid IS NULL
             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-            WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s AND l.objsubid = 1""",
+            WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s AND l.objsubid = 1
+              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())""",
                        [key >> 32, key & 0xFFFFFFFF])
         return cursor.fetchall()
 
