@@ -217,3 +217,13 @@ def test_business_date_set_in_this_process_is_seen_at_once(api):
     account = open_account()
     business_date_set(new_date=date(2027, 3, 1), acting_user=None, reason="test")
     assert buy(api, account).json()["business_date"] == "2027-03-01"
+
+
+def test_the_booking_statement_is_prepared_on_its_connection(api):
+    account = open_account(limit="10000.00")
+    for n in range(7):
+        assert buy(api, account, order=f"o-{n}", amount="10.00").status_code == 201
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%WITH acct AS%"])
+        assert cursor.fetchone()[0] == 1
+    assert Purchase.objects.filter(account=account).count() == 7

@@ -82,6 +82,9 @@ def database_config(url: str, *, web: bool | None = None, pooler: str | None = N
     # Every pgtrigger trigger first calls _pgtrigger_should_ignore(), which raises and catches an
     # error when "pgtrigger.ignore" is unset: ~0.1 ms per row, e.g. per journal line for the
     # deferred balance check. An empty list ignores no trigger and avoids that cost.
+    # Statements sent through a server-binding cursor (the purchase's booking) are prepared on
+    # their connection after a few executions; Django's own client-binding cursors never are.
+    config["OPTIONS"].setdefault("prepare_threshold", 5)
     options = "-c pgtrigger.ignore={}"
     if web if web is not None else env("TALLY_PROCESS") == "web":
         options += f" -c statement_timeout={WEB_STATEMENT_TIMEOUT_MS} -c lock_timeout={WEB_LOCK_TIMEOUT_MS}"

@@ -20,6 +20,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.backends.postgresql.base import ServerBindingCursor  # type: ignore[attr-defined]  # psycopg 3 only
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -105,7 +107,7 @@ def _book(*, account_id: int, merchant_order_id: str, amount: Decimal, periods: 
     claims = request_key.claim_statements() if request_key is not None else []
     with transaction.atomic(durable=True), connection.connection.pipeline():
         cursors = [connection.cursor() for _claim in claims]
-        booking = connection.cursor()
+        booking = _server_binding_cursor()
         # first round trip: BEGIN, the key's claim and the booking
         for cursor, (claim_sql, claim_params) in zip(cursors, claims, strict=True):
             cursor.execute(claim_sql, claim_params)
@@ -134,6 +136,14 @@ def _book(*, account_id: int, merchant_order_id: str, amount: Decimal, periods: 
             # the on-commit hooks. Inside an outer transaction (tests) the outer one commits.
             connection.connection.commit()
     return booked
+
+
+def _server_binding_cursor() -> CursorWrapper:
+    """A cursor binding parameters on the server, so the booking statement — the same text
+    every time — is prepared on its connection (``prepare_threshold`` in the database
+    settings; none behind a transaction-mode pooler) and not planned on every purchase."""
+    raw = ServerBindingCursor(connection.connection)
+    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
 
 
 def _not_booked(*, account_id: int, status: str | None, available: Decimal | None, found_date: date | None,
