@@ -34,6 +34,7 @@ SAFE_TO_RUN_NOW = frozenset({
     "risk.tasks.retry_pending_applications",
     "risk.tasks.expire_idle_review_claims",
     "risk.tasks.sweep_stuck_applications",
+    "risk.tasks.fold_application_day_counts",
     "installments.tasks.reconcile_payments",
     "config.api.tasks.purge_idempotency_records",
 })

@@ -150,6 +150,45 @@ class Application(FSMModelMixin, models.Model):
                    models.Index(fields=["business_date"], include=["status", "identity_attempts",
                                                                     "first_reason_code"],
                                 name="application_business_date_cov")]
+        triggers = [
+            # Every insert, delete and change of what the charts count appends -1 for the row's
+            # old key and +1 for its new one to ApplicationDayDelta (no row is locked: no
+            # contention, no deadlock); risk.day_counts folds them into ApplicationDayCount.
+            pgtrigger.Trigger(
+                name="application_day_deltas",
+                when=pgtrigger.After,
+                operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
+                declare=[("old_reason", "varchar(64)"), ("new_reason", "varchar(64)"),
+                         ("old_failed", "boolean"), ("new_failed", "boolean")],
+                func="""
+                    IF TG_OP <> 'INSERT' THEN
+                        old_reason := CASE WHEN OLD.status <> 'approved' THEN COALESCE(OLD.first_reason_code, '')
+                                           ELSE '' END;
+                        old_failed := OLD.status = 'pending_retry' OR OLD.identity_attempts >= 2;
+                    END IF;
+                    IF TG_OP <> 'DELETE' THEN
+                        new_reason := CASE WHEN NEW.status <> 'approved' THEN COALESCE(NEW.first_reason_code, '')
+                                           ELSE '' END;
+                        new_failed := NEW.status = 'pending_retry' OR NEW.identity_attempts >= 2;
+                    END IF;
+                    IF TG_OP = 'UPDATE' AND OLD.business_date = NEW.business_date AND OLD.status = NEW.status
+                            AND old_reason = new_reason AND old_failed = new_failed THEN
+                        RETURN NULL;
+                    END IF;
+                    IF TG_OP <> 'INSERT' THEN
+                        INSERT INTO risk_applicationdaydelta (business_date, status, reason_code, provider_failed,
+                                                              applications)
+                        VALUES (OLD.business_date, OLD.status, old_reason, old_failed, -1);
+                    END IF;
+                    IF TG_OP <> 'DELETE' THEN
+                        INSERT INTO risk_applicationdaydelta (business_date, status, reason_code, provider_failed,
+                                                              applications)
+                        VALUES (NEW.business_date, NEW.status, new_reason, new_failed, 1);
+                    END IF;
+                    RETURN NULL;
+                """,
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.get_kind_display()} {self.get_status_display()}"
@@ -246,3 +285,41 @@ class ReviewCase(FSMModelMixin, models.Model):
                 target=ReviewStatus.DECIDED)
     def decide(self) -> None:
         pass
+
+
+class ApplicationDayCountBase(models.Model):
+    """Applications of one business date in one status with one first reason (for those not
+    approved; '' for none) that did or did not meet the identity provider down — the key the
+    charts count by (config/analytics/activations.py)."""
+
+    business_date = models.DateField(_("business date"))
+    status = models.CharField(_("status"), max_length=16, choices=ApplicationStatus.choices)
+    reason_code = models.CharField(_("reason code"), max_length=64, blank=True)
+    provider_failed = models.BooleanField(_("identity provider failed"))
+    applications = models.IntegerField(_("applications"))
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.business_date} {self.status} {self.reason_code or '-'}: {self.applications:+d}"
+
+
+class ApplicationDayCount(ApplicationDayCountBase):
+    """Applications per key, folded from ApplicationDayDelta (decision 0040)."""
+
+    class Meta:
+        verbose_name = _("applications of a day")
+        verbose_name_plural = _("applications of a day")
+        constraints = [models.UniqueConstraint(fields=["business_date", "status", "reason_code", "provider_failed"],
+                                               name="application_day_count_key")]
+
+
+class ApplicationDayDelta(ApplicationDayCountBase):
+    """+1 or -1 applications for a key, appended by the trigger ``application_day_deltas`` on
+    every application written; folded into ApplicationDayCount and deleted (decision 0040)."""
+
+    class Meta:
+        verbose_name = _("change of the applications of a day")
+        verbose_name_plural = _("changes of the applications of a day")
+        indexes = [models.Index(fields=["business_date"], name="application_day_delta_date")]

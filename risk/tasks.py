@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from . import day_counts
 from .selectors import applications_due_for_retry
 from .services.applications import application_retry_identity, applications_sweep_stuck
 from .services.review_queue import review_claims_expire
@@ -23,3 +24,8 @@ def expire_idle_review_claims() -> int:
 @shared_task(ignore_result=True)
 def sweep_stuck_applications() -> int:
     return applications_sweep_stuck()
+
+
+@shared_task(ignore_result=True)
+def fold_application_day_counts() -> int:
+    return day_counts.fold()

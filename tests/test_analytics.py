@@ -77,7 +77,9 @@ def test_the_first_reason_code_is_kept_by_postgresql_and_the_chart_reads_no_json
         figures = applications_per_day(Period(D1, D1))
     assert figures.reasons == {D1: Counter({NO_REASON: 1})}
     assert len(captured.captured_queries) == 1
-    assert '"reasons"' not in captured.captured_queries[0]["sql"]  # the covering index has what it reads
+    # the per-day counts the database keeps (decision 0040), not the applications
+    assert "risk_application " not in captured.captured_queries[0]["sql"]
+    assert "risk_applicationdaycount" in captured.captured_queries[0]["sql"]
 
 
 def test_restoration_at_once_held_and_alerts_per_day():

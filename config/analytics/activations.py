@@ -6,10 +6,9 @@ now. Its reason is the code of its first stored reason (the decision's, or
 ``UPSTREAM_UNAVAILABLE`` while it waits for the provider). It *met an outage* when the
 provider failed at least once for it: it is waiting (``pending_retry``), it needed more than
 one identity attempt (a success ends the retries, so every attempt but the last failed; an
-application sent to review after the retries ran out made seven). One query of the day,
-the status, the identity attempts and the first reason's code (a stored generated column of
-``reasons``, risk/migrations/0007): the JSON of the reasons is never read here, and the index
-``application_business_date_cov`` covers the four columns (docs/decisions/0036)."""
+application sent to review after the retries ran out made seven). The database keeps these
+counts per day as applications are written (``risk.day_counts``, decision 0040): one query
+reads a few rows per day, whatever the number of applications."""
 
 from __future__ import annotations
 
@@ -17,14 +16,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db.models import BooleanField, Case, Count, ExpressionWrapper, F, Q, When
-
-from risk.models import Application, ApplicationStatus
+from risk.day_counts import application_day_counts
+from risk.models import ApplicationStatus
 
 from .period import Period
 
-# sent to review after the retries ran out: 7 attempts, so ``identity_attempts`` covers it
-PROVIDER_FAILED = Q(status=ApplicationStatus.PENDING_RETRY) | Q(identity_attempts__gte=2)
 OUTCOMES = (ApplicationStatus.APPROVED, ApplicationStatus.REJECTED, ApplicationStatus.IN_REVIEW,
             ApplicationStatus.PENDING_RETRY, ApplicationStatus.RECEIVED)
 NO_REASON = "-"
@@ -48,18 +44,11 @@ class ApplicationFigures:
 
 
 def applications_per_day(period: Period) -> ApplicationFigures:
-    rows = (Application.objects.filter(business_date__gte=period.start, business_date__lte=period.end)
-            # the reason counts only for those not approved
-            .annotate(reason_code=Case(When(~Q(status=ApplicationStatus.APPROVED), then=F("first_reason_code"))),
-                      provider_failed=ExpressionWrapper(PROVIDER_FAILED, output_field=BooleanField()))
-            .values("business_date", "status", "reason_code", "provider_failed")
-            .annotate(n=Count("id")).order_by())
     figures = ApplicationFigures(days=period.dates())
-    for row in rows:
-        day = row["business_date"]
-        figures.outcomes.setdefault(day, Counter())[row["status"]] += row["n"]
-        if row["status"] != ApplicationStatus.APPROVED:
-            figures.reasons.setdefault(day, Counter())[row["reason_code"] or NO_REASON] += row["n"]
-        if row["provider_failed"]:
-            figures.outages[day] += row["n"]
+    for day, status, reason, provider_failed, n in application_day_counts(period.start, period.end):
+        figures.outcomes.setdefault(day, Counter())[status] += n
+        if status != ApplicationStatus.APPROVED:
+            figures.reasons.setdefault(day, Counter())[reason or NO_REASON] += n
+        if provider_failed:
+            figures.outages[day] += n
     return figures
