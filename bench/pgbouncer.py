@@ -86,7 +86,7 @@ class PgBouncer:
         self._stopped = True
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGINT)  # SIGINT: pgbouncer's immediate shutdown
+                os.killpg(self.proc.pid, signal.SIGTERM)  # 1.18: SIGTERM shuts down at once, SIGINT waits
             try:
                 self.proc.wait(timeout=grace)
             except subprocess.TimeoutExpired:
