@@ -201,6 +201,36 @@ def test_a_client_over_its_rate_gets_429_with_retry_after(world, settings):
     assert world["full"].get(url).status_code == 200
 
 
+def test_answers_from_an_idempotency_key_do_not_count_and_are_given_over_the_rate(world, settings):
+    caches[settings.API_THROTTLE_CACHE].clear()
+    _client, token = api_client_create_or_rotate(name="busy-keys", rate_per_minute=2)
+    busy = client_with(token)
+    url = f"/api/v1/accounts/{world['account_id']}/purchases"
+
+    def buy(order: str, key: str):
+        return busy.post(url, {"merchant_order_id": order, "amount": "1.00", "installments": 1}, format="json",
+                         HTTP_IDEMPOTENCY_KEY=key)
+
+    first = buy("o-k1", "k1")
+    assert first.status_code == 201
+    for _ in range(3):  # replays: answered from the key, not counted
+        replay = buy("o-k1", "k1")
+        assert replay.status_code == 201 and replay["Idempotent-Replayed"] == "true"
+        assert replay.json() == first.json()
+    reused = buy("o-other", "k1")  # the key with another body: 409, not counted either
+    assert reused.status_code == 409 and reused.json()["error"]["code"] == "idempotency_key_reused"
+    assert buy("o-k2", "k2").status_code == 201  # the second request that counts
+    purchases = Purchase.objects.count()
+    over = buy("o-k3", "k3")  # the third: over the rate, nothing booked, no key kept
+    assert over.status_code == 429 and over.json()["error"]["code"] == "throttled"
+    assert Purchase.objects.count() == purchases
+    assert not IdempotencyRecord.objects.filter(key="k3").exists()
+    late_replay = buy("o-k1", "k1")  # over the rate, but its key has an answer: the answer
+    assert late_replay.status_code == 201 and late_replay["Idempotent-Replayed"] == "true"
+    assert late_replay.json() == first.json()
+    assert Purchase.objects.count() == purchases
+
+
 def test_the_throttle_lets_requests_through_when_its_cache_is_away(world, settings, monkeypatch):
     def broken(*args, **kwargs):
         raise ConnectionError("cache down")

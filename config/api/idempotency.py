@@ -42,6 +42,7 @@ from .auth import client_of, scope_needed
 from .errors import KeyAnswered, error_body
 from .models import ApiClient, IdempotencyRecord
 from .parsers import BoundedJSONParser
+from .throttling import uncount
 
 logger = logging.getLogger("tally.api")
 HEADER = "Idempotency-Key"
@@ -145,6 +146,17 @@ class KeyInBooking:
             client, key, fingerprint, method, path, now)
         self.answer = answer  # set by the view: its answer for what was booked
         self.settled = False  # the booking stored the answer, or the key answered for it
+        self.from_key = False  # answered from the key (replay or 409): the request does not count
+
+    def answer_if_used(self) -> None:
+        """For a request over its client's rate: raise the key's answer when it has one (a
+        replay, or 409 for a key reused or still held); return when the key is unused. One
+        read, nothing claimed or locked."""
+        record = (IdempotencyRecord.objects.filter(client=self.client, key=self.key)
+                  .values_list("request_hash", "completed", "response_status", "response_body", "locked_until")
+                  .first())
+        if record is not None:
+            self.check_claim([(True,), record])
 
     def claim_statements(self) -> list[tuple[str, dict[str, Any]]]:
         params = {"lock_class": KEY_LOCK_CLASS, "lock_key": f"{self.client.pk}:{self.key}",
@@ -158,7 +170,7 @@ class KeyInBooking:
     def check_claim(self, rows: list[tuple[Any, ...]]) -> None:
         (locked,), (request_hash, completed, status, body, locked_until) = rows
         if request_hash is not None:
-            self.settled = True
+            self.settled = self.from_key = True
             if request_hash != self.fingerprint:
                 raise _answered(error_body("idempotency_key_reused",
                                            _("This Idempotency-Key was used with a different request."),
@@ -168,9 +180,9 @@ class KeyInBooking:
             if locked_until > self.now:  # held by a request of another endpoint still running
                 raise _answered(error_body("request_in_progress",
                                            _("A request with this Idempotency-Key is still being processed.")), 409)
-            self.settled = False  # a claim whose request died without answering: taken over
+            self.settled = self.from_key = False  # a claim whose request died without answering: taken over
         if not locked:
-            self.settled = True
+            self.settled = self.from_key = True
             raise _answered(error_body("request_in_progress",
                                        _("A request with this Idempotency-Key is still being processed.")), 409)
 
@@ -259,6 +271,8 @@ class IdempotencyMiddleware:
         keyed = KeyInBooking(client=client, key=key, fingerprint=fingerprint, method=method, path=path, now=now)
         request.keyed_request = keyed  # type: ignore[attr-defined]  # read by the view
         response = self.get_response(request)
+        if keyed.from_key:
+            uncount(request)
         if not keyed.settled and response.status_code < 500 and response.status_code not in RELEASED_STATUSES:
             _store_answer(client, key, method, path, fingerprint, now, response)
         return response

@@ -2,6 +2,12 @@
 the shared cache (``CACHES[API_THROTTLE_CACHE]``, Redis in production), so every web process
 counts the same requests. Over the client's rate → 429 ``throttled`` with ``Retry-After``.
 
+A request answered from its ``Idempotency-Key`` (a replay, or a 409 for a key in progress or
+reused) does not count, as when the idempotency middleware answers it before the view: a
+booking view that finds its key answered gives the count back (``uncount``), and a request
+over the rate whose key already has an answer gets that answer, not 429
+(``KeyInBooking.answer_if_used``).
+
 When the cache cannot be reached the request is let through (and logged): the throttle
 protects the service, it must not take it down with Redis."""
 
@@ -41,6 +47,19 @@ def _count(cache: BaseCache, key: str) -> int:
     return cache.incr(key)
 
 
+def uncount(request) -> None:
+    """Give back the count of a request the throttle let through that turned out to be
+    answered from its Idempotency-Key (one Redis round trip, for replays only)."""
+    window_key = getattr(request, "throttle_window_key", None)
+    if window_key is None:
+        return
+    request.throttle_window_key = None
+    try:
+        caches[settings.API_THROTTLE_CACHE].decr(window_key)
+    except Exception:  # the window ended, or the cache is away: the count stands
+        logger.info("API throttle count not given back", exc_info=True)
+
+
 class ApiClientRateThrottle(BaseThrottle):
     def __init__(self) -> None:
         self._wait: float | None = None
@@ -58,7 +77,11 @@ class ApiClientRateThrottle(BaseThrottle):
             logger.warning("API throttle cache unavailable; request not counted", exc_info=True)
             return True
         if count <= rate_of(client):
+            request._request.throttle_window_key = key  # given back if the key answers (uncount)
             return True
+        keyed = getattr(request._request, "keyed_request", None)
+        if keyed is not None:
+            keyed.answer_if_used()  # raises KeyAnswered: the key's answer, not 429
         self._wait = (window + 1) * WINDOW_SECONDS - now
         return False
 
