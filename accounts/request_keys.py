@@ -22,6 +22,12 @@ class KeyedRequest(Protocol):
         request still running, or was used before: the exception carries the API's answer."""
         ...
 
+    def refusal_statement(self, refusal: Exception) -> tuple[str, dict[str, Any]] | None:
+        """The statement that stores the answer to ``refusal`` (a business error found under
+        the key's lock, the booking having written nothing), sent before commit; None when that
+        answer is not kept (the request may be tried again)."""
+        ...
+
     def answer_statement(self, booked: Any) -> tuple[str, dict[str, Any]]:
         """The statement that stores this request's answer for ``booked``, sent before commit."""
         ...

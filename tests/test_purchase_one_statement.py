@@ -13,13 +13,18 @@ import psycopg
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.business_day import business_date_get, business_date_set
+from accounts.errors import BusinessRuleRefused
 from accounts.models import CreditAccount, JournalEntry, JournalLine
 from config.api.clients import api_client_create_or_rotate
+from config.api.errors import KeyAnswered
+from config.api.idempotency import KeyInBooking
 from config.api.models import IdempotencyRecord
 from installments.models import Installment, InstallmentPlan, Purchase
+from installments.services.purchases import purchase_book
 from risk.models import PolicyStatus, ScoringPolicy
 from tests.test_purchases import assert_ledger_ok, buy, open_account, snapshot
 
@@ -211,6 +216,41 @@ def test_a_purchase_commits_once(transactional_db, business_date, monkeypatch):
     assert response.status_code == 201
     assert len(commits) == 1
     assert Purchase.objects.filter(merchant_order_id="o-1").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_keyed_refusal_is_kept_by_its_booking_so_a_retry_never_books_it_later(transactional_db, business_date):
+    """The refusal's answer commits with the booking's transaction, under the key's lock: a
+    duplicate sent right after it (before any other code runs) finds the answer, and a retry
+    after the limit came back replays the refusal instead of booking the purchase."""
+
+    client, _token = api_client_create_or_rotate(name="storefront-refusal")
+    account = open_account(limit="100.00")
+    before = snapshot(account)
+    keyed = KeyInBooking(client=client, key="k-refused", fingerprint="f", method="POST", path="/p",
+                         now=timezone.now(), answer=lambda booked: (201, {}))
+    with pytest.raises(BusinessRuleRefused):
+        purchase_book(account_id=account.pk, merchant_order_id="o-big", amount=Decimal("500.00"), periods=1,
+                      request_key=keyed)
+    record = IdempotencyRecord.objects.get(key="k-refused")  # committed by the booking itself
+    assert record.completed and record.response_status == 422
+    assert record.response_body["error"]["code"] == "insufficient_limit"
+    assert snapshot(account) == before and not Purchase.objects.exists()
+
+    CreditAccount.objects.filter(pk=account.pk).update(credit_limit=Decimal("1000.00"),
+                                                       available_limit=Decimal("1000.00"))
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {_token}")
+    retry = buy(api, account, order="o-big", amount="500.00", periods=1, HTTP_IDEMPOTENCY_KEY="k-refused")
+    assert retry.status_code == 409  # the same key with another request body (fingerprint "f" above)
+    again = KeyInBooking(client=client, key="k-refused", fingerprint="f", method="POST", path="/p",
+                         now=timezone.now(), answer=lambda booked: (201, {}))
+    with pytest.raises(KeyAnswered) as replayed:
+        purchase_book(account_id=account.pk, merchant_order_id="o-big", amount=Decimal("500.00"), periods=1,
+                      request_key=again)
+    assert replayed.value.response.status_code == 422
+    assert replayed.value.response["Idempotent-Replayed"] == "true"
+    assert not Purchase.objects.exists()
 
 
 def test_business_date_set_in_this_process_is_seen_at_once(api):

@@ -38,6 +38,8 @@ from rest_framework.exceptions import ParseError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.utils.encoders import JSONEncoder
 
+from accounts.errors import ApplicationError
+
 from .auth import client_of, scope_needed
 from .errors import KeyAnswered, error_body
 from .models import ApiClient, IdempotencyRecord
@@ -186,10 +188,18 @@ class KeyInBooking:
             raise _answered(error_body("request_in_progress",
                                        _("A request with this Idempotency-Key is still being processed.")), 409)
 
+    def refusal_statement(self, refusal: Exception) -> tuple[str, dict[str, Any]] | None:
+        if not isinstance(refusal, ApplicationError) or refusal.status_code >= 500 \
+                or refusal.status_code in RELEASED_STATUSES:
+            return None
+        return self._store_statement(refusal.status_code, error_body(refusal.code, refusal.message, refusal.details))
+
     def answer_statement(self, booked: Any) -> tuple[str, dict[str, Any]]:
         if self.answer is None:
             raise RuntimeError("the view sets the key's answer before booking")
-        status, body = self.answer(booked)
+        return self._store_statement(*self.answer(booked))
+
+    def _store_statement(self, status: int, body: Any) -> tuple[str, dict[str, Any]]:
         self.settled = True
         table = IdempotencyRecord._meta.db_table
         return (f"INSERT INTO {table} AS r (client_id, key, method, path, request_hash, completed, response_status, "  # noqa: S608

@@ -27,7 +27,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.audit_trail import Actor
 from accounts.business_day import business_date_last_seen, business_date_seen
-from accounts.errors import BusinessRuleRefused, Conflict, NotFound
+from accounts.errors import ApplicationError, BusinessRuleRefused, Conflict, NotFound
 from accounts.ledger import Leg, entry_ctes
 from accounts.lifecycle.states import AccountStatus
 from accounts.models import Book, CreditAccount
@@ -105,6 +105,7 @@ def _book(*, account_id: int, merchant_order_id: str, amount: Decimal, periods: 
                                  periods=periods, today=today, now=now, policy=policy, params=params,
                                  schedule=schedule, acting_user=acting_user)
     claims = request_key.claim_statements() if request_key is not None else []
+    refusal: ApplicationError | None = None
     with transaction.atomic(durable=True), connection.connection.pipeline():
         cursors = [connection.cursor() for _claim in claims]
         booking = _server_binding_cursor()
@@ -124,10 +125,19 @@ def _book(*, account_id: int, merchant_order_id: str, amount: Decimal, periods: 
                                 created_at=now)
             booked = PurchaseBooked(purchase, True, schedule, available_after)
         else:
-            booked = _not_booked(account_id=account_id, status=status, available=available, found_date=found_date,
-                                 found_policy=found_policy, prior=(prior_id, prior_amount, prior_periods),
-                                 amount=amount, periods=periods, today=today, policy=policy, params=params)
-        if request_key is not None:
+            try:
+                booked = _not_booked(account_id=account_id, status=status, available=available, found_date=found_date,
+                                     found_policy=found_policy, prior=(prior_id, prior_amount, prior_periods),
+                                     amount=amount, periods=periods, today=today, policy=policy, params=params)
+            except ApplicationError as exc:
+                # A refusal under the key's lock: its answer is kept in this transaction (which
+                # wrote nothing else), so a retry of the key replays it and never books later.
+                stored = request_key.refusal_statement(exc) if request_key is not None else None
+                if stored is None:
+                    raise
+                refusal = exc
+                booking.execute(*stored)
+        if request_key is not None and refusal is None:
             answer_sql, answer_params = request_key.answer_statement(booked)
             booking.execute(answer_sql, answer_params)
         if len(connection.atomic_blocks) == 1:
@@ -135,6 +145,8 @@ def _book(*, account_id: int, merchant_order_id: str, amount: Decimal, periods: 
             # of the block then finds the transaction committed (psycopg sends nothing) and runs
             # the on-commit hooks. Inside an outer transaction (tests) the outer one commits.
             connection.connection.commit()
+    if refusal is not None:
+        raise refusal
     return booked
 
 
