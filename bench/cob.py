@@ -1034,7 +1034,9 @@ def child_limits(day: date) -> None:
                                   "queries": len(timings)}))
 
 
-def _shorten(sql: str) -> str:
+def _shorten(sql: str | None) -> str:
+    if sql is None:  # a statement bound on the server (psycopg's ServerBindingCursor) logs no text
+        return "(statement bound on the server: its text is not logged)"
     sql = re.sub(r"\s+", " ", sql)
     sql = re.sub(r"'[^']*'", "'…'", sql)
     sql = re.sub(r"\b\d+(\.\d+)?\b", "N", sql)
