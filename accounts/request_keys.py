@@ -9,7 +9,12 @@ of it; the API implements it."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from django.db import connection, transaction
+
+from .errors import ApplicationError
 
 
 class KeyedRequest(Protocol):
@@ -31,3 +36,39 @@ class KeyedRequest(Protocol):
     def answer_statement(self, booked: Any) -> tuple[str, dict[str, Any]]:
         """The statement that stores this request's answer for ``booked``, sent before commit."""
         ...
+
+
+T = TypeVar("T")
+
+
+def book_keyed(request_key: KeyedRequest | None, work: Callable[[], T]) -> T:
+    """Run ``work`` (a booking written with the ORM) in one durable transaction that first
+    takes the request's key and last stores its answer: one commit for the key and the booking.
+    A refusal ``work`` raises (an ``ApplicationError``, its writes undone by a savepoint) is
+    stored in the same transaction when the key keeps it, so a retry of the key replays the
+    refusal instead of booking later; the refusal is then raised. Without a key, just the
+    transaction."""
+    if request_key is None:
+        with transaction.atomic(durable=True):
+            return work()
+    refusal: ApplicationError | None = None
+    with transaction.atomic(durable=True), connection.cursor() as cursor:
+        rows = []
+        for sql, params in request_key.claim_statements():
+            cursor.execute(sql, params)
+            rows.append(cursor.fetchone())
+        request_key.check_claim(rows)  # raises the key's answer: nothing booked
+        try:
+            with transaction.atomic():
+                result = work()
+        except ApplicationError as exc:
+            stored = request_key.refusal_statement(exc)
+            if stored is None:
+                raise
+            refusal = exc
+            cursor.execute(*stored)
+        else:
+            cursor.execute(*request_key.answer_statement(result))
+    if refusal is not None:
+        raise refusal
+    return result

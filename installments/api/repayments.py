@@ -12,7 +12,7 @@ from accounts.selectors import credit_account_get
 from ..models import PaymentAttempt, Repayment
 from ..services.repayment_cards import repayment_card_change
 from ..services.repayments import repayment_create
-from .views import IDEMPOTENCY, _account_or_404, created_or_replayed
+from .views import IDEMPOTENCY, AnswerOnce, _account_or_404, created_or_replayed
 
 
 class RepaymentInSerializer(serializers.Serializer):
@@ -46,7 +46,18 @@ class RepaymentOutSerializer(serializers.ModelSerializer):
                   "hold_release_at", "recovered", "available_limit", "business_date"]
 
 
+def repayment_answer(result) -> tuple[int, dict]:
+    """The answer to a repayment booked (or found again by its reference): read inside the
+    booking's transaction when the request has a key, so the stored answer commits with it."""
+    repayment = Repayment.objects.prefetch_related("allocations").get(pk=result.repayment.pk)
+    return (201 if result.created else 200), RepaymentOutSerializer(repayment).data
+
+
 class RepaymentCreateView(APIView):
+    # The Idempotency-Key is taken and answered inside the repayment's own transaction
+    # (config/api/idempotency.py, KeyInBooking): one commit per repayment.
+    idempotency_in_booking = True
+
     @extend_schema(request=RepaymentInSerializer, parameters=[IDEMPOTENCY],
                    responses=created_or_replayed(RepaymentOutSerializer, "The same reference again: the repayment "
                                                                          "recorded the first time."),
@@ -55,9 +66,14 @@ class RepaymentCreateView(APIView):
         account_pk = parse_id(account_id)
         serializer = RepaymentInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = repayment_create(account_id=account_pk, **serializer.validated_data, acting_user=request.user)
-        repayment = Repayment.objects.prefetch_related("allocations").get(pk=result.repayment.pk)
-        return Response(RepaymentOutSerializer(repayment).data, status=201 if result.created else 200)
+        answer = AnswerOnce(repayment_answer)
+        request_key = getattr(request._request, "keyed_request", None)  # set by the idempotency middleware
+        if request_key is not None:
+            request_key.answer = answer
+        result = repayment_create(account_id=account_pk, **serializer.validated_data, acting_user=request.user,
+                                  request_key=request_key)
+        status, body = answer(result)
+        return Response(body, status=status)
 
 
 class PaymentAttemptSerializer(serializers.ModelSerializer):

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import ListAPIView
@@ -77,7 +80,30 @@ class PurchaseCreateView(APIView):
         return Response(body, status=status)
 
 
+class AnswerOnce:
+    """A view's answer for what a booking returned, computed once: inside the booking's
+    transaction when the request's Idempotency-Key stores it, else after."""
+
+    def __init__(self, answer: Callable[[Any], tuple[int, Any]]):
+        self._answer = answer
+        self._given: tuple[Any, tuple[int, Any]] | None = None
+
+    def __call__(self, result: Any) -> tuple[int, Any]:
+        if self._given is None or self._given[0] is not result:
+            self._given = (result, self._answer(result))
+        return self._given[1]
+
+
+def refund_answer(result) -> tuple[int, dict]:
+    body = RefundOutSerializer(result.refund).data
+    body["available_limit"] = f"{result.available_limit:.2f}"
+    return (201 if result.created else 200), body
+
+
 class RefundCreateView(APIView):
+    # The Idempotency-Key is taken and answered inside the refund's own transaction.
+    idempotency_in_booking = True
+
     @extend_schema(request=RefundInSerializer, parameters=[IDEMPOTENCY],
                    responses=created_or_replayed(RefundCreatedSerializer, "The same merchant_refund_id and body "
                                                                           "again: the refund made the first time."),
@@ -86,10 +112,14 @@ class RefundCreateView(APIView):
         purchase_pk = parse_id(purchase_id)
         serializer = RefundInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = refund_create(purchase_id=purchase_pk, **serializer.validated_data, acting_user=request.user)
-        body = RefundOutSerializer(result.refund).data
-        body["available_limit"] = f"{result.available_limit:.2f}"
-        return Response(body, status=201 if result.created else 200)
+        answer = AnswerOnce(refund_answer)
+        request_key = getattr(request._request, "keyed_request", None)  # set by the idempotency middleware
+        if request_key is not None:
+            request_key.answer = answer
+        result = refund_create(purchase_id=purchase_pk, **serializer.validated_data, acting_user=request.user,
+                               request_key=request_key)
+        status, body = answer(result)
+        return Response(body, status=status)
 
 
 class BillPlanCreateView(APIView):

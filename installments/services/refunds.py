@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from accounts.audit_trail import Actor
@@ -16,6 +15,7 @@ from accounts.errors import BusinessRuleRefused, Conflict, NotFound
 from accounts.ledger import Leg, lock_credit_account, post_entry
 from accounts.models import Book
 from accounts.money import ZERO, to_money
+from accounts.request_keys import KeyedRequest, book_keyed
 from installments.models import BillConversion, Installment, InstallmentState, Purchase, Refund
 
 
@@ -27,67 +27,72 @@ class RefundResult:
 
 
 def refund_create(*, purchase_id: int, merchant_refund_id: str, amount: Decimal,
-                  acting_user: Actor = None) -> RefundResult:
+                  acting_user: Actor = None, request_key: KeyedRequest | None = None) -> RefundResult:
     """A merchant refund (docs/rules.md §5): reduces the purchase's unpaid principal from the
     last installment — and, for a purchase converted into a bill plan, that plan's unpaid
     principal attributable to the purchase, last installment first; fully covered
     installments are cancelled and their fees waived; any part already paid becomes credit
-    balance; the limit comes back by the principal reduced."""
+    balance; the limit comes back by the principal reduced. ``request_key``: the API's
+    Idempotency-Key, taken and answered in the refund's own transaction."""
     amount = to_money(amount)
     if amount <= 0:
         raise BusinessRuleRefused(_("The amount must be positive."), code="invalid_amount")
+    return book_keyed(request_key, lambda: _refund(purchase_id=purchase_id, merchant_refund_id=merchant_refund_id,
+                                                   amount=amount, acting_user=acting_user))
+
+
+def _refund(*, purchase_id: int, merchant_refund_id: str, amount: Decimal, acting_user: Actor) -> RefundResult:
     account_id = Purchase.objects.filter(pk=purchase_id).values_list("account_id", flat=True).first()
     if account_id is None:
         raise NotFound(_("No such purchase."))
-    with transaction.atomic(durable=True):
-        account = lock_credit_account(account_id)
-        purchase = Purchase.objects.select_for_update().get(pk=purchase_id)
-        existing = Refund.objects.filter(purchase=purchase, merchant_refund_id=merchant_refund_id).first()
-        if existing is not None:
-            if existing.amount == amount:
-                return RefundResult(existing, False, account.available_limit)
-            raise Conflict(_("This merchant refund was already booked with a different amount."),
-                           code="duplicate_refund", details={"refund_id": str(existing.pk)})
-        refundable = purchase.amount - purchase.refunded_amount
-        if amount > refundable:
-            raise BusinessRuleRefused(_("The refund is more than what is left of the purchase."),
-                                      code="refund_exceeds_purchase", details={"refundable": f"{refundable:.2f}"})
-        today = business_date_get()
-        cut = _Reduction(today)
-        remaining = cut.reduce(Installment.objects.select_for_update().filter(purchase=purchase).order_by("-seq"),
-                               amount)
-        for conversion in (BillConversion.objects.select_for_update().filter(purchase=purchase)
-                           .order_by("-plan_id")):
-            if remaining == 0:
-                break
-            attributable = min(remaining, conversion.principal - conversion.principal_refunded)
-            if attributable <= 0:
-                continue
-            left = cut.reduce(Installment.objects.select_for_update().filter(plan_id=conversion.plan_id)
-                              .order_by("-seq"), attributable)
-            conversion.principal_refunded += attributable - left
-            conversion.save(update_fields=["principal_refunded"])
-            remaining -= attributable - left
-        principal_reduced, fees_waived, fees_waived_posted, waived_legs = (
-            cut.principal, cut.fees_waived, cut.fees_waived_posted, cut.waived_legs)
-        credit_added = remaining
-        purchase.refunded_amount += amount
-        purchase.save(update_fields=["refunded_amount"])
-        refund = Refund.objects.create(purchase=purchase, merchant_refund_id=merchant_refund_id, amount=amount,
-                                       principal_reduced=principal_reduced, credit_balance_added=credit_added,
-                                       fees_waived=fees_waived, business_date=today)
-        legs = [Leg(Book.MERCHANT_SETTLEMENT, amount)]
-        if principal_reduced:
-            legs.append(Leg(Book.PRINCIPAL_RECEIVABLE, -principal_reduced))
-        if credit_added:
-            legs.append(Leg(Book.CUSTOMER_CREDIT, -credit_added))
-        post_entry(account=account, key=f"refund:{refund.pk}", new_key=True, kind="refund", business_date=today,
-                   legs=legs, description=f"refund {merchant_refund_id} of {purchase.merchant_order_id}",
-                   acting_user=acting_user)
-        if fees_waived_posted:
-            post_entry(account=account, key=f"refund:{refund.pk}:fee_waiver", new_key=True, kind="fee_waiver",
-                       business_date=today, legs=[Leg(Book.WAIVER_EXPENSE, fees_waived_posted), *waived_legs],
-                       description="fees of refunded installments waived", acting_user=acting_user)
+    account = lock_credit_account(account_id)
+    purchase = Purchase.objects.select_for_update().get(pk=purchase_id)
+    existing = Refund.objects.filter(purchase=purchase, merchant_refund_id=merchant_refund_id).first()
+    if existing is not None:
+        if existing.amount == amount:
+            return RefundResult(existing, False, account.available_limit)
+        raise Conflict(_("This merchant refund was already booked with a different amount."),
+                       code="duplicate_refund", details={"refund_id": str(existing.pk)})
+    refundable = purchase.amount - purchase.refunded_amount
+    if amount > refundable:
+        raise BusinessRuleRefused(_("The refund is more than what is left of the purchase."),
+                                  code="refund_exceeds_purchase", details={"refundable": f"{refundable:.2f}"})
+    today = business_date_get()
+    cut = _Reduction(today)
+    remaining = cut.reduce(Installment.objects.select_for_update().filter(purchase=purchase).order_by("-seq"),
+                           amount)
+    for conversion in (BillConversion.objects.select_for_update().filter(purchase=purchase)
+                       .order_by("-plan_id")):
+        if remaining == 0:
+            break
+        attributable = min(remaining, conversion.principal - conversion.principal_refunded)
+        if attributable <= 0:
+            continue
+        left = cut.reduce(Installment.objects.select_for_update().filter(plan_id=conversion.plan_id)
+                          .order_by("-seq"), attributable)
+        conversion.principal_refunded += attributable - left
+        conversion.save(update_fields=["principal_refunded"])
+        remaining -= attributable - left
+    principal_reduced, fees_waived, fees_waived_posted, waived_legs = (
+        cut.principal, cut.fees_waived, cut.fees_waived_posted, cut.waived_legs)
+    credit_added = remaining
+    purchase.refunded_amount += amount
+    purchase.save(update_fields=["refunded_amount"])
+    refund = Refund.objects.create(purchase=purchase, merchant_refund_id=merchant_refund_id, amount=amount,
+                                   principal_reduced=principal_reduced, credit_balance_added=credit_added,
+                                   fees_waived=fees_waived, business_date=today)
+    legs = [Leg(Book.MERCHANT_SETTLEMENT, amount)]
+    if principal_reduced:
+        legs.append(Leg(Book.PRINCIPAL_RECEIVABLE, -principal_reduced))
+    if credit_added:
+        legs.append(Leg(Book.CUSTOMER_CREDIT, -credit_added))
+    post_entry(account=account, key=f"refund:{refund.pk}", new_key=True, kind="refund", business_date=today,
+               legs=legs, description=f"refund {merchant_refund_id} of {purchase.merchant_order_id}",
+               acting_user=acting_user)
+    if fees_waived_posted:
+        post_entry(account=account, key=f"refund:{refund.pk}:fee_waiver", new_key=True, kind="fee_waiver",
+                   business_date=today, legs=[Leg(Book.WAIVER_EXPENSE, fees_waived_posted), *waived_legs],
+                   description="fees of refunded installments waived", acting_user=acting_user)
     return RefundResult(refund, True, account.available_limit)
 
 

@@ -34,6 +34,7 @@ from accounts.lifecycle import credit_line
 from accounts.models import Book, CreditAccount, Notification
 from accounts.money import ZERO, to_money
 from accounts.outbox import notifications_enqueue
+from accounts.request_keys import KeyedRequest, book_keyed
 from installments import allocation
 from installments.models import (
     Installment,
@@ -278,14 +279,18 @@ class RepaymentResult:
     created: bool
 
 
-def repayment_create(*, account_id: int, reference: str, amount: Decimal, acting_user: Actor = None) -> RepaymentResult:
+def repayment_create(*, account_id: int, reference: str, amount: Decimal, acting_user: Actor = None,
+                     request_key: KeyedRequest | None = None) -> RepaymentResult:
     """A repayment made by the customer. ``reference`` is the storefront's, unique per account
     among the customer's repayments (the system's own references — auto-debit, credit balance —
-    are another namespace): the same reference and amount again returns the first repayment."""
+    are another namespace): the same reference and amount again returns the first repayment.
+    ``request_key``: the API's Idempotency-Key, taken and answered in the repayment's own
+    transaction."""
     amount = to_money(amount)
     if amount <= 0:
         raise BusinessRuleRefused(gettext_lazy("The amount must be positive."), code="invalid_amount")
-    with transaction.atomic(durable=True):
+
+    def repay() -> RepaymentResult:
         account = lock_credit_account(account_id)
         existing = Repayment.objects.filter(account=account, source=RepaymentSource.MANUAL, reference=reference).first()
         if existing is not None:
@@ -296,7 +301,9 @@ def repayment_create(*, account_id: int, reference: str, amount: Decimal, acting
         [repayment] = book_repayments([Payment(account=account, amount=amount, reference=reference,
                                                source=RepaymentSource.MANUAL, acting_user=acting_user)],
                                       today=business_date_get())
-    return RepaymentResult(repayment, True)
+        return RepaymentResult(repayment, True)
+
+    return book_keyed(request_key, repay)
 
 
 # --- the credit balance --------------------------------------------------------------------------
