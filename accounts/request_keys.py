@@ -1,11 +1,11 @@
 """A request's idempotency key as seen by a booking that keeps it in its own transaction.
 
 The HTTP API (``config.api.idempotency``) keeps an ``Idempotency-Key``'s answer for every
-write. A booking on the hot path (the purchase) takes the key inside its own transaction
-instead of around it: the key's claim travels in the booking's first round trip, its answer
-is stored just before the booking commits, so a keyed purchase costs one commit, not three
-(docs/decisions/0039-purchase-in-one-round-trip.md). This protocol is all the booking knows
-of it; the API implements it."""
+write. A booking takes the key inside its own transaction instead of around it: the purchase
+sends the key's claim in its first round trip; the refund and the repayment go through
+``book_keyed``. The answer is stored just before the booking commits, so a keyed booking costs
+one commit, not three (docs/decisions/0039-purchase-in-one-round-trip.md). This protocol is all
+the booking knows of it; the API implements it."""
 
 from __future__ import annotations
 
