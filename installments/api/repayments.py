@@ -12,7 +12,7 @@ from accounts.selectors import credit_account_get
 from ..models import PaymentAttempt, Repayment
 from ..services.repayment_cards import repayment_card_change
 from ..services.repayments import repayment_create
-from .views import IDEMPOTENCY, AnswerOnce, _account_or_404, created_or_replayed
+from .views import IDEMPOTENCY, _account_or_404, booked_answer, created_or_replayed
 
 
 class RepaymentInSerializer(serializers.Serializer):
@@ -66,14 +66,8 @@ class RepaymentCreateView(APIView):
         account_pk = parse_id(account_id)
         serializer = RepaymentInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        answer = AnswerOnce(repayment_answer)
-        request_key = getattr(request._request, "keyed_request", None)  # set by the idempotency middleware
-        if request_key is not None:
-            request_key.answer = answer
-        result = repayment_create(account_id=account_pk, **serializer.validated_data, acting_user=request.user,
-                                  request_key=request_key)
-        status, body = answer(result)
-        return Response(body, status=status)
+        return booked_answer(request, repayment_answer, lambda request_key: repayment_create(
+            account_id=account_pk, **serializer.validated_data, acting_user=request.user, request_key=request_key))
 
 
 class PaymentAttemptSerializer(serializers.ModelSerializer):

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from accounts.api.views import parse_id
 from accounts.business_day import business_date_get
+from accounts.request_keys import KeyedRequest
 from accounts.selectors import credit_account_get
 
 from .. import selectors
@@ -57,6 +58,25 @@ def purchase_answer(booked: PurchaseBooked) -> tuple[int, dict]:
         "available_limit": f"{booked.available_limit:.2f}"}
 
 
+def booked_answer(request, answer: Callable[[Any], tuple[int, Any]],
+                  book: Callable[[KeyedRequest | None], Any]) -> Response:
+    """Run ``book`` with the request's Idempotency-Key (set by the idempotency middleware on a
+    view marked ``idempotency_in_booking``; None without a header) and answer what it booked.
+    The key stores ``answer``'s result inside the booking's transaction; it is computed once."""
+    given: list[tuple[Any, tuple[int, Any]]] = []
+
+    def answer_once(result: Any) -> tuple[int, Any]:
+        if not given or given[0][0] is not result:
+            given[:] = [(result, answer(result))]
+        return given[0][1]
+
+    request_key = getattr(request._request, "keyed_request", None)
+    if request_key is not None:
+        request_key.answer = answer_once
+    status, body = answer_once(book(request_key))
+    return Response(body, status=status)
+
+
 class PurchaseCreateView(APIView):
     # The Idempotency-Key is taken and answered inside the booking's own transaction
     # (config/api/idempotency.py, KeyInBooking): one commit per purchase.
@@ -71,27 +91,9 @@ class PurchaseCreateView(APIView):
         serializer = PurchaseInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        request_key = getattr(request._request, "keyed_request", None)  # set by the idempotency middleware
-        if request_key is not None:
-            request_key.answer = purchase_answer
-        booked = purchase_book(account_id=account_pk, merchant_order_id=data["merchant_order_id"], amount=data["amount"],
-                               periods=data["installments"], acting_user=request.user, request_key=request_key)
-        status, body = purchase_answer(booked)
-        return Response(body, status=status)
-
-
-class AnswerOnce:
-    """A view's answer for what a booking returned, computed once: inside the booking's
-    transaction when the request's Idempotency-Key stores it, else after."""
-
-    def __init__(self, answer: Callable[[Any], tuple[int, Any]]):
-        self._answer = answer
-        self._given: tuple[Any, tuple[int, Any]] | None = None
-
-    def __call__(self, result: Any) -> tuple[int, Any]:
-        if self._given is None or self._given[0] is not result:
-            self._given = (result, self._answer(result))
-        return self._given[1]
+        return booked_answer(request, purchase_answer, lambda request_key: purchase_book(
+            account_id=account_pk, merchant_order_id=data["merchant_order_id"], amount=data["amount"],
+            periods=data["installments"], acting_user=request.user, request_key=request_key))
 
 
 def refund_answer(result) -> tuple[int, dict]:
@@ -112,14 +114,8 @@ class RefundCreateView(APIView):
         purchase_pk = parse_id(purchase_id)
         serializer = RefundInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        answer = AnswerOnce(refund_answer)
-        request_key = getattr(request._request, "keyed_request", None)  # set by the idempotency middleware
-        if request_key is not None:
-            request_key.answer = answer
-        result = refund_create(purchase_id=purchase_pk, **serializer.validated_data, acting_user=request.user,
-                               request_key=request_key)
-        status, body = answer(result)
-        return Response(body, status=status)
+        return booked_answer(request, refund_answer, lambda request_key: refund_create(
+            purchase_id=purchase_pk, **serializer.validated_data, acting_user=request.user, request_key=request_key))
 
 
 class BillPlanCreateView(APIView):
