@@ -107,22 +107,22 @@ def reserve_ids(model: type[models.Model], count: int) -> list[int]:
     others need before they are written; ``insert_rows(with_pk=True)`` writes them)."""
     if count <= 0:
         return []
-    meta = model._meta
     with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s) ORDER BY 1",
-                       [meta.db_table, meta.pk.column, count])
+        cursor.execute(*reserve_ids_sql(model, count))
         return [row[0] for row in cursor.fetchall()]
 
 
-def insert_rows(objs: Sequence[M], *, with_pk: bool = False) -> list[M]:
-    """``bulk_create`` of new model instances (every concrete field but the primary key, which
-    comes back from the database — or the instances' own, ``with_pk``), with one ``INSERT …
-    SELECT … FROM unnest(arrays)``; the keys are set on the instances in order.
-    ``auto_now``/``auto_now_add`` fields get one instant for the chunk. No signal is sent and
-    no default is computed beyond the instances' own (as bulk_create)."""
-    objs = list(objs)
-    if not objs:
-        return objs
+def reserve_ids_sql(model: type[models.Model], count: int) -> tuple[str, list[Any]]:
+    """``reserve_ids``' statement, for a booking that sends it with its reads
+    (``accounts.round_trips.read_together``): one row per key."""
+    meta = model._meta
+    return ("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s) ORDER BY 1",
+            [meta.db_table, meta.pk.column, count])
+
+
+def _insert_sql(objs: list[M], with_pk: bool) -> tuple[str, list[Any]]:
+    """``insert_rows``' statement: every concrete field (the primary key only ``with_pk``) of
+    the instances as one array per column, RETURNING the keys unless they are the instances'."""
     meta = type(objs[0])._meta
     qn = connection.ops.quote_name
     now = timezone.now()
@@ -135,22 +135,37 @@ def insert_rows(objs: Sequence[M], *, with_pk: bool = False) -> list[M]:
     arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
     values = [_array(f, _column(objs, f)) for f in fields]
     sql = (f"INSERT INTO {qn(meta.db_table)} ({names}) SELECT {names} FROM unnest({arrays}) "  # noqa: S608 - model names
-           f"WITH ORDINALITY AS v({names}, _n) ORDER BY _n RETURNING {qn(meta.pk.column)}")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        ids = [row[0] for row in cursor.fetchall()]
+           f"WITH ORDINALITY AS v({names}, _n) ORDER BY _n")
+    return (sql if with_pk else f"{sql} RETURNING {qn(meta.pk.column)}"), values
+
+
+def _saved(objs: Sequence[M], ids: Iterable[Any]) -> None:
     for obj, pk in zip(objs, ids, strict=True):
         obj.pk = pk
         obj._state.adding = False
         obj._state.db = connection.alias
+
+
+def insert_rows(objs: Sequence[M], *, with_pk: bool = False) -> list[M]:
+    """``bulk_create`` of new model instances (every concrete field but the primary key, which
+    comes back from the database — or the instances' own, ``with_pk``), with one ``INSERT …
+    SELECT … FROM unnest(arrays)``; the keys are set on the instances in order.
+    ``auto_now``/``auto_now_add`` fields get one instant for the chunk. No signal is sent and
+    no default is computed beyond the instances' own (as bulk_create)."""
+    objs = list(objs)
+    if not objs:
+        return objs
+    sql, values = _insert_sql(objs, with_pk)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        ids = [obj.pk for obj in objs] if with_pk else [row[0] for row in cursor.fetchall()]
+    _saved(objs, ids)
     return objs
 
 
-def insert_columns(model: type[models.Model], columns: dict[str, list[Any]], *, returning: Iterable[str] = (),
-                   on_conflict: str = "") -> list[tuple[Any, ...]]:
-    """Insert rows given column by column (model field names, the same length each), with one
-    statement; ``on_conflict`` is appended as is (e.g. ``ON CONFLICT (idempotency_key) DO
-    NOTHING``); returns the ``returning`` columns of the rows written, in order."""
+def insert_columns_sql(model: type[models.Model], columns: dict[str, list[Any]], *, returning: Iterable[str] = (),
+                       on_conflict: str = "") -> tuple[str, list[Any]]:
+    """``insert_columns``' statement and parameters (e.g. for ``Writes.add``)."""
     meta = model._meta
     qn = connection.ops.quote_name
     fields = [cast(models.Field, meta.get_field(name)) for name in columns]
@@ -160,19 +175,22 @@ def insert_columns(model: type[models.Model], columns: dict[str, list[Any]], *, 
     back = ", ".join(qn(cast(models.Field, meta.get_field(name)).column) for name in returning)
     sql = (f"INSERT INTO {qn(meta.db_table)} ({names}) SELECT {names} FROM unnest({arrays}) "  # noqa: S608 - model names
            f"WITH ORDINALITY AS v({names}, _n) ORDER BY _n {on_conflict}" + (f" RETURNING {back}" if back else ""))
+    return sql, values
+
+
+def insert_columns(model: type[models.Model], columns: dict[str, list[Any]], *, returning: Iterable[str] = (),
+                   on_conflict: str = "") -> list[tuple[Any, ...]]:
+    """Insert rows given column by column (model field names, the same length each), with one
+    statement; ``on_conflict`` is appended as is (e.g. ``ON CONFLICT (idempotency_key) DO
+    NOTHING``); returns the ``returning`` columns of the rows written, in order."""
+    returning = list(returning)
+    sql, values = insert_columns_sql(model, columns, returning=returning, on_conflict=on_conflict)
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
-        return cursor.fetchall() if back else []
+        return cursor.fetchall() if returning else []
 
 
-def update_rows(objs, fields: list[str]) -> int:
-    """Write ``fields`` of many model instances with one ``UPDATE … FROM unnest(arrays)``.
-
-    Django's ``bulk_update`` builds a ``CASE WHEN pk = … THEN …`` per row and field: its
-    Python cost and the server's grow with rows² (a chunk of 500 took ~0.3 s per statement)."""
-    objs = list(objs)
-    if not objs:
-        return 0
+def _update_sql(objs: list[Any], fields: list[str]) -> tuple[str, list[Any]]:
     meta = type(objs[0])._meta
     qn = connection.ops.quote_name
     columns = [meta.pk] + [meta.get_field(name) for name in fields]
@@ -183,6 +201,76 @@ def update_rows(objs, fields: list[str]) -> int:
     table, pk = qn(meta.db_table), qn(meta.pk.column)
     sql = (f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v({names}) "  # noqa: S608 - names from the model
            f"WHERE {table}.{pk} = v.{pk}")
+    return sql, values
+
+
+def update_rows(objs, fields: list[str]) -> int:
+    """Write ``fields`` of many model instances with one ``UPDATE … FROM unnest(arrays)``.
+
+    Django's ``bulk_update`` builds a ``CASE WHEN pk = … THEN …`` per row and field: its
+    Python cost and the server's grow with rows² (a chunk of 500 took ~0.3 s per statement)."""
+    objs = list(objs)
+    if not objs:
+        return 0
+    sql, values = _update_sql(objs, fields)
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         return cursor.rowcount
+
+
+class Writes:
+    """Inserts and updates of one booking sent as one statement, each a data-modifying CTE:
+    one round trip and one parse where one statement per table took one each (the repayment,
+    the refund; docs/decisions/0041-bookings-written-in-one-statement.md).
+
+    Every CTE of a statement sees the database as it was before the statement: a row is
+    written once (never inserted by one CTE and updated by another), and a CTE that needs the
+    rows of another reads that CTE (``add(..., after=...)``), not its table. The instances
+    given to ``insert`` get their keys when ``execute`` returns."""
+
+    def __init__(self) -> None:
+        self._ctes: list[str] = []
+        self._params: list[Any] = []
+        self._keyed: list[tuple[str, list[Any]]] = []  # (cte, instances whose keys it returns)
+
+    def __bool__(self) -> bool:
+        return bool(self._ctes)
+
+    def add(self, sql: str, params: Sequence[Any]) -> str:
+        """A data-modifying statement (``%s`` parameters; it may name earlier CTEs); returns
+        its CTE's name."""
+        name = f"w{len(self._ctes)}"
+        self._ctes.append(f"{name} AS ({sql})")
+        self._params.extend(params)
+        return name
+
+    def insert(self, objs: Sequence[M], *, with_pk: bool = False) -> None:
+        """``insert_rows`` as a CTE of the statement."""
+        objs = list(objs)
+        if objs:
+            name = self.add(*_insert_sql(objs, with_pk))
+            if with_pk:
+                _saved(objs, [obj.pk for obj in objs])
+            else:
+                self._keyed.append((name, objs))
+
+    def update(self, objs: Iterable[Any], fields: list[str]) -> None:
+        """``update_rows`` as a CTE of the statement."""
+        objs = list(objs)
+        if objs:
+            self.add(*_update_sql(objs, fields))
+
+    def execute(self) -> None:
+        """Send the statement (nothing when nothing was added) and set the inserted keys."""
+        if not self._ctes:
+            return
+        qn = connection.ops.quote_name
+        # a statement's keys come from the sequence in the order its rows are inserted
+        keys = ", ".join(f"(SELECT array_agg({pk} ORDER BY {pk}) FROM {name})"  # noqa: S608 - names from the model
+                         for name, objs in self._keyed for pk in [qn(objs[0]._meta.pk.column)]) or "NULL"
+        with connection.cursor() as cursor:
+            cursor.execute(f"WITH {', '.join(self._ctes)} SELECT {keys}", self._params)
+            row = cursor.fetchone()
+        for position, (_name, objs) in enumerate(self._keyed):
+            _saved(objs, row[position])
+        self._ctes, self._params, self._keyed = [], [], []

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from . import clock
 from .audit_trail import Actor, audit_record
@@ -14,9 +15,18 @@ from .models import BusinessCalendar
 
 def business_date_get() -> date:
     """The current business date; a fresh database starts at today's date (Asia/Shanghai)."""
-    calendar = BusinessCalendar.objects.filter(pk=1).only("current_date").first()
-    if calendar is not None:
-        return calendar.current_date
+    return business_date_from(list(business_date_query()[:1]))
+
+
+def business_date_query() -> QuerySet[BusinessCalendar]:
+    """What ``business_date_get`` reads, for a booking reading it with others in one round trip
+    (``accounts.round_trips.read_together``); ``business_date_from`` gives the date of its rows."""
+    return BusinessCalendar.objects.filter(pk=1).only("current_date")
+
+
+def business_date_from(rows: list[BusinessCalendar]) -> date:
+    if rows:
+        return rows[0].current_date
     calendar, _ = BusinessCalendar.objects.get_or_create(pk=1, defaults={"current_date": clock.localdate()})
     return calendar.current_date
 

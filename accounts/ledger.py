@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import connection
@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .audit_trail import Actor, staff_user
-from .bulk import insert_columns, plain_array, text_array, update_rows
+from .bulk import Writes, insert_columns, insert_columns_sql, plain_array, text_array, update_rows
 from .errors import NotFound
 from .lifecycle.credit_line import balance_move_sql, refresh_available_limit
 from .models import CUSTOMER_BOOKS, Book, CreditAccount, JournalEntry, JournalLine
@@ -136,40 +136,73 @@ def post_entries(entries: list[EntrySpec]) -> set[CreditAccount]:
         raise RuntimeError("post_entries must run inside the caller's transaction")
     if not entries:
         return set()
+    now = timezone.now()
+    written = {key for _pk, key in insert_columns(*_entries_sql(entries, now),
+                                                  returning=("id", "idempotency_key"),
+                                                  on_conflict="ON CONFLICT (idempotency_key) DO NOTHING")}
+    new = [e for e in entries if e.key in written]
+    for spec in new:
+        _check_legs(spec.key, spec.account is not None, spec.legs)
+    if any(spec.legs for spec in new):
+        with connection.cursor() as cursor:
+            cursor.execute(*_lines_sql(new, now, entries_from=JournalEntry._meta.db_table))
+    return _moved(new)
+
+
+def post_new_entries(writes: Writes, entries: list[EntrySpec]) -> set[CreditAccount]:
+    """``post_entries`` as two CTEs of the caller's one statement (``accounts.bulk.Writes``),
+    for entries whose keys name rows the caller creates in this transaction, so none can have
+    been posted (a second one makes the statement fail on the unique key: nothing written).
+    Checks the legs first; moves the accounts' balances in memory — the caller saves them in
+    the same statement."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("post_new_entries must run inside the caller's transaction")
+    if not entries:
+        return set()
+    for spec in entries:
+        _check_legs(spec.key, spec.account is not None, spec.legs)
+    now = timezone.now()
+    sql, params = insert_columns_sql(*_entries_sql(entries, now), returning=("id", "idempotency_key"))
+    written = writes.add(sql, params)
+    writes.add(*_lines_sql(entries, now, entries_from=written))
+    return _moved(entries)
+
+
+def _entries_sql(entries: list[EntrySpec], now: datetime) -> tuple[type[JournalEntry], dict[str, list]]:
     keys = [e.key for e in entries]
     if len(set(keys)) != len(keys):
         raise ValueError("post_entries: an entry key twice in one call")
-    now = timezone.now()
-    written = {key for _pk, key in insert_columns(JournalEntry, {
+    return JournalEntry, {
         "idempotency_key": keys, "kind": [e.kind for e in entries],
         "business_date": [e.business_date for e in entries],
         "credit_account": [e.account.pk if e.account is not None else None for e in entries],
         "description": [e.description[:255] for e in entries],
         "actor": [getattr(staff_user(e.acting_user), "pk", None) for e in entries],
         "created_at": [now] * len(entries),
-    }, returning=("id", "idempotency_key"), on_conflict="ON CONFLICT (idempotency_key) DO NOTHING")}
-    new = [e for e in entries if e.key in written]
-    for spec in new:
-        _check_legs(spec.key, spec.account is not None, spec.legs)
-    lines = [(spec, leg) for spec in new for leg in spec.legs]
-    # the lines find their entry by its key, in the entries' order (ids as ``post_entry`` gives them)
-    with connection.cursor() as cursor:
-        if not lines:
-            return set()
-        cursor.execute(
-            f"INSERT INTO {JournalLine._meta.db_table} (entry_id, book, credit_account_id, amount, installment_id, "  # noqa: S608
-            f"business_date, created_at) SELECT e.id, v.book, v.credit_account_id, v.amount, v.installment_id, "
-            f"v.business_date, %s FROM unnest(%s::text[], %s::varchar(24)[], %s::bigint[], %s::numeric(14, 2)[], "
-            f"%s::bigint[], %s::date[]) WITH ORDINALITY AS v(key, book, credit_account_id, amount, installment_id, "
-            f"business_date, n) JOIN {JournalEntry._meta.db_table} AS e ON e.idempotency_key = v.key ORDER BY v.n",
-            [now, text_array([spec.key for spec, _leg in lines]), text_array([leg.book for _spec, leg in lines]),
-             plain_array([spec.account.pk if spec.account is not None and leg.book in CUSTOMER_BOOKS else None
-                          for spec, leg in lines]),
-             plain_array([to_money(leg.amount) for _spec, leg in lines]),
-             plain_array([leg.installment_id for _spec, leg in lines]),
-             plain_array([spec.business_date for spec, _leg in lines])])
+    }
+
+
+def _lines_sql(entries: list[EntrySpec], now: datetime, *, entries_from: str) -> tuple[str, list]:
+    """The lines of ``entries``, each finding its entry by key in ``entries_from`` (the table,
+    or the CTE that inserted them), in the entries' order (ids as ``post_entry`` gives them)."""
+    lines = [(spec, leg) for spec in entries for leg in spec.legs]
+    return (
+        f"INSERT INTO {JournalLine._meta.db_table} (entry_id, book, credit_account_id, amount, installment_id, "  # noqa: S608
+        f"business_date, created_at) SELECT e.id, v.book, v.credit_account_id, v.amount, v.installment_id, "
+        f"v.business_date, %s FROM unnest(%s::text[], %s::varchar(24)[], %s::bigint[], %s::numeric(14, 2)[], "
+        f"%s::bigint[], %s::date[]) WITH ORDINALITY AS v(key, book, credit_account_id, amount, installment_id, "
+        f"business_date, n) JOIN {entries_from} AS e ON e.idempotency_key = v.key ORDER BY v.n",
+        [now, text_array([spec.key for spec, _leg in lines]), text_array([leg.book for _spec, leg in lines]),
+         plain_array([spec.account.pk if spec.account is not None and leg.book in CUSTOMER_BOOKS else None
+                      for spec, leg in lines]),
+         plain_array([to_money(leg.amount) for _spec, leg in lines]),
+         plain_array([leg.installment_id for _spec, leg in lines]),
+         plain_array([spec.business_date for spec, _leg in lines])])
+
+
+def _moved(entries: list[EntrySpec]) -> set[CreditAccount]:
     moved: set[CreditAccount] = set()
-    for spec in new:
+    for spec in entries:
         if spec.account is not None and _move_balances(spec.account, spec.legs):
             moved.add(spec.account)
     return moved
@@ -227,15 +260,19 @@ BALANCE_COLUMNS = ["principal_outstanding", "fees_outstanding", "penalties_outst
                    "held_amount", "available_limit", "updated_at"]
 
 
-def save_accounts(accounts, fields: list[str] | None = None) -> None:
-    """One UPDATE for many locked accounts whose balances moved in memory."""
+def save_accounts(accounts, fields: list[str] | None = None, *, writes: Writes | None = None) -> None:
+    """One UPDATE for many locked accounts whose balances moved in memory (``writes``: as a CTE
+    of the caller's one statement)."""
     accounts = list(accounts)
     if not accounts:
         return
     now = timezone.now()
     for account in accounts:
         account.updated_at = now
-    update_rows(accounts, fields or BALANCE_COLUMNS)
+    if writes is not None:
+        writes.update(accounts, fields or BALANCE_COLUMNS)
+    else:
+        update_rows(accounts, fields or BALANCE_COLUMNS)
 
 
 def _move_balances(account: CreditAccount, legs: list[Leg]) -> list[str]:

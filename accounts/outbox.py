@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 
 from . import tasks
 from .audit_trail import Actor, audit_record
-from .bulk import insert_rows
+from .bulk import Writes, insert_rows
 from .errors import ApplicationError, require_permission
 from .models import CreditAccount, Customer, Notification, NotificationStatus
 
@@ -62,16 +62,18 @@ def notification_enqueue(*, customer: Customer, kind: str, event_key: str, param
     return notification
 
 
-def notifications_enqueue(notifications: list[Notification]) -> None:
-    """``notification_enqueue`` for many new outbox rows (new event keys): one INSERT and, after
-    commit, one delivery task for all of them."""
+def notifications_enqueue(notifications: list[Notification], *, writes: Writes | None = None) -> None:
+    """``notification_enqueue`` for many new outbox rows (new event keys): one INSERT (``writes``:
+    a CTE of the caller's one statement) and, after commit, one delivery task for all of them."""
     if not connection.in_atomic_block:
         raise RuntimeError("notifications_enqueue runs inside the transaction of the changes it reports")
     if not notifications:
         return
-    created = insert_rows(notifications)
-    ids = [n.pk for n in created]
-    transaction.on_commit(lambda: enqueue_quietly(tasks.deliver_notifications, ids))
+    if writes is not None:
+        writes.insert(notifications)
+    else:
+        insert_rows(notifications)
+    transaction.on_commit(lambda: enqueue_quietly(tasks.deliver_notifications, [n.pk for n in notifications]))
 
 
 def deliver_after_commit(notification_ids: list[int]) -> None:

@@ -10,10 +10,12 @@ the booking knows of it; the API implements it."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from typing import Any, Protocol, TypeVar
 
 from django.db import connection, transaction
 
+from . import round_trips
 from .errors import ApplicationError
 
 
@@ -42,33 +44,41 @@ T = TypeVar("T")
 
 
 def book_keyed(request_key: KeyedRequest | None, work: Callable[[], T]) -> T:
-    """Run ``work`` (a booking written with the ORM) in one durable transaction that first
-    takes the request's key and last stores its answer: one commit for the key and the booking.
-    A refusal ``work`` raises (an ``ApplicationError``, its writes undone by a savepoint) is
-    stored in the same transaction when the key keeps it, so a retry of the key replays the
-    refusal instead of booking later; the refusal is then raised. Without a key, just the
-    transaction."""
+    """Run ``work`` (a booking) in one durable transaction that first takes the request's key
+    and last stores its answer: one commit for the key and the booking, and two round trips
+    of its own beside ``work``'s (the key's claim with ``work``'s savepoint; the savepoint's
+    release, the answer and COMMIT). A refusal ``work`` raises (an ``ApplicationError``, its
+    writes undone by the savepoint) is stored in the same transaction when the key keeps it,
+    so a retry of the key replays the refusal instead of booking later; the refusal is then
+    raised. Without a key, just the transaction."""
     if request_key is None:
         with transaction.atomic(durable=True):
             return work()
     refusal: ApplicationError | None = None
-    with transaction.atomic(durable=True), connection.cursor() as cursor:
-        rows = []
-        for sql, params in request_key.claim_statements():
-            cursor.execute(sql, params)
-            rows.append(cursor.fetchone())
-        request_key.check_claim(rows)  # raises the key's answer: nothing booked
+    claimed = False
+    with transaction.atomic(durable=True), connection.cursor() as cursor, ExitStack() as pipeline:
+        claims = request_key.claim_statements()
+        cursors = [connection.cursor() for _claim in claims]
+        pipeline.enter_context(round_trips.pipelined())
+        for claim_cursor, (sql, params) in zip(cursors, claims, strict=True):
+            claim_cursor.execute(sql, params)
         try:
-            with transaction.atomic():
+            with transaction.atomic():  # its SAVEPOINT goes with the claim
+                pipeline.close()  # synced: one round trip; work() runs outside pipeline mode
+                request_key.check_claim([claim_cursor.fetchone() for claim_cursor in cursors])  # raises the
+                claimed = True  # key's answer when it has one: nothing booked
                 result = work()
+                answer = request_key.answer_statement(result)
+                pipeline.enter_context(round_trips.pipelined())  # RELEASE goes with the answer
         except ApplicationError as exc:
-            stored = request_key.refusal_statement(exc)
+            stored = request_key.refusal_statement(exc) if claimed else None
             if stored is None:
                 raise
             refusal = exc
             cursor.execute(*stored)
         else:
-            cursor.execute(*request_key.answer_statement(result))
+            cursor.execute(*answer)
+            round_trips.queue_commit(cursor)
     if refusal is not None:
         raise refusal
     return result

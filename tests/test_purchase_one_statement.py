@@ -9,7 +9,6 @@ import threading
 from datetime import date
 from decimal import Decimal
 
-import psycopg
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -23,9 +22,11 @@ from config.api.clients import api_client_create_or_rotate
 from config.api.errors import KeyAnswered
 from config.api.idempotency import KeyInBooking
 from config.api.models import IdempotencyRecord
+from installments.api.views import purchase_answer
 from installments.models import Installment, InstallmentPlan, Purchase
 from installments.services.purchases import purchase_book
 from risk.models import PolicyStatus, ScoringPolicy
+from tests.round_trips import counted_commits, counted_round_trips
 from tests.test_purchases import assert_ledger_ok, buy, open_account, snapshot
 
 pytestmark = pytest.mark.django_db
@@ -190,31 +191,16 @@ def test_one_merchant_order_sent_six_times_at_once_without_a_key_books_once(tran
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_purchase_commits_once(transactional_db, business_date, monkeypatch):
+def test_a_purchase_commits_once(transactional_db, business_date):
     _client, token = api_client_create_or_rotate(name="storefront-commits")
     account = open_account()
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     buy(client, account, order="warm-up", amount="1.00", HTTP_IDEMPOTENCY_KEY="w")
-    commits: list[int] = []
-    commit = psycopg.Connection.commit
-
-    def counted(self):
-        if self.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:  # else nothing is sent
-            commits.append(1)
-        return commit(self)
-
-    def autocommitted(execute, sql, params, many, context):
-        if not connection.in_atomic_block:  # a statement outside a transaction commits on its own
-            commits.append(1)
-        return execute(sql, params, many, context)
-
-    monkeypatch.setattr(psycopg.Connection, "commit", counted)
-    with connection.execute_wrapper(autocommitted):
+    with counted_commits() as commits:
         response = buy(client, account, order="o-1", HTTP_IDEMPOTENCY_KEY="k-commit")
-    monkeypatch.undo()
     assert response.status_code == 201
-    assert len(commits) == 1
+    assert commits == ["COMMIT"]  # sent with the answer
     assert Purchase.objects.filter(merchant_order_id="o-1").count() == 1
 
 
@@ -267,3 +253,29 @@ def test_the_booking_statement_is_prepared_on_its_connection(api):
         cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%WITH acct AS%"])
         assert cursor.fetchone()[0] == 1
     assert Purchase.objects.filter(account=account).count() == 7
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_keyed_purchase_takes_three_round_trips(transactional_db, business_date):
+    """BEGIN (psycopg waits for it), the key's claim with the booking statement, and the answer
+    with COMMIT; without a key, the same three (COMMIT follows the booking's answer)."""
+    client, _token = api_client_create_or_rotate(name="storefront-trips")
+    account = open_account()
+    purchase_book(account_id=account.pk, merchant_order_id="warm", amount=Decimal("1.00"), periods=3)
+
+    def keyed(key: str) -> KeyInBooking:
+        return KeyInBooking(client=client, key=key, fingerprint="f", method="POST", path="/p", now=timezone.now(),
+                            answer=purchase_answer)
+
+    with counted_round_trips() as keyed_trips:
+        booked = purchase_book(account_id=account.pk, merchant_order_id="o-rt", amount=Decimal("120.00"), periods=6,
+                               request_key=keyed("k-rt"))
+    with counted_round_trips() as plain_trips:
+        purchase_book(account_id=account.pk, merchant_order_id="o-rt-2", amount=Decimal("10.00"), periods=3)
+    assert (keyed_trips.round_trips, plain_trips.round_trips) == (3, 3), (keyed_trips.statements,
+                                                                         plain_trips.statements)
+    assert keyed_trips.statements[-1] == plain_trips.statements[-1] == "COMMIT"
+    record = IdempotencyRecord.objects.get(key="k-rt")
+    assert record.completed and record.response_body == purchase_answer(booked)[1]
+    assert Purchase.objects.filter(merchant_order_id__in=["o-rt", "o-rt-2"]).count() == 2
+    assert_ledger_ok()

@@ -46,9 +46,23 @@ class RepaymentOutSerializer(serializers.ModelSerializer):
                   "hold_release_at", "recovered", "available_limit", "business_date"]
 
 
+class _Written:
+    """A repayment as its booking wrote it, with its allocations in memory (no read back)."""
+
+    def __init__(self, repayment: Repayment, allocations: list) -> None:
+        self._repayment = repayment
+        self.allocations = allocations
+
+    def __getattr__(self, name: str):
+        return getattr(self._repayment, name)
+
+
 def repayment_answer(result) -> tuple[int, dict]:
-    """The answer to a repayment booked (or found again by its reference): read inside the
-    booking's transaction when the request has a key, so the stored answer commits with it."""
+    """The answer to a repayment: built from the rows the booking wrote, or read again when it
+    was found by its reference (inside the booking's transaction when the request has a key,
+    so the stored answer commits with it)."""
+    if result.allocations is not None:
+        return 201, RepaymentOutSerializer(_Written(result.repayment, result.allocations)).data
     repayment = Repayment.objects.prefetch_related("allocations").get(pk=result.repayment.pk)
     return (201 if result.created else 200), RepaymentOutSerializer(repayment).data
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from django.db.models import QuerySet
+
 from installments import allocation
 from installments.models import Installment, InstallmentState, Penalty
 
@@ -41,12 +43,23 @@ class OpenItems:
 def open_items(account_ids: list[int], *, lock: bool) -> dict[int, OpenItems]:
     """The open items of many accounts with two statements (``lock``: FOR UPDATE, inside the
     caller's transaction)."""
+    penalties, installments = open_items_queries(account_ids, lock=lock)
+    return open_items_from(list(penalties), list(installments))
+
+
+def open_items_queries(account_ids: list[int], *, lock: bool) -> tuple[QuerySet[Penalty], QuerySet[Installment]]:
+    """What ``open_items`` reads, for a booking reading it with others in one round trip
+    (``accounts.round_trips.read_together``); ``open_items_from`` groups their rows."""
     penalties = Penalty.objects.filter(account_id__any_of=account_ids, amount__gt=0).order_by("business_date", "id")
     installments = (Installment.objects.filter(account_id__any_of=account_ids, state=InstallmentState.OPEN)
                     .order_by("due_date", "id"))
     if lock:
         penalties = penalties.select_for_update()
         installments = installments.select_for_update()
+    return penalties, installments
+
+
+def open_items_from(penalties: list[Penalty], installments: list[Installment]) -> dict[int, OpenItems]:
     items: dict[int, OpenItems] = defaultdict(OpenItems)
     for penalty in penalties:
         if penalty.unpaid > 0:

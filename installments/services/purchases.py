@@ -33,6 +33,7 @@ from accounts.lifecycle.states import AccountStatus
 from accounts.models import Book, CreditAccount
 from accounts.money import ZERO, to_money
 from accounts.request_keys import KeyedRequest
+from accounts.round_trips import pipelined, queue_commit
 from installments.models import Installment, InstallmentPlan, InstallmentState, PlanKind, Purchase
 from installments.schedules import ScheduledInstallment, build_schedule
 from risk.models import PolicyStatus, ScoringPolicy
@@ -106,19 +107,22 @@ def _book(*, account_id: int, merchant_order_id: str, amount: Decimal, periods: 
                                  schedule=schedule, acting_user=acting_user)
     claims = request_key.claim_statements() if request_key is not None else []
     refusal: ApplicationError | None = None
-    with transaction.atomic(durable=True), connection.connection.pipeline():
+    with transaction.atomic(durable=True):
         cursors = [connection.cursor() for _claim in claims]
         booking = _server_binding_cursor()
-        # first round trip: BEGIN, the key's claim and the booking
-        for cursor, (claim_sql, claim_params) in zip(cursors, claims, strict=True):
-            cursor.execute(claim_sql, claim_params)
-        booking.execute(sql, sql_params)
+        with pipelined():
+            for cursor, (claim_sql, claim_params) in zip(cursors, claims, strict=True):
+                cursor.execute(claim_sql, claim_params)
+            booking.execute(sql, sql_params)
+        # synced as pipeline mode ended: the key's claim and the booking in one round trip (after
+        # BEGIN's, which psycopg waits for)
         claim_rows = [cursor.fetchone() for cursor in cursors]
         row = booking.fetchone()
         if request_key is not None:
             request_key.check_claim(claim_rows)
         (status, available, found_date, found_policy, prior_id, prior_amount, prior_periods,
          purchase_id, available_after) = row
+        tail: list[tuple[str, Any]] = []
         if purchase_id is not None:
             purchase = Purchase(pk=purchase_id, account_id=account_id, merchant_order_id=merchant_order_id,
                                 amount=amount, periods=periods, refunded_amount=ZERO, business_date=today,
@@ -136,15 +140,15 @@ def _book(*, account_id: int, merchant_order_id: str, amount: Decimal, periods: 
                 if stored is None:
                     raise
                 refusal = exc
-                booking.execute(*stored)
+                tail.append(stored)
         if request_key is not None and refusal is None:
-            answer_sql, answer_params = request_key.answer_statement(booked)
-            booking.execute(answer_sql, answer_params)
-        if len(connection.atomic_blocks) == 1:
-            # second round trip: the answer and COMMIT together. Django's own commit at the end
-            # of the block then finds the transaction committed (psycopg sends nothing) and runs
-            # the on-commit hooks. Inside an outer transaction (tests) the outer one commits.
-            connection.connection.commit()
+            tail.append(request_key.answer_statement(booked))
+        if tail or len(connection.atomic_blocks) == 1:
+            # the last round trip: the answer and COMMIT together
+            with pipelined():
+                for statement in tail:
+                    booking.execute(*statement)
+                queue_commit(booking)
     if refusal is not None:
         raise refusal
     return booked

@@ -10,12 +10,14 @@ from decimal import Decimal
 from django.utils.translation import gettext_lazy as _
 
 from accounts.audit_trail import Actor
-from accounts.business_day import business_date_get
+from accounts.bulk import Writes, reserve_ids_sql
+from accounts.business_day import business_date_from, business_date_query
 from accounts.errors import BusinessRuleRefused, Conflict, NotFound
-from accounts.ledger import Leg, lock_credit_account, post_entry
-from accounts.models import Book
+from accounts.ledger import EntrySpec, Leg, post_new_entries, save_accounts
+from accounts.models import Book, CreditAccount
 from accounts.money import ZERO, to_money
 from accounts.request_keys import KeyedRequest, book_keyed
+from accounts.round_trips import read_together
 from installments.models import BillConversion, Installment, InstallmentState, Purchase, Refund
 
 
@@ -42,57 +44,71 @@ def refund_create(*, purchase_id: int, merchant_refund_id: str, amount: Decimal,
 
 
 def _refund(*, purchase_id: int, merchant_refund_id: str, amount: Decimal, acting_user: Actor) -> RefundResult:
-    account_id = Purchase.objects.filter(pk=purchase_id).values_list("account_id", flat=True).first()
-    if account_id is None:
+    # one round trip: the purchase's account and the purchase locked (in that order, as every
+    # booking on the account locks it first), the merchant refund, the business date, the
+    # installments it may reduce locked, last first, and the refund's key
+    accounts, purchases, existing, calendar, own, conversions, converted, ids = read_together(
+        CreditAccount.objects.select_for_update(of=("self",)).filter(purchases=purchase_id),
+        Purchase.objects.select_for_update().filter(pk=purchase_id),
+        Refund.objects.filter(purchase_id=purchase_id, merchant_refund_id=merchant_refund_id)[:1],
+        business_date_query(),
+        Installment.objects.select_for_update().filter(purchase_id=purchase_id).order_by("-seq"),
+        BillConversion.objects.select_for_update().filter(purchase_id=purchase_id).order_by("-plan_id"),
+        Installment.objects.select_for_update(of=("self",))
+        .filter(plan__conversions__purchase_id=purchase_id).order_by("-plan_id", "-seq"),
+        reserve_ids_sql(Refund, 1))
+    if not accounts or not purchases:
         raise NotFound(_("No such purchase."))
-    account = lock_credit_account(account_id)
-    purchase = Purchase.objects.select_for_update().get(pk=purchase_id)
-    existing = Refund.objects.filter(purchase=purchase, merchant_refund_id=merchant_refund_id).first()
-    if existing is not None:
-        if existing.amount == amount:
-            return RefundResult(existing, False, account.available_limit)
+    account, purchase = accounts[0], purchases[0]
+    if existing:
+        if existing[0].amount == amount:
+            return RefundResult(existing[0], False, account.available_limit)
         raise Conflict(_("This merchant refund was already booked with a different amount."),
-                       code="duplicate_refund", details={"refund_id": str(existing.pk)})
+                       code="duplicate_refund", details={"refund_id": str(existing[0].pk)})
     refundable = purchase.amount - purchase.refunded_amount
     if amount > refundable:
         raise BusinessRuleRefused(_("The refund is more than what is left of the purchase."),
                                   code="refund_exceeds_purchase", details={"refundable": f"{refundable:.2f}"})
-    today = business_date_get()
+    today = business_date_from(calendar)
     cut = _Reduction(today)
-    remaining = cut.reduce(Installment.objects.select_for_update().filter(purchase=purchase).order_by("-seq"),
-                           amount)
-    for conversion in (BillConversion.objects.select_for_update().filter(purchase=purchase)
-                       .order_by("-plan_id")):
+    remaining = cut.reduce(own, amount)
+    for conversion in conversions:
         if remaining == 0:
             break
         attributable = min(remaining, conversion.principal - conversion.principal_refunded)
         if attributable <= 0:
             continue
-        left = cut.reduce(Installment.objects.select_for_update().filter(plan_id=conversion.plan_id)
-                          .order_by("-seq"), attributable)
+        left = cut.reduce([i for i in converted if i.plan_id == conversion.plan_id], attributable)
         conversion.principal_refunded += attributable - left
-        conversion.save(update_fields=["principal_refunded"])
+        cut.conversions.append(conversion)
         remaining -= attributable - left
-    principal_reduced, fees_waived, fees_waived_posted, waived_legs = (
-        cut.principal, cut.fees_waived, cut.fees_waived_posted, cut.waived_legs)
     credit_added = remaining
     purchase.refunded_amount += amount
-    purchase.save(update_fields=["refunded_amount"])
-    refund = Refund.objects.create(purchase=purchase, merchant_refund_id=merchant_refund_id, amount=amount,
-                                   principal_reduced=principal_reduced, credit_balance_added=credit_added,
-                                   fees_waived=fees_waived, business_date=today)
+    refund = Refund(pk=ids[0][0], purchase=purchase, merchant_refund_id=merchant_refund_id, amount=amount,
+                    principal_reduced=cut.principal, credit_balance_added=credit_added, fees_waived=cut.fees_waived,
+                    business_date=today)
     legs = [Leg(Book.MERCHANT_SETTLEMENT, amount)]
-    if principal_reduced:
-        legs.append(Leg(Book.PRINCIPAL_RECEIVABLE, -principal_reduced))
+    if cut.principal:
+        legs.append(Leg(Book.PRINCIPAL_RECEIVABLE, -cut.principal))
     if credit_added:
         legs.append(Leg(Book.CUSTOMER_CREDIT, -credit_added))
-    post_entry(account=account, key=f"refund:{refund.pk}", new_key=True, kind="refund", business_date=today,
-               legs=legs, description=f"refund {merchant_refund_id} of {purchase.merchant_order_id}",
-               acting_user=acting_user)
-    if fees_waived_posted:
-        post_entry(account=account, key=f"refund:{refund.pk}:fee_waiver", new_key=True, kind="fee_waiver",
-                   business_date=today, legs=[Leg(Book.WAIVER_EXPENSE, fees_waived_posted), *waived_legs],
-                   description="fees of refunded installments waived", acting_user=acting_user)
+    entries = [EntrySpec(account=account, key=f"refund:{refund.pk}", kind="refund", business_date=today, legs=legs,
+                         description=f"refund {merchant_refund_id} of {purchase.merchant_order_id}",
+                         acting_user=acting_user)]
+    if cut.fees_waived_posted:
+        entries.append(EntrySpec(account=account, key=f"refund:{refund.pk}:fee_waiver", kind="fee_waiver",
+                                 business_date=today, legs=[Leg(Book.WAIVER_EXPENSE, cut.fees_waived_posted),
+                                                            *cut.waived_legs],
+                                 description="fees of refunded installments waived", acting_user=acting_user))
+    # one statement: every row the refund writes
+    writes = Writes()
+    writes.update(cut.installments, ["principal_cancelled", "fee_waived", "state", "paid_on"])
+    writes.update(cut.conversions, ["principal_refunded"])
+    writes.update([purchase], ["refunded_amount"])
+    writes.insert([refund], with_pk=True)
+    post_new_entries(writes, entries)
+    save_accounts([account], writes=writes)
+    writes.execute()
     return RefundResult(refund, True, account.available_limit)
 
 
@@ -105,6 +121,8 @@ class _Reduction:
         self.fees_waived = ZERO
         self.fees_waived_posted = ZERO
         self.waived_legs: list[Leg] = []
+        self.installments: list[Installment] = []  # the installments reduced, to be written
+        self.conversions: list[BillConversion] = []  # the bill conversions refunded, to be written
 
     def reduce(self, installments: Iterable[Installment], amount: Decimal) -> Decimal:
         """Take up to ``amount`` off the unpaid principal of ``installments`` (in the order
@@ -131,5 +149,5 @@ class _Reduction:
                 inst.state = (InstallmentState.CANCELLED if inst.principal_paid == 0 and inst.fee_paid == 0
                               else InstallmentState.PAID)
                 inst.paid_on = inst.paid_on or (self.today if inst.state == InstallmentState.PAID else None)
-            inst.save(update_fields=["principal_cancelled", "fee_waived", "state", "paid_on"])
+            self.installments.append(inst)
         return remaining

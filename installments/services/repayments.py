@@ -18,16 +18,15 @@ from django.utils.translation import gettext_lazy
 
 from accounts import clock
 from accounts.audit_trail import Actor
-from accounts.bulk import insert_rows, reserve_ids, update_rows
-from accounts.business_day import business_date_get
-from accounts.errors import BusinessRuleRefused, Conflict
+from accounts.bulk import Writes, reserve_ids, reserve_ids_sql
+from accounts.business_day import business_date_from, business_date_get, business_date_query
+from accounts.errors import BusinessRuleRefused, Conflict, NotFound
 from accounts.ledger import (
     BALANCE_COLUMNS,
     EntrySpec,
     Leg,
-    lock_credit_account,
     lock_credit_accounts,
-    post_entries,
+    post_new_entries,
     save_accounts,
 )
 from accounts.lifecycle import credit_line
@@ -35,6 +34,7 @@ from accounts.models import Book, CreditAccount, Notification
 from accounts.money import ZERO, to_money
 from accounts.outbox import notifications_enqueue
 from accounts.request_keys import KeyedRequest, book_keyed
+from accounts.round_trips import read_together
 from installments import allocation
 from installments.models import (
     Installment,
@@ -48,9 +48,9 @@ from installments.models import (
     RestorationHold,
 )
 from risk.policy import PolicyParams
-from risk.selectors import active_policy
+from risk.selectors import active_policy, active_policy_from, active_policy_query
 
-from .dues import OpenItems, days_past_due, open_items
+from .dues import OpenItems, days_past_due, open_items, open_items_from, open_items_queries
 from .fees import post_fees
 from .holds import hold_rule
 
@@ -82,10 +82,22 @@ class _Booking:
     held_before: Decimal
     installments: list[Installment] = field(default_factory=list)
     penalties: list[Penalty] = field(default_factory=list)
+    allocations: list[RepaymentAllocation] = field(default_factory=list)
+
+    def booked(self) -> BookedRepayment:
+        return BookedRepayment(self.repayment, self.allocations)
 
 
-def book_repayments(payments: list[Payment], *, today: date,
-                    items: dict[int, OpenItems] | None = None) -> list[Repayment]:
+@dataclass(frozen=True)
+class BookedRepayment:
+    """A repayment as written, with its allocations (the answer is built from them)."""
+
+    repayment: Repayment
+    allocations: list[RepaymentAllocation]
+
+
+def book_repayments(payments: list[Payment], *, today: date, items: dict[int, OpenItems] | None = None,
+                    params: PolicyParams | None = None, ids: list[int] | None = None) -> list[BookedRepayment]:
     """Allocate and book payments on locked accounts — at most one per account — inside the
     caller's transaction: fees already due are posted first (paying on a due date never
     skips its fee), then each payment pays penalties, due installments (fee before
@@ -93,7 +105,8 @@ def book_repayments(payments: list[Payment], *, today: date,
     is held; an account with nothing overdue any more is active again; the customer is told.
     A payment above everything owed is refused (422 ``overpayment``). ``items``: the accounts'
     open items, read with ``open_items(lock=True)`` in this transaction (not read again when no
-    fee is left to post)."""
+    fee is left to post); ``params``: the active policy's, read in this transaction; ``ids``: the
+    repayments' keys, reserved by the caller (``reserve_ids``), one per payment."""
     if not connection.in_atomic_block:
         raise RuntimeError("book_repayments runs inside the caller's transaction, on locked accounts")
     if not payments:
@@ -101,18 +114,19 @@ def book_repayments(payments: list[Payment], *, today: date,
     accounts = {p.account.pk: p.account for p in payments}
     if len(accounts) != len(payments):
         raise ValueError("book_repayments takes at most one payment per account")
-    params = active_policy().parsed
+    params = params or active_policy().parsed
     if items is None or _fees_to_post(items, accounts, today):
         post_fees(accounts, due_by=today)
         items = open_items(list(accounts), lock=True)
     bookings = [_allocate(payment, items[payment.account.pk], params, today) for payment in payments]
     # The repayments' ids first: their entries' keys name them, and each row is written once,
-    # with the available limit it left (below).
-    for booking, pk in zip(bookings, reserve_ids(Repayment, len(bookings)), strict=True):
+    # with the available limit it left (below). Every row then goes in one statement.
+    for booking, pk in zip(bookings, ids or reserve_ids(Repayment, len(bookings)), strict=True):
         booking.repayment.pk = pk
     for booking in bookings:
         booking.payment.account.held_amount += booking.repayment.held_amount
-    post_entries([
+    writes = Writes()
+    post_new_entries(writes, [
         EntrySpec(account=b.payment.account, key=f"repayment:{b.repayment.pk}", kind="repayment",
                   business_date=today, legs=[Leg(_funding(b.payment.source), b.payment.amount), *b.legs],
                   description=f"{b.payment.source} {b.payment.reference}", acting_user=b.payment.acting_user)
@@ -130,11 +144,13 @@ def book_repayments(payments: list[Payment], *, today: date,
         if alert is not None:
             alerts.append(alert)
         notices.append(_restored_notice(booking))
-    repayments = insert_rows([b.repayment for b in bookings], with_pk=True)
-    insert_rows([
-        RepaymentAllocation(repayment=b.repayment, installment_id=p.installment_id, penalty_id=p.penalty_id,
-                            penalty_amount=p.penalty, fee_amount=p.fee, principal_amount=p.principal)
-        for b in bookings for p in b.parts])
+    writes.insert([b.repayment for b in bookings], with_pk=True)
+    for booking in bookings:
+        booking.allocations = [
+            RepaymentAllocation(repayment=booking.repayment, installment_id=p.installment_id, penalty_id=p.penalty_id,
+                                penalty_amount=p.penalty, fee_amount=p.fee, principal_amount=p.principal)
+            for p in booking.parts]
+    writes.insert([a for b in bookings for a in b.allocations])
     holds: list[RestorationHold] = []
     for b in bookings:
         if b.hold is not None and b.repayment.held_amount:
@@ -142,14 +158,15 @@ def book_repayments(payments: list[Payment], *, today: date,
             holds.append(RestorationHold(account=b.payment.account, repayment=b.repayment,
                                          amount=b.repayment.held_amount, reason_code=b.hold[0],
                                          release_at=b.repayment.hold_release_at))
-    insert_rows(holds)
-    update_rows([i for b in bookings for i in b.installments],
-                ["fee_paid", "principal_paid", "state", "paid_on", "fee_waived"])
-    update_rows([p for b in bookings for p in b.penalties], ["amount_paid"])
-    save_accounts(accounts.values(), [*BALANCE_COLUMNS, "days_past_due", "recovered_amount"])
-    insert_rows(alerts)
-    notifications_enqueue(notices)
-    return repayments
+    writes.insert(holds)
+    writes.update([i for b in bookings for i in b.installments],
+                  ["fee_paid", "principal_paid", "state", "paid_on", "fee_waived"])
+    writes.update([p for b in bookings for p in b.penalties], ["amount_paid"])
+    save_accounts(accounts.values(), [*BALANCE_COLUMNS, "days_past_due", "recovered_amount"], writes=writes)
+    writes.insert(alerts)
+    notifications_enqueue(notices, writes=writes)
+    writes.execute()
+    return [b.booked() for b in bookings]
 
 
 def _fees_to_post(items: dict[int, OpenItems], accounts: dict[int, CreditAccount], today: date) -> bool:
@@ -277,6 +294,7 @@ def _restored_notice(booking: _Booking) -> Notification:
 class RepaymentResult:
     repayment: Repayment
     created: bool
+    allocations: list[RepaymentAllocation] | None = None  # as written (None: found again, read them)
 
 
 def repayment_create(*, account_id: int, reference: str, amount: Decimal, acting_user: Actor = None,
@@ -285,23 +303,32 @@ def repayment_create(*, account_id: int, reference: str, amount: Decimal, acting
     among the customer's repayments (the system's own references — auto-debit, credit balance —
     are another namespace): the same reference and amount again returns the first repayment.
     ``request_key``: the API's Idempotency-Key, taken and answered in the repayment's own
-    transaction."""
+    transaction. The account's open items are read under lock once; fees fall due are posted
+    first only when there are some."""
     amount = to_money(amount)
     if amount <= 0:
         raise BusinessRuleRefused(gettext_lazy("The amount must be positive."), code="invalid_amount")
 
     def repay() -> RepaymentResult:
-        account = lock_credit_account(account_id)
-        existing = Repayment.objects.filter(account=account, source=RepaymentSource.MANUAL, reference=reference).first()
-        if existing is not None:
-            if existing.amount == amount:
-                return RepaymentResult(existing, False)
+        # one round trip: the account locked, the reference, the business date, the open items
+        # locked (in the order the close locks them), the active policy and the repayment's key
+        accounts, existing, calendar, penalties, installments, policies, ids = read_together(
+            CreditAccount.objects.select_for_update().filter(pk=account_id),
+            Repayment.objects.filter(account_id=account_id, source=RepaymentSource.MANUAL, reference=reference)[:1],
+            business_date_query(), *open_items_queries([account_id], lock=True), active_policy_query(),
+            reserve_ids_sql(Repayment, 1))
+        if not accounts:
+            raise NotFound(gettext_lazy("No such credit account."))
+        if existing:
+            if existing[0].amount == amount:
+                return RepaymentResult(existing[0], False)
             raise Conflict(gettext_lazy("This reference was already used with a different amount."),
-                           code="duplicate_reference", details={"repayment_id": str(existing.pk)})
-        [repayment] = book_repayments([Payment(account=account, amount=amount, reference=reference,
-                                               source=RepaymentSource.MANUAL, acting_user=acting_user)],
-                                      today=business_date_get())
-        return RepaymentResult(repayment, True)
+                           code="duplicate_reference", details={"repayment_id": str(existing[0].pk)})
+        [booked] = book_repayments([Payment(account=accounts[0], amount=amount, reference=reference,
+                                            source=RepaymentSource.MANUAL, acting_user=acting_user)],
+                                   today=business_date_from(calendar), items=open_items_from(penalties, installments),
+                                   params=active_policy_from(policies).parsed, ids=[row[0] for row in ids])
+        return RepaymentResult(booked.repayment, True, booked.allocations)
 
     return book_keyed(request_key, repay)
 
