@@ -221,7 +221,7 @@ def update_rows(objs, fields: list[str]) -> int:
 class Writes:
     """Inserts and updates of one booking sent as one statement, each a data-modifying CTE:
     one round trip and one parse where one statement per table took one each (the repayment,
-    the refund; docs/decisions/0041-bookings-written-in-one-statement.md).
+    the refund; docs/decisions/0041-bookings-in-few-round-trips.md).
 
     Every CTE of a statement sees the database as it was before the statement: a row is
     written once (never inserted by one CTE and updated by another), and a CTE that needs the

@@ -1,7 +1,7 @@
 """Reads of one booking sent together: the rows a booking locks and reads before it decides,
 in one round trip to the database instead of one per query (psycopg's pipeline mode; the
 writes that follow go as one statement, ``accounts.bulk.Writes``;
-docs/decisions/0041-bookings-in-three-round-trips.md)."""
+docs/decisions/0041-bookings-in-few-round-trips.md)."""
 
 from __future__ import annotations
 

@@ -143,6 +143,18 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
     "config.api.idempotency.IdempotencyMiddleware",
 ]
+# A storefront API request (/api/v1/) passes through these alone (config/api/handler.py): the
+# back office's sessions, CSRF, staff login and two-factor, messages, lockout and static files
+# are not its concern. Same order as above.
+API_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "accounts.middleware.RequestContextMiddleware",
+    "config.api.middleware.ApiBodySizeLimitMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.api.idempotency.IdempotencyMiddleware",
+]
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
