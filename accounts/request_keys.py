@@ -2,7 +2,7 @@
 
 The HTTP API (``config.api.idempotency``) keeps an ``Idempotency-Key``'s answer for every
 write. A booking takes the key inside its own transaction instead of around it: the purchase
-sends the key's claim in its first round trip; the refund and the repayment go through
+sends the key's claim with its booking statement; the refund and the repayment go through
 ``book_keyed``. The answer is stored just before the booking commits, so a keyed booking costs
 one commit, not three (docs/decisions/0039-purchase-in-one-round-trip.md). This protocol is all
 the booking knows of it; the API implements it."""
@@ -45,9 +45,9 @@ T = TypeVar("T")
 
 def book_keyed(request_key: KeyedRequest | None, work: Callable[[], T]) -> T:
     """Run ``work`` (a booking) in one durable transaction that first takes the request's key
-    and last stores its answer: one commit for the key and the booking, and two round trips
-    of its own beside ``work``'s (the key's claim with ``work``'s savepoint; the savepoint's
-    release, the answer and COMMIT). A refusal ``work`` raises (an ``ApplicationError``, its
+    and last stores its answer: one commit for the key and the booking, and three round trips
+    of its own beside ``work``'s (BEGIN; the key's claim with ``work``'s savepoint; the
+    savepoint's release, the answer and COMMIT). A refusal ``work`` raises (an ``ApplicationError``, its
     writes undone by the savepoint) is stored in the same transaction when the key keeps it,
     so a retry of the key replays the refusal instead of booking later; the refusal is then
     raised. Without a key, just the transaction."""
@@ -65,8 +65,9 @@ def book_keyed(request_key: KeyedRequest | None, work: Callable[[], T]) -> T:
         try:
             with transaction.atomic():  # its SAVEPOINT goes with the claim
                 pipeline.close()  # synced: one round trip; work() runs outside pipeline mode
-                request_key.check_claim([claim_cursor.fetchone() for claim_cursor in cursors])  # raises the
-                claimed = True  # key's answer when it has one: nothing booked
+                # raises the key's answer when it has one (a replay, a 409): nothing booked
+                request_key.check_claim([claim_cursor.fetchone() for claim_cursor in cursors])
+                claimed = True
                 result = work()
                 answer = request_key.answer_statement(result)
                 pipeline.enter_context(round_trips.pipelined())  # RELEASE goes with the answer
