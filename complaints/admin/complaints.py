@@ -1,32 +1,29 @@
 """The complaints' pages (docs/rules.md §10): the queue by next regulatory deadline with
 "due soon" / "breached" badges and the filters mine / unassigned / escalated / breached /
-due soon; a supervisor view of breaches and workload per agent; the complaint page with its
-state and deadlines, the conversation, the evidence panel of its category and the remedies
-(waiver, hold release, closure). Every write is one POST URL calling one service; a refusal
-(``ApplicationError``) becomes an error message and changes nothing."""
+due soon; filing a complaint; the complaint page with its state and deadlines, the
+conversation, the evidence panel of its category, and the handling actions (take, assign,
+start, reply, note, resolve, reopen, extend). The remedies are in ``remedies.py``, the
+supervisors' pages in ``supervision.py``. Every write is one POST URL calling one service
+(``page_actions.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_POST
 
 from accounts import clock
-from accounts.admin.base import IndexedSearchMixin, form_errors_text, run_service_action
+from accounts.admin.base import IndexedSearchMixin
 from accounts.errors import ApplicationError
 from accounts.exports import ChangeListExportMixin, Column
 from accounts.search import PersonalDataSearchMixin
@@ -35,20 +32,16 @@ from accounts.templatetags.deadline_clock import deadline_clock
 from complaints import reply_templates, selectors
 from complaints.deadlines import BREACHED
 from complaints.evidence import evidence_for
-from complaints.models import Complaint, ComplaintStatus, MessageKind, Waiver, WaiverStatus
-from complaints.services import assignment, closures, remedies
+from complaints.models import Complaint, ComplaintStatus, MessageKind, WaiverStatus
+from complaints.services import closures, remedies
 from complaints.services import complaints as complaint_services
-from complaints.services.assignment import BULK_ASSIGN_MAX
-from complaints.services.data_export import customer_data_export, export_json
 
 from .forms import (
     BADGE_LABELS,
     AssignForm,
     BodyForm,
-    BulkAssignForm,
     FileComplaintForm,
     NoteForm,
-    ReleaseHoldForm,
     ReplyForm,
     ResolveForm,
     StartClosureForm,
@@ -56,8 +49,8 @@ from .forms import (
     badge_html,
     object_id_of,
 )
-
-WAIVER_QUEUE_SHOWN = 200  # the oldest waivers shown on the queue page (the dashboard counts them all)
+from .remedies import ComplaintRemedies
+from .supervision import ComplaintSupervision
 
 
 class QueueFilter(admin.SimpleListFilter):
@@ -134,7 +127,8 @@ EXPORT_COLUMNS = (
 
 
 @admin.register(Complaint)
-class ComplaintAdmin(ChangeListExportMixin, PersonalDataSearchMixin, IndexedSearchMixin, admin.ModelAdmin):
+class ComplaintAdmin(ChangeListExportMixin, PersonalDataSearchMixin, IndexedSearchMixin, ComplaintSupervision,
+                     ComplaintRemedies):
     change_list_template = "admin/complaints/complaint/change_list.html"
     complaint_template = "admin/complaints/complaint/complaint.html"
     list_display = ("ref", "customer_ref", "category", "status", "assigned_to", "next_deadline",
@@ -163,50 +157,6 @@ class ComplaintAdmin(ChangeListExportMixin, PersonalDataSearchMixin, IndexedSear
 
     def get_csv_queryset(self, request: HttpRequest, queryset):
         return queryset.select_related("customer", "assigned_to")
-
-    def has_reassign_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(complaint_services.REASSIGN_COMPLAINT)
-
-    # --- bulk reassignment (supervisors) ---
-
-    @admin.action(description=_("Reassign the selected complaints"), permissions=["reassign"])
-    def reassign_selected(self, request: HttpRequest, queryset) -> HttpResponse | None:
-        """First a page to choose the agent (or nobody); then ``complaints_assign_many``:
-        each refused complaint is listed with its reason, the others are reassigned."""
-        applying = "apply" in request.POST
-        form = BulkAssignForm(request.POST if applying else None)
-        selected = list(queryset.select_related("customer", "assigned_to").order_by("id")[:BULK_ASSIGN_MAX + 1])
-        if len(selected) > BULK_ASSIGN_MAX:
-            messages.error(request, gettext("Reassign at most %(max)d complaints at a time.")
-                           % {"max": BULK_ASSIGN_MAX})
-            return None
-        if applying and form.is_valid():
-            target = form.cleaned_data["assignee"]
-            try:
-                outcome = assignment.complaints_assign_many(
-                    complaint_ids=[c.pk for c in selected], assignee=target, note=form.cleaned_data["note"],
-                    acting_user=request.user)
-            except ApplicationError as exc:
-                messages.error(request, exc.message)
-                return None
-            who = target.get_username() if target is not None else gettext("nobody")
-            if outcome.assigned:
-                messages.success(request, gettext("%(count)d complaint(s) assigned to %(user)s: %(refs)s.") % {
-                    "count": len(outcome.assigned), "user": who,
-                    "refs": ", ".join(f"#{pk}" for pk in outcome.assigned)})
-            for complaint_id, why in outcome.refused.items():
-                messages.warning(request, gettext("Complaint #%(id)s was not reassigned: %(why)s") % {
-                    "id": complaint_id, "why": why})
-            return None
-        if applying:
-            messages.error(request, form_errors_text(form))
-        context = {**self.admin_site.each_context(request), "opts": self.opts, "form": form,
-                   "complaints": selected, "title": gettext("Reassign complaints"),
-                   "action_name": "reassign_selected", "select_across": request.POST.get("select_across", "0"),
-                   "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-                   "changelist_url": self._url("changelist")}
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/complaints/complaint/reassign.html", context)
 
     # --- columns ---
 
@@ -249,41 +199,21 @@ class ComplaintAdmin(ChangeListExportMixin, PersonalDataSearchMixin, IndexedSear
     # --- URLs: one POST endpoint per service ---
 
     def get_urls(self):
-        info = self.opts.app_label, self.opts.model_name
-
-        def post(route: str, name: str, view: Callable) -> Any:
-            return path(route, self.admin_site.admin_view(require_POST(view)), name="{}_{}_{}".format(*info, name))
-
         return [
-            path("file/", self.admin_site.admin_view(self.file_view), name="{}_{}_file".format(*info)),
-            path("supervisor/", self.admin_site.admin_view(self.supervisor_view),
-                 name="{}_{}_supervisor".format(*info)),
-            path("waivers/", self.admin_site.admin_view(self.waiver_queue_view),
-                 name="{}_{}_waiver_queue".format(*info)),
-            post("waivers/<int:waiver_id>/approve/", "waiver_approve", self.waiver_approve_view),
-            post("waivers/<int:waiver_id>/reject/", "waiver_reject", self.waiver_reject_view),
-            post("<path:object_id>/take/", "take", self.take_view),
-            post("<path:object_id>/assign/", "assign", self.assign_view),
-            post("<path:object_id>/start/", "start", self.start_view),
-            post("<path:object_id>/reply/", "reply", self.reply_view),
-            post("<path:object_id>/customer-message/", "customer_message", self.customer_message_view),
-            post("<path:object_id>/note/", "note", self.note_view),
-            post("<path:object_id>/resolve/", "resolve", self.resolve_view),
-            post("<path:object_id>/reopen/", "reopen", self.reopen_view),
-            post("<path:object_id>/extend/", "extend", self.extend_view),
-            post("<path:object_id>/waiver/", "waiver", self.waiver_view),
-            post("<path:object_id>/release-hold/", "release_hold", self.release_hold_view),
-            post("<path:object_id>/start-closure/", "start_closure", self.start_closure_view),
-            post("<path:object_id>/data-export/", "data_export", self.data_export_view),
+            self._page("file/", "file", self.file_view),
+            *self.supervision_urls(),
+            *self.remedy_urls(),
+            self._post("<path:object_id>/take/", "take", self.take_view),
+            self._post("<path:object_id>/assign/", "assign", self.assign_view),
+            self._post("<path:object_id>/start/", "start", self.start_view),
+            self._post("<path:object_id>/reply/", "reply", self.reply_view),
+            self._post("<path:object_id>/customer-message/", "customer_message", self.customer_message_view),
+            self._post("<path:object_id>/note/", "note", self.note_view),
+            self._post("<path:object_id>/resolve/", "resolve", self.resolve_view),
+            self._post("<path:object_id>/reopen/", "reopen", self.reopen_view),
+            self._post("<path:object_id>/extend/", "extend", self.extend_view),
             *super().get_urls(),
         ]
-
-    def _url(self, name: str, *args: Any) -> str:
-        return reverse(f"admin:complaints_complaint_{name}", args=args, current_app=self.admin_site.name)
-
-    def _run(self, request: HttpRequest, complaint_id: int, form: forms.Form | None, call: Callable[[dict], Any],
-             success: Callable[[Any], str]) -> HttpResponse:
-        return run_service_action(request, back=self._url("change", complaint_id), form=form, call=call, success=success)
 
     def take_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         complaint_id = object_id_of(object_id)
@@ -352,76 +282,6 @@ class ComplaintAdmin(ChangeListExportMixin, PersonalDataSearchMixin, IndexedSear
                          lambda c: gettext("Final-response deadline extended to %(when)s.")
                          % {"when": timezone.localtime(c.respond_by).strftime("%Y-%m-%d %H:%M")})
 
-    def waiver_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        complaint_id = object_id_of(object_id)
-        form = WaiverForm(request.POST)
-        item_field = form.fields["item"]
-        assert isinstance(item_field, forms.ChoiceField)  # WaiverForm.item
-        item_field.choices = [(request.POST.get("item", ""), "")]
-        return self._run(request, complaint_id, form,
-                         lambda d: remedies.complaint_waiver_request(
-                             complaint_id=complaint_id, kind=d["item"][0], item_id=d["item"][1], amount=d["amount"],
-                             reason_text=d["reason"], acting_user=request.user),
-                         lambda w: (gettext("Waiver of %(amount)s applied.") if w.status == WaiverStatus.APPLIED
-                                    else gettext("Waiver of %(amount)s waits for a supervisor's approval."))
-                         % {"amount": w.amount})
-
-    def _waiver_decision(self, request: HttpRequest, waiver_id: int, approve: bool) -> HttpResponse:
-        """Approve or reject; back to the complaint page, or to the waiver queue it came from."""
-        complaint_id = Waiver.objects.filter(pk=waiver_id).values_list("complaint_id", flat=True).first()
-        from_queue = request.POST.get("next") == "queue"
-        if complaint_id is None:
-            messages.error(request, gettext("No such waiver."))
-            return HttpResponseRedirect(self._url("waiver_queue" if from_queue else "changelist"))
-        back = self._url("waiver_queue") if from_queue else self._url("change", complaint_id)
-        form = NoteForm(request.POST)
-        if approve:
-            form.fields["note"].required = False
-            return run_service_action(
-                request, back=back, form=form,
-                call=lambda d: remedies.waiver_approve(waiver_id=waiver_id, note=d["note"], acting_user=request.user),
-                success=lambda w: gettext("Waiver of %(amount)s approved and applied.") % {"amount": w.amount})
-        return run_service_action(
-            request, back=back, form=form,
-            call=lambda d: remedies.waiver_reject(waiver_id=waiver_id, note=d["note"], acting_user=request.user),
-            success=lambda w: gettext("Waiver rejected."))
-
-    def waiver_approve_view(self, request: HttpRequest, waiver_id: int) -> HttpResponse:
-        return self._waiver_decision(request, waiver_id, approve=True)
-
-    def waiver_reject_view(self, request: HttpRequest, waiver_id: int) -> HttpResponse:
-        return self._waiver_decision(request, waiver_id, approve=False)
-
-    def release_hold_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        complaint_id = object_id_of(object_id)
-        return self._run(request, complaint_id, ReleaseHoldForm(request.POST),
-                         lambda d: remedies.complaint_release_hold(complaint_id=complaint_id, hold_id=d["hold_id"],
-                                                                   reason_text=d["reason"], acting_user=request.user),
-                         lambda amount: gettext("%(amount)s of limit released to the customer.") % {"amount": amount})
-
-    def start_closure_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        complaint_id = object_id_of(object_id)
-        return self._run(request, complaint_id, StartClosureForm(request.POST),
-                         lambda d: remedies.complaint_start_closure(
-                             complaint_id=complaint_id, note=d["note"], identity_method=d["identity_method"],
-                             acting_user=request.user),
-                         lambda r: gettext("Closure request #%(id)s is %(status)s.")
-                         % {"id": r.pk, "status": r.get_status_display()})
-
-    def data_export_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """The customer's data as a JSON download (``data_privacy`` complaints; audited)."""
-        complaint_id = object_id_of(object_id)
-        try:
-            data = customer_data_export(complaint_id=complaint_id, acting_user=request.user)
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-            return HttpResponseRedirect(self._url("change", complaint_id))
-        response = HttpResponse(export_json(data), content_type="application/json; charset=utf-8")
-        response["Content-Disposition"] = (f'attachment; filename="tally-customer-data-'
-                                           f'{data["customer"]["external_id"]}-complaint-{complaint_id}.json"')
-        response["Cache-Control"] = "no-store"
-        return response
-
     # --- filing a complaint (an agent taking a call) ---
 
     def file_view(self, request: HttpRequest) -> HttpResponse:
@@ -444,34 +304,6 @@ class ComplaintAdmin(ChangeListExportMixin, PersonalDataSearchMixin, IndexedSear
                    "title": gettext("File a complaint")}
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/complaints/complaint/file.html", context)
-
-    # --- the supervisor view ---
-
-    def supervisor_view(self, request: HttpRequest) -> HttpResponse:
-        if not request.user.has_perm(complaint_services.REASSIGN_COMPLAINT):
-            raise PermissionDenied
-        now = clock.now()
-        breached = [{"complaint": c, "badge": selectors.complaint_badge(c, now=now)}
-                    for c in selectors.breached_complaints(now=now)[:200]]
-        context = {**self.admin_site.each_context(request), "opts": self.opts,
-                   "title": gettext("Complaints: breaches and workload"), "breached": breached,
-                   "workload": selectors.workload_per_agent(now=now), "changelist_url": self._url("changelist")}
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/complaints/complaint/supervisor.html", context)
-
-    # --- the supervisors' queue of waivers awaiting approval ---
-
-    def waiver_queue_view(self, request: HttpRequest) -> HttpResponse:
-        """Waivers above the agent limit, oldest first, to approve or reject from the list."""
-        if not request.user.has_perm(remedies.APPROVE_WAIVER):
-            raise PermissionDenied
-        waivers = list(selectors.waivers_awaiting_approval()[:WAIVER_QUEUE_SHOWN + 1])
-        context = {**self.admin_site.each_context(request), "opts": self.opts,
-                   "title": gettext("Waivers awaiting approval"), "waivers": waivers[:WAIVER_QUEUE_SHOWN],
-                   "more": len(waivers) > WAIVER_QUEUE_SHOWN, "shown": WAIVER_QUEUE_SHOWN,
-                   "agent_waiver_limit": remedies.AGENT_WAIVER_LIMIT, "changelist_url": self._url("changelist")}
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/complaints/complaint/waiver_queue.html", context)
 
     # --- the complaint page ---
 
@@ -545,5 +377,3 @@ class ComplaintAdmin(ChangeListExportMixin, PersonalDataSearchMixin, IndexedSear
         request.current_app = self.admin_site.name
         return TemplateResponse(request, self.complaint_template, context)
 
-
-# --- closure requests ----------------------------------------------------------------------------
