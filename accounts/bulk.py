@@ -1,5 +1,6 @@
-"""Set-based writes for the nightly close's batches: one statement per table and chunk, the
-values of each column sent as one array (``unnest``).
+"""Set-based writes: one statement per table and chunk for the nightly close's batches, or all
+of a booking's rows in one statement (``Writes``), the values of each column sent as one array
+(``unnest``).
 
 The arrays are written as PostgreSQL array literals here, from the column's type, rather than
 through Django's per-value preparation and psycopg's per-element list adaptation: those two
@@ -225,7 +226,7 @@ class Writes:
 
     Every CTE of a statement sees the database as it was before the statement: a row is
     written once (never inserted by one CTE and updated by another), and a CTE that needs the
-    rows of another reads that CTE (``add(..., after=...)``), not its table. The instances
+    rows of another reads that CTE, by the name ``add`` returned, not its table. The instances
     given to ``insert`` get their keys when ``execute`` returns."""
 
     def __init__(self) -> None:

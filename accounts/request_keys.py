@@ -66,7 +66,10 @@ def book_keyed(request_key: KeyedRequest | None, work: Callable[[], T]) -> T:
             with transaction.atomic():  # its SAVEPOINT goes with the claim
                 pipeline.close()  # synced: one round trip; work() runs outside pipeline mode
                 # raises the key's answer when it has one (a replay, a 409): nothing booked
-                request_key.check_claim([claim_cursor.fetchone() for claim_cursor in cursors])
+                rows = [claim_cursor.fetchone() for claim_cursor in cursors]
+                for claim_cursor in cursors:
+                    claim_cursor.close()
+                request_key.check_claim(rows)
                 claimed = True
                 result = work()
                 answer = request_key.answer_statement(result)

@@ -32,12 +32,16 @@ def read_together(*queries: QuerySet[Any] | tuple[str, list[Any]]) -> list[list[
         compiler = query.query.get_compiler(using=query.db)
         compiled.append((query, compiler, *compiler.as_sql()))
     cursors = [connection.cursor() for _query in compiled]
-    with pipelined():
-        for cursor, (_queryset, _compiler, sql, params) in zip(cursors, compiled, strict=True):
-            cursor.execute(sql, params)
-    # leaving pipeline mode synced: one round trip (after BEGIN's, when this opens the
-    # transaction: psycopg waits for it), every result in its cursor
-    fetched = [cursor.fetchall() for cursor in cursors]
+    try:
+        with pipelined():
+            for cursor, (_queryset, _compiler, sql, params) in zip(cursors, compiled, strict=True):
+                cursor.execute(sql, params)
+        # leaving pipeline mode synced: one round trip (after BEGIN's, when this opens the
+        # transaction: psycopg waits for it), every result in its cursor
+        fetched = [cursor.fetchall() for cursor in cursors]
+    finally:
+        for cursor in cursors:
+            cursor.close()
     return [rows if queryset is None else _instances(queryset, compiler, rows)
             for (queryset, compiler, _sql, _params), rows in zip(compiled, fetched, strict=True)]
 
