@@ -234,9 +234,6 @@ class Writes:
         self._params: list[Any] = []
         self._keyed: list[tuple[str, list[Any]]] = []  # (cte, instances whose keys it returns)
 
-    def __bool__(self) -> bool:
-        return bool(self._ctes)
-
     def add(self, sql: str, params: Sequence[Any]) -> str:
         """A data-modifying statement (``%s`` parameters; it may name earlier CTEs); returns
         its CTE's name."""

@@ -143,7 +143,7 @@ def post_entries(entries: list[EntrySpec]) -> set[CreditAccount]:
     new = [e for e in entries if e.key in written]
     for spec in new:
         _check_legs(spec.key, spec.account is not None, spec.legs)
-    if any(spec.legs for spec in new):
+    if new:  # every entry has legs (``_check_legs``)
         with connection.cursor() as cursor:
             cursor.execute(*_lines_sql(new, now, entries_from=JournalEntry._meta.db_table))
     return _moved(new)

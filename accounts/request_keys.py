@@ -47,10 +47,10 @@ def book_keyed(request_key: KeyedRequest | None, work: Callable[[], T]) -> T:
     """Run ``work`` (a booking) in one durable transaction that first takes the request's key
     and last stores its answer: one commit for the key and the booking, and three round trips
     of its own beside ``work``'s (BEGIN; the key's claim with ``work``'s savepoint; the
-    savepoint's release, the answer and COMMIT). A refusal ``work`` raises (an ``ApplicationError``, its
-    writes undone by the savepoint) is stored in the same transaction when the key keeps it,
-    so a retry of the key replays the refusal instead of booking later; the refusal is then
-    raised. Without a key, just the transaction."""
+    savepoint's release, the answer and COMMIT). A refusal ``work`` raises (an
+    ``ApplicationError``, its writes undone by the savepoint) is stored in the same transaction
+    when the key keeps it, so a retry of the key replays the refusal instead of booking later;
+    the refusal is then raised. Without a key, just the transaction."""
     if request_key is None:
         with transaction.atomic(durable=True):
             return work()
@@ -65,10 +65,10 @@ def book_keyed(request_key: KeyedRequest | None, work: Callable[[], T]) -> T:
         try:
             with transaction.atomic():  # its SAVEPOINT goes with the claim
                 pipeline.close()  # synced: one round trip; work() runs outside pipeline mode
-                # raises the key's answer when it has one (a replay, a 409): nothing booked
                 rows = [claim_cursor.fetchone() for claim_cursor in cursors]
                 for claim_cursor in cursors:
                     claim_cursor.close()
+                # raises the key's answer when it has one (a replay, a 409): nothing booked
                 request_key.check_claim(rows)
                 claimed = True
                 result = work()

@@ -29,8 +29,7 @@ class ComplaintPageActions(admin.ModelAdmin):
 
     def _post(self, route: str, name: str, view: Callable) -> Any:
         """A POST-only URL of this admin, named ``complaints_complaint_<name>``."""
-        info = self.opts.app_label, self.opts.model_name
-        return path(route, self.admin_site.admin_view(require_POST(view)), name="{}_{}_{}".format(*info, name))
+        return self._page(route, name, require_POST(view))
 
     def _page(self, route: str, name: str, view: Callable) -> Any:
         """A page of this admin (GET, or a form posting to itself), named ``complaints_complaint_<name>``."""

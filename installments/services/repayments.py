@@ -315,7 +315,7 @@ def repayment_create(*, account_id: int, reference: str, amount: Decimal, acting
         accounts, existing, calendar, penalties, installments, policies, ids = read_together(
             CreditAccount.objects.select_for_update().filter(pk=account_id),
             Repayment.objects.filter(account_id=account_id, source=RepaymentSource.MANUAL, reference=reference)[:1],
-            business_date_query(), *open_items_queries([account_id], lock=True), active_policy_query(),
+            business_date_query(), *open_items_queries([account_id], lock=True), active_policy_query()[:1],
             reserve_ids_sql(Repayment, 1))
         if not accounts:
             raise NotFound(gettext_lazy("No such credit account."))
